@@ -1,0 +1,17 @@
+"""Errors a user can cause, shared by every stage: each carries a message that says what to do."""
+
+
+class SiameseEdgeError(Exception):
+    """Base class of every error the command-line tools turn into a one-line message."""
+
+
+class ImageReadError(SiameseEdgeError):
+    """An image file is missing, truncated or not an image."""
+
+
+class DatasetError(SiameseEdgeError):
+    """A dataset folder cannot be used: wrong layout, too few classes, an empty class."""
+
+
+class CheckpointError(SiameseEdgeError):
+    """A checkpoint is missing, truncated, from another program or from another format version."""

@@ -1,0 +1,120 @@
+"""Image decoding and the model-input transform, shared by training, export and the edge runtime.
+
+Training, the export parity check and the runtime all call these functions, so an image reaches
+the network in exactly the same form everywhere. What the transform does is described by an
+`InputSpec`, which travels in the checkpoint and in the ONNX model's metadata.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge_runtime.errors import ImageReadError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pgm", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How an image becomes the network's input tensor.
+
+    Pixels are scaled to [0, 1], then `(x - mean) / std` per channel; `color_order` is the order
+    of the model's three channels (ignored for one channel); `layout` is the tensor layout.
+    """
+
+    height: int
+    width: int
+    channels: int
+    mean: tuple[float, ...] = field(default=(0.5,))
+    std: tuple[float, ...] = field(default=(0.5,))
+    color_order: str = "RGB"
+    layout: str = "NCHW"
+    resize: str = "stretch"
+
+    def __post_init__(self) -> None:
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, not {self.channels}")
+        if self.height < 8 or self.width < 8:
+            raise ValueError(f"input size {self.height}x{self.width} is too small (8x8 at least)")
+        for name in ("mean", "std"):
+            values = getattr(self, name)
+            if len(values) != self.channels:
+                raise ValueError(f"{name} needs {self.channels} values, got {len(values)}")
+        if min(self.std) <= 0:
+            raise ValueError("std values must be positive")
+        if self.color_order not in ("RGB", "BGR"):
+            raise ValueError(f"color_order must be RGB or BGR, not {self.color_order}")
+        if self.layout != "NCHW":
+            raise ValueError(f"only the NCHW layout is supported, not {self.layout}")
+        if self.resize != "stretch":
+            raise ValueError(f"unknown resize mode {self.resize!r}")
+
+    def to_dict(self) -> dict:
+        """A plain dictionary (lists, numbers, strings) for checkpoints and model metadata."""
+        values = asdict(self)
+        values["mean"] = list(self.mean)
+        values["std"] = list(self.std)
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict) -> InputSpec:
+        """The inverse of `to_dict`."""
+        values = dict(values)
+        values["mean"] = tuple(float(v) for v in values["mean"])
+        values["std"] = tuple(float(v) for v in values["std"])
+        return cls(**values)
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Decode an image file as OpenCV does (H×W or H×W×3 uint8, BGR), or raise ImageReadError."""
+    path = Path(path)
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as error:
+        raise ImageReadError(f"cannot read image {path}: {error.strerror or error}") from None
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if image is None:
+        raise ImageReadError(f"cannot decode image {path}: the file is empty, truncated or not an image")
+    return _as_uint8_gray_or_bgr(image)
+
+
+def _as_uint8_gray_or_bgr(image: np.ndarray) -> np.ndarray:
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        image = cv2.normalize(image, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    elif image.ndim == 3 and image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    return image
+
+
+def fit_image(image: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """Convert an OpenCV image to the model's size and channels: H×W×C uint8 in the model's order."""
+    if spec.channels == 1:
+        if image.ndim == 3:
+            image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    else:
+        if image.ndim == 2:
+            image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        if spec.color_order == "RGB":
+            image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    height, width = image.shape[:2]
+    if (height, width) != (spec.height, spec.width):
+        shrinking = height * width > spec.height * spec.width
+        interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+        image = cv2.resize(image, (spec.width, spec.height), interpolation=interpolation)
+    return image.reshape(spec.height, spec.width, spec.channels)
+
+
+def to_input_tensor(images: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """Turn a batch of fitted images (N×H×W×C uint8) into the normalised float32 N×C×H×W tensor."""
+    mean = np.asarray(spec.mean, dtype=np.float32) * 255.0
+    scale = 1.0 / (np.asarray(spec.std, dtype=np.float32) * 255.0)
+    batch = (images.astype(np.float32) - mean) * scale
+    return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))

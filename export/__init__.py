@@ -1,0 +1,1 @@
+"""The export stage of siamese-edge: the embedding branch of a checkpoint to ONNX."""

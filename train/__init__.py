@@ -1,0 +1,1 @@
+"""The training stage of siamese-edge (PyTorch): datasets, samplers, losses, backbones, trainer."""

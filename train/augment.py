@@ -1,0 +1,43 @@
+"""The small random affine distortions of Koch et al. (2015), applied on the fly in training.
+
+Each component (rotation, shear, scale, translation) is used with probability one half, with the
+ranges of the paper: rotation ±10°, shear ±0.3, scale 0.8–1.2, translation ±2 px of a 105 px image
+(scaled to the input size here).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def random_affine_matrix(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """A 2×3 affine matrix about the image centre, drawn from Koch et al.'s ranges."""
+
+    def maybe(low: float, high: float, neutral: float) -> float:
+        return rng.uniform(low, high) if rng.random() < 0.5 else neutral
+
+    angle = np.deg2rad(maybe(-10.0, 10.0, 0.0))
+    shear_x, shear_y = maybe(-0.3, 0.3, 0.0), maybe(-0.3, 0.3, 0.0)
+    scale_x, scale_y = maybe(0.8, 1.2, 1.0), maybe(0.8, 1.2, 1.0)
+    pixels = 2.0 * min(height, width) / 105.0
+    shift_x, shift_y = maybe(-pixels, pixels, 0.0), maybe(-pixels, pixels, 0.0)
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    shear = np.array([[1.0, shear_x], [shear_y, 1.0]])
+    linear = rotation @ shear @ np.diag([scale_x, scale_y])
+    centre = np.array([(width - 1) / 2.0, (height - 1) / 2.0])
+    offset = centre - linear @ centre + np.array([shift_x, shift_y])
+    return np.hstack([linear, offset[:, None]])
+
+
+def augment_batch(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Distort each image of an N×H×W×C uint8 batch with its own random affine transform."""
+    count, height, width, channels = images.shape
+    out = np.empty_like(images)
+    for i in range(count):
+        matrix = random_affine_matrix(rng, height, width)
+        warped = cv2.warpAffine(
+            images[i], matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        out[i] = warped.reshape(height, width, channels)
+    return out

@@ -1,0 +1,70 @@
+"""The checkpoint: everything the export stage needs, in a file `torch.load(weights_only=True)` reads.
+
+Keys (format version 1): `format`, `format_version`, `arch` (name and kwargs), `model_state`,
+`loss_state`, `input` (an InputSpec dictionary), `embedding_size`, `metric` (the score the runtime
+uses: cosine), `threshold` and `target_far`, `split`, `dataset`, `config`, `versions`,
+`training` (epoch, best score, history; optimizer state in `last.pt` only) and `evaluation`.
+"""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+
+from edge_runtime.atomic import atomic_path
+from edge_runtime.errors import CheckpointError
+
+FORMAT = "siamese-edge-checkpoint"
+FORMAT_VERSION = 1
+
+
+def save_checkpoint(payload: dict, path: str | Path) -> None:
+    """Write a checkpoint atomically: a crash leaves the previous file, never half a new one."""
+    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, **payload}
+    with atomic_path(path) as temporary:
+        torch.save(payload, temporary)
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Read and check a checkpoint safely, or raise CheckpointError with what to do."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, OSError) as error:
+        raise CheckpointError(f"cannot read checkpoint {path} (truncated or not a checkpoint): {_reason(error)}") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a siamese-edge checkpoint; train one with siamese-train")
+    version = payload.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint format {version}, this siamese-edge reads format {FORMAT_VERSION}; "
+            "use the siamese-edge version that wrote it"
+        )
+    return payload
+
+
+def _reason(error: Exception) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    unpickler = [line for line in lines if "WeightsUnpickler error" in line]
+    return (unpickler or lines or [type(error).__name__])[-1]
+
+
+def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """The model weights of a siamese-edge checkpoint or of a plain state_dict file (--init-weights)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"weights file {path} does not exist")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, OSError) as error:
+        raise CheckpointError(f"cannot read weights {path}: {_reason(error)}") from None
+    if isinstance(payload, dict) and payload.get("format") == FORMAT:
+        payload = payload["model_state"]
+    if not isinstance(payload, dict) or not all(isinstance(v, torch.Tensor) for v in payload.values()):
+        raise CheckpointError(f"{path} holds no state_dict of tensors")
+    return payload

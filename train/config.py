@@ -1,0 +1,61 @@
+"""Every setting of a training run, in one dataclass that the checkpoint stores as a dictionary."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+
+@dataclass
+class TrainConfig:
+    """A training run's settings; `siamese-train --help` describes each one."""
+
+    data: str
+    layout: str = "auto"
+    split: tuple[float, float, float] = (0.7, 0.1, 0.2)
+    split_seed: int = 0
+    height: int = 64
+    width: int = 64
+    channels: int = 0
+    backbone: str = "edge"
+    embedding_size: int = 0
+    loss: str = "triplet"
+    mining: str = "batch-hard"
+    metric: str = "cosine"
+    margin: float = 0.0
+    classes_per_batch: int = 32
+    images_per_class: int = 4
+    pairs_per_batch: int = 64
+    steps_per_epoch: int = 0
+    epochs: int = 20
+    lr: float = 1e-3
+    weight_decay: float = 5e-4
+    augment: bool = True
+    rotate_classes: bool = False
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    way: int = 20
+    shot: int = 1
+    same_group: bool = False
+    episodes: int = 1000
+    val_episodes: int = 300
+    target_far: float = 1e-3
+    patience: int = 0
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        self.split = tuple(float(s) for s in self.split)
+        if self.margin == 0.0:
+            self.margin = {"triplet": 0.2, "contrastive": 0.5}.get(self.loss, 0.0)
+
+    def to_dict(self) -> dict:
+        """Plain values (lists, numbers, strings) for the checkpoint."""
+        values = asdict(self)
+        values["split"] = list(self.split)
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        """The inverse of `to_dict`; unknown keys (from a newer version) are ignored."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})

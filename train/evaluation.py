@@ -1,0 +1,90 @@
+"""Open-set evaluation of a PyTorch embedding network on held-out classes."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from edge_runtime.openset import (
+    EpisodeSampler,
+    Roc,
+    few_shot_accuracy,
+    open_set_identification,
+    pair_scores,
+    roc_curve,
+    threshold_at_far,
+    verification_metrics,
+    verification_pairs,
+)
+from edge_runtime.preprocessing import InputSpec, to_input_tensor
+from train.datasets import ImageSet
+
+
+@torch.no_grad()
+def embed_images(
+    model: nn.Module, images: np.ndarray, spec: InputSpec, device: torch.device, batch_size: int = 256
+) -> np.ndarray:
+    """L2-normalised embeddings of fitted images (N×H×W×C uint8), in evaluation mode."""
+    was_training = model.training
+    model.eval()
+    rows = []
+    for start in range(0, len(images), batch_size):
+        batch = torch.from_numpy(to_input_tensor(images[start : start + batch_size], spec)).to(device)
+        rows.append(model(batch).float().cpu().numpy())
+    model.train(was_training)
+    return np.concatenate(rows) if rows else np.empty((0, 0), np.float32)
+
+
+def feasible_way(image_set: ImageSet, way: int, shot: int, same_group: bool) -> int:
+    """The largest N ≤ `way` for which N-way `shot`-shot episodes can be drawn from this set."""
+    counts = np.bincount(image_set.labels, minlength=len(image_set.class_names))
+    usable = np.flatnonzero(counts >= shot + 1)
+    if not same_group:
+        return min(way, len(usable))
+    first_group = {c: image_set.groups[np.flatnonzero(image_set.labels == c)[0]] for c in usable}
+    per_group = np.unique(list(first_group.values()), return_counts=True)[1] if first_group else [0]
+    return min(way, int(max(per_group)))
+
+
+def calibrate_threshold(embeddings: np.ndarray, labels: np.ndarray, target_far: float) -> float:
+    """The cosine threshold that accepts `target_far` of the impostor pairs of these classes."""
+    first, second, same = verification_pairs(labels)
+    return threshold_at_far(pair_scores(embeddings, first, second), same, target_far)
+
+
+def evaluate_embeddings(
+    embeddings: np.ndarray,
+    image_set: ImageSet,
+    *,
+    way: int,
+    shot: int = 1,
+    episodes: int = 1000,
+    same_group: bool = False,
+    threshold: float | None = None,
+    seed: int = 0,
+) -> tuple[dict, Roc]:
+    """Few-shot accuracy, verification metrics and (with a threshold) open-set rates; and the ROC."""
+    sampler = EpisodeSampler(image_set.labels, image_set.groups, way=way, shot=shot, same_group=same_group)
+    accuracy, interval = few_shot_accuracy(embeddings, sampler, episodes=episodes, seed=seed)
+    first, second, same = verification_pairs(image_set.labels, seed=seed)
+    scores = pair_scores(embeddings, first, second)
+    metrics = {
+        "way": way,
+        "shot": shot,
+        "same_group": same_group,
+        "episodes": episodes,
+        "few_shot_accuracy": accuracy,
+        "few_shot_ci95": interval,
+        "classes": len(image_set.class_names),
+        "images": len(image_set),
+        "genuine_pairs": int(same.sum()),
+        "impostor_pairs": int((~same).sum()),
+        **verification_metrics(scores, same),
+    }
+    if threshold is not None:
+        metrics["threshold"] = threshold
+        metrics["far_at_threshold"] = float(np.mean(scores[~same] >= threshold))
+        metrics["tar_at_threshold"] = float(np.mean(scores[same] >= threshold))
+        metrics.update(open_set_identification(embeddings, image_set.labels, threshold, seed=seed))
+    return metrics, roc_curve(scores, same)

@@ -1,0 +1,77 @@
+"""Losses for Siamese training. Label convention, everywhere in this project: 1 = same, 0 = different.
+
+(The seed article writes the contrastive loss with 1 = different in its formula while its code
+uses the opposite; here there is only this one convention.)
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from train.distances import Distance
+from train.miners import MINERS
+
+
+class ContrastiveLoss(nn.Module):
+    """Hadsell et al. (2006): same pairs are pulled together, different pairs pushed past `margin`.
+
+    loss = same · d² + (1 − same) · max(0, margin − d)²
+    """
+
+    def __init__(self, distance: Distance, margin: float = 1.0) -> None:
+        super().__init__()
+        self.distance, self.margin = distance, margin
+
+    def forward(self, first: torch.Tensor, second: torch.Tensor, same: torch.Tensor) -> torch.Tensor:
+        d = self.distance.paired(first, second)
+        same = same.to(d.dtype)
+        return (same * d.pow(2) + (1.0 - same) * F.relu(self.margin - d).pow(2)).mean()
+
+
+class TripletLoss(nn.Module):
+    """Each anchor is to be closer to its positive than to its negative by `margin`.
+
+    loss = max(0, d(a, p) − d(a, n) + margin), over the triplets a miner picks in a P×K batch.
+    """
+
+    def __init__(self, distance: Distance, margin: float = 0.2, mining: str = "batch-hard") -> None:
+        super().__init__()
+        if mining not in MINERS:
+            raise ValueError(f"unknown mining {mining!r}; choose one of {', '.join(MINERS)}")
+        self.distance, self.margin, self.miner = distance, margin, MINERS[mining]
+
+    def forward(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        positive, negative = self.miner(self.distance.pairwise(embeddings, embeddings), labels)
+        if positive.numel() == 0:
+            return embeddings.sum() * 0.0
+        return F.relu(positive - negative + self.margin).mean()
+
+
+class VerificationHead(nn.Module):
+    """Koch et al. (2015): a learned weighting of |e1 − e2|, whose sigmoid is P(same)."""
+
+    def __init__(self, embedding_size: int) -> None:
+        super().__init__()
+        self.weights = nn.Linear(embedding_size, 1)
+
+    def forward(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+        """The logit of "same" for each pair (apply a sigmoid for the probability)."""
+        return self.weights((first - second).abs()).squeeze(1)
+
+
+class VerificationLoss(nn.Module):
+    """Binary cross-entropy of the verification head's prediction against `same`."""
+
+    def __init__(self, embedding_size: int) -> None:
+        super().__init__()
+        self.head = VerificationHead(embedding_size)
+
+    def forward(self, first: torch.Tensor, second: torch.Tensor, same: torch.Tensor) -> torch.Tensor:
+        logits = self.head(first, second)
+        return F.binary_cross_entropy_with_logits(logits, same.to(logits.dtype))
+
+
+PAIR_LOSSES = ("contrastive", "verification")
+LOSSES = ("triplet", *PAIR_LOSSES)

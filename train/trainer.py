@@ -1,0 +1,418 @@
+"""The training loop: data, model, loss, epochs, checkpoints, early stopping and the final report.
+
+Randomness is a function of (seed, epoch, batch), never of what ran before, so `--resume` from an
+epoch's checkpoint continues exactly as an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from edge_runtime.atomic import atomic_write_bytes
+from edge_runtime.charts import draw_roc
+from edge_runtime.errors import CheckpointError, DatasetError, ImageReadError
+from edge_runtime.preprocessing import InputSpec, read_image, to_input_tensor
+from train import distributed
+from train.augment import augment_batch
+from train.backbones import build_model, embedding_size
+from train.checkpoint import load_checkpoint, load_weights, save_checkpoint
+from train.config import TrainConfig
+from train.datasets import (
+    ImageSet,
+    add_rotated_classes,
+    channel_statistics,
+    load_images,
+    scan_dataset,
+    split_classes,
+)
+from train.distances import make_distance
+from train.evaluation import calibrate_threshold, embed_images, evaluate_embeddings, feasible_way
+from train.losses import LOSSES, PAIR_LOSSES, ContrastiveLoss, TripletLoss, VerificationLoss
+from train.progress import Progress
+from train.samplers import PairSampler, PKSampler
+
+log = logging.getLogger(__name__)
+
+BEST, LAST, METRICS, REPORT, ROC_IMAGE = "best.pt", "last.pt", "metrics.jsonl", "report.json", "roc.png"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Where the outputs are and the test report."""
+
+    best_checkpoint: Path
+    report: dict
+
+
+class _LossStep(nn.Module):
+    """Model and loss in one module, so that DistributedDataParallel sees every parameter."""
+
+    def __init__(self, model: nn.Module, loss: nn.Module, pairs: bool) -> None:
+        super().__init__()
+        self.model, self.loss, self.pairs = model, loss, pairs
+
+    def forward(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        embeddings = self.model(inputs)
+        if self.pairs:
+            half = len(embeddings) // 2
+            return self.loss(embeddings[:half], embeddings[half:], targets)
+        return self.loss(embeddings, targets)
+
+
+def _make_loss(config: TrainConfig, size: int) -> nn.Module:
+    if config.loss not in LOSSES:
+        raise ValueError(f"unknown loss {config.loss!r}; choose one of {', '.join(LOSSES)}")
+    distance = make_distance(config.metric)
+    if config.loss == "triplet":
+        return TripletLoss(distance, config.margin, config.mining)
+    if config.loss == "contrastive":
+        return ContrastiveLoss(distance, config.margin)
+    return VerificationLoss(size)
+
+
+def _detect_channels(records) -> int:
+    image = None
+    for record in records[:20]:
+        try:
+            image = read_image(record.path)
+        except ImageReadError:
+            continue
+        if image.ndim == 3 and not (
+            np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 1], image[..., 2])
+        ):
+            return 3
+    return 1
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        package = version("siamese-edge")
+    except PackageNotFoundError:
+        package = "unknown"
+    return {"siamese_edge": package, "torch": str(torch.__version__), "numpy": str(np.__version__), "python": platform.python_version()}
+
+
+class Trainer:
+    """One training run: `run()` trains, evaluates on the test classes and writes every output."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        out_dir: str | Path,
+        *,
+        resume: str | Path | None = None,
+        init_weights: str | Path | None = None,
+        show_progress: bool = True,
+    ) -> None:
+        self.out_dir = Path(out_dir)
+        self.show_progress = show_progress
+        self.resumed = load_checkpoint(resume) if resume else None
+        if self.resumed is not None:
+            config = TrainConfig.from_dict(self.resumed["config"])
+        self.config = config
+        if config.threads > 0:
+            torch.set_num_threads(config.threads)
+        self.cluster = distributed.start(config.device)
+        self.device = self.cluster.device
+        self.amp = config.amp and self.device.type == "cuda"
+        self._prepare_data()
+        self._prepare_model(init_weights)
+        self.history: list[dict] = []
+        self.start_epoch = 0
+        self.best_score = -1.0
+        self.best_epoch = -1
+        self.stale_epochs = 0
+        if self.resumed is not None:
+            self._restore(self.resumed)
+
+    # --- setup -------------------------------------------------------------------------------
+
+    def _prepare_data(self) -> None:
+        config = self.config
+        self.root = Path(config.data)
+        self.records = scan_dataset(self.root, config.layout)
+        self.split = split_classes(self.records, config.split, config.split_seed)
+        if self.resumed is not None:
+            saved = self.resumed["split"]
+            if list(self.split.train) != saved["train"] or list(self.split.val) != saved["val"]:
+                raise CheckpointError("the dataset's classes changed since this checkpoint was written; cannot resume")
+            self.spec = InputSpec.from_dict(self.resumed["input"])
+        else:
+            channels = config.channels or _detect_channels(self.records)
+            neutral = (0.5,) * channels
+            self.spec = InputSpec(config.height, config.width, channels, mean=neutral, std=neutral)
+        self.train_set = self._load("train", self.split.train)
+        self.val_set = self._load("validation", self.split.val)
+        self.test_set = self._load("test", self.split.test) if self.split.test else None
+        if len(self.split.val) < 2:
+            raise DatasetError("the validation part of the split needs two classes at least (see --split)")
+        if self.resumed is None:
+            mean, std = channel_statistics(self.train_set.images)
+            self.spec = InputSpec(
+                self.spec.height, self.spec.width, self.spec.channels, mean=mean, std=std
+            )
+        if config.rotate_classes:
+            self.train_set = add_rotated_classes(self.train_set)
+        self.val_way = feasible_way(self.val_set, config.way, config.shot, config.same_group)
+        if self.val_way < 2:
+            raise DatasetError("the validation classes allow no 2-way episode; give the split more validation classes")
+        if self.test_set is not None:
+            test_way = feasible_way(self.test_set, config.way, config.shot, config.same_group)
+            if test_way < config.way:
+                scope = "within one group" if config.same_group else "in the test split"
+                raise DatasetError(f"{config.way}-way episodes need {config.way} classes {scope}; only {test_way} (see --way)")
+        log.info(
+            "classes: %d train (%d images), %d validation, %d test; input %dx%dx%d",
+            len(self.train_set.class_names),
+            len(self.train_set),
+            len(self.split.val),
+            len(self.split.test),
+            self.spec.height,
+            self.spec.width,
+            self.spec.channels,
+        )
+
+    def _load(self, name: str, classes: tuple[str, ...]) -> ImageSet:
+        progress = Progress(f"loading {name} images", 1, enabled=self.show_progress and self.cluster.is_main)
+
+        def report(done: int, total: int) -> None:
+            progress.total = total
+            progress.update(done)
+
+        return load_images(self.records, classes, self.spec, report)
+
+    def _prepare_model(self, init_weights) -> None:
+        config = self.config
+        kwargs = {"in_channels": self.spec.channels, "height": self.spec.height, "width": self.spec.width}
+        if self.resumed is not None:
+            name, kwargs = self.resumed["arch"]["name"], dict(self.resumed["arch"]["kwargs"])
+        else:
+            name = config.backbone
+            if config.embedding_size:
+                kwargs["embedding_size"] = config.embedding_size
+        torch.manual_seed(config.seed)
+        self.arch = {"name": name, "kwargs": kwargs}
+        self.model = build_model(name, **kwargs).to(self.device)
+        self.embedding_size = embedding_size(self.model, self.spec.channels, self.spec.height, self.spec.width)
+        if init_weights is not None:
+            missing, unexpected = self.model.load_state_dict(load_weights(init_weights), strict=False)
+            log.info("initial weights from %s (%d missing, %d unexpected keys)", init_weights, len(missing), len(unexpected))
+        self.loss = _make_loss(config, self.embedding_size).to(self.device)
+        self.pairs = config.loss in PAIR_LOSSES
+        step = _LossStep(self.model, self.loss, self.pairs)
+        self.step_module: nn.Module = step
+        if self.cluster.world_size > 1:
+            device_ids = [self.device.index] if self.device.type == "cuda" else None
+            self.step_module = DistributedDataParallel(step, device_ids=device_ids)
+        self.optimizer = torch.optim.AdamW(step.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=max(1, config.epochs))
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        if self.pairs:
+            self.sampler = PairSampler(self.train_set.labels, config.pairs_per_batch)
+            batch_images = config.pairs_per_batch * 2
+        else:
+            self.sampler = PKSampler(self.train_set.labels, config.classes_per_batch, config.images_per_class)
+            batch_images = self.sampler.classes_per_batch * config.images_per_class
+        self.steps_per_epoch = config.steps_per_epoch or max(1, len(self.train_set) // batch_images)
+
+    def _restore(self, payload: dict) -> None:
+        self.model.load_state_dict(payload["model_state"])
+        self.loss.load_state_dict(payload["loss_state"])
+        training = payload["training"]
+        if "optimizer" not in training:
+            raise CheckpointError("this checkpoint holds no optimizer state; resume from last.pt, not best.pt")
+        self.optimizer.load_state_dict(training["optimizer"])
+        self.scheduler.load_state_dict(training["scheduler"])
+        self.scaler.load_state_dict(training["scaler"])
+        self.history = list(training["history"])
+        self.start_epoch = training["epoch"]
+        self.best_score = training["best_score"]
+        self.best_epoch = training["best_epoch"]
+        self.stale_epochs = training["stale_epochs"]
+        log.info("resumed after epoch %d of %d", self.start_epoch, self.config.epochs)
+
+    # --- training ----------------------------------------------------------------------------
+
+    def run(self) -> TrainResult | None:
+        """Train, evaluate and write the outputs; returns the result on rank 0, None elsewhere."""
+        stopped = self.config.patience > 0 and self.stale_epochs >= self.config.patience
+        for epoch in range(self.start_epoch, self.config.epochs):
+            if stopped:
+                break
+            started = time.monotonic()
+            loss = self._train_epoch(epoch)
+            stopped = self._end_epoch(epoch, loss, time.monotonic() - started)
+        result = self._finish() if self.cluster.is_main else None
+        distributed.stop(self.cluster)
+        return result
+
+    def _train_epoch(self, epoch: int) -> float:
+        config, cluster = self.config, self.cluster
+        rng = np.random.default_rng([config.seed, epoch])
+        batches = [self.sampler.batch(rng) for _ in range(self.steps_per_epoch)]
+        mine = batches[cluster.rank :: cluster.world_size][: self.steps_per_epoch // cluster.world_size or 1]
+        progress = Progress(f"epoch {epoch + 1}/{config.epochs}", len(mine), enabled=self.show_progress and cluster.is_main)
+        self.step_module.train()
+        total = 0.0
+        for step, batch in enumerate(mine):
+            index = cluster.rank + step * cluster.world_size
+            inputs, targets = self._batch_tensors(batch, np.random.default_rng([config.seed, epoch, index]))
+            autocast = torch.autocast("cuda", dtype=torch.float16) if self.amp else nullcontext()
+            with autocast:
+                loss = self.step_module(inputs, targets)
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            total += float(loss.detach())
+            progress.update(step + 1, f"loss {total / (step + 1):.4f}")
+        self.scheduler.step()
+        return total / max(1, len(mine))
+
+    def _batch_tensors(self, batch, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.pairs:
+            index = np.concatenate([batch.first, batch.second])
+            targets = torch.from_numpy(batch.same)
+        else:
+            index = batch
+            targets = torch.from_numpy(self.train_set.labels[index])
+        images = self.train_set.images[index]
+        if self.config.augment:
+            images = augment_batch(images, rng)
+        inputs = torch.from_numpy(to_input_tensor(images, self.spec))
+        return inputs.to(self.device, non_blocking=True), targets.to(self.device)
+
+    def _end_epoch(self, epoch: int, loss: float, seconds: float) -> bool:
+        stop = False
+        if self.cluster.is_main:
+            embeddings = embed_images(self.model, self.val_set.images, self.spec, self.device)
+            metrics, _ = evaluate_embeddings(
+                embeddings,
+                self.val_set,
+                way=self.val_way,
+                shot=self.config.shot,
+                episodes=self.config.val_episodes,
+                same_group=self.config.same_group,
+            )
+            score = metrics["few_shot_accuracy"]
+            improved = score > self.best_score
+            if improved:
+                self.best_score, self.best_epoch, self.stale_epochs = score, epoch + 1, 0
+            else:
+                self.stale_epochs += 1
+            entry = {
+                "epoch": epoch + 1,
+                "train_loss": loss,
+                "lr": self.scheduler.get_last_lr()[0],
+                "seconds": seconds,
+                "world_size": self.cluster.world_size,
+                "val_way": self.val_way,
+                "val_few_shot_accuracy": score,
+                "val_eer": metrics["eer"],
+                "val_roc_auc": metrics["roc_auc"],
+            }
+            self.history.append(entry)
+            log.info(
+                "epoch %d/%d: loss %.4f, validation %d-way %d-shot %.2f%%, EER %.2f%%%s",
+                epoch + 1,
+                self.config.epochs,
+                loss,
+                self.val_way,
+                self.config.shot,
+                100 * score,
+                100 * metrics["eer"],
+                " (best)" if improved else "",
+            )
+            self._write_metrics_log()
+            if improved:
+                save_checkpoint(self._payload(epoch + 1, with_optimizer=False), self.out_dir / BEST)
+            save_checkpoint(self._payload(epoch + 1, with_optimizer=True), self.out_dir / LAST)
+            stop = self.config.patience > 0 and self.stale_epochs >= self.config.patience
+            if stop:
+                log.info("early stop: no better validation accuracy for %d epochs", self.config.patience)
+        return distributed.broadcast_flag(stop, self.cluster)
+
+    def _write_metrics_log(self) -> None:
+        lines = "".join(json.dumps(entry) + "\n" for entry in self.history)
+        atomic_write_bytes(self.out_dir / METRICS, lines.encode())
+
+    def _payload(self, epoch: int, with_optimizer: bool, threshold=None, evaluation=None) -> dict:
+        training = {
+            "epoch": epoch,
+            "best_score": self.best_score,
+            "best_epoch": self.best_epoch,
+            "stale_epochs": self.stale_epochs,
+            "history": self.history,
+        }
+        if with_optimizer:
+            training.update(
+                optimizer=self.optimizer.state_dict(),
+                scheduler=self.scheduler.state_dict(),
+                scaler=self.scaler.state_dict(),
+            )
+        return {
+            "arch": self.arch,
+            "model_state": self.model.state_dict(),
+            "loss_state": self.loss.state_dict(),
+            "input": self.spec.to_dict(),
+            "embedding_size": self.embedding_size,
+            "metric": "cosine",
+            "threshold": threshold,
+            "target_far": self.config.target_far,
+            "split": self.split.to_dict(),
+            "dataset": {
+                "name": self.root.name,
+                "root": str(self.root),
+                "layout": self.config.layout,
+                "num_classes": len(self.split.train) + len(self.split.val) + len(self.split.test),
+                "num_train_classes": len(self.split.train),
+            },
+            "config": self.config.to_dict(),
+            "versions": _versions(),
+            "training": training,
+            "evaluation": evaluation,
+        }
+
+    # --- the end -----------------------------------------------------------------------------
+
+    def _finish(self) -> TrainResult:
+        best_path = self.out_dir / BEST
+        best = load_checkpoint(best_path)
+        self.model.load_state_dict(best["model_state"])
+        val_embeddings = embed_images(self.model, self.val_set.images, self.spec, self.device)
+        threshold = calibrate_threshold(val_embeddings, self.val_set.labels, self.config.target_far)
+        val_metrics, val_roc = evaluate_embeddings(
+            val_embeddings, self.val_set, way=self.val_way, shot=self.config.shot,
+            episodes=self.config.val_episodes, same_group=self.config.same_group, threshold=threshold,
+        )
+        curves = {f"validation ({len(self.val_set.class_names)} classes)": (val_roc.far, val_roc.tar)}
+        report = {"best_epoch": best["training"]["epoch"], "threshold": threshold,
+                  "target_far": self.config.target_far, "validation": val_metrics, "test": None}
+        if self.test_set is not None:
+            test_embeddings = embed_images(self.model, self.test_set.images, self.spec, self.device)
+            test_metrics, test_roc = evaluate_embeddings(
+                test_embeddings, self.test_set, way=self.config.way, shot=self.config.shot,
+                episodes=self.config.episodes, same_group=self.config.same_group, threshold=threshold,
+            )
+            report["test"] = test_metrics
+            curves[f"test ({len(self.test_set.class_names)} unseen classes)"] = (test_roc.far, test_roc.tar)
+        draw_roc(curves, self.out_dir / ROC_IMAGE, title=f"ROC of {self.arch['name']} on {self.root.name}")
+        atomic_write_bytes(self.out_dir / REPORT, (json.dumps(report, indent=2) + "\n").encode())
+        self.best_score = best["training"]["best_score"]
+        payload = self._payload(best["training"]["epoch"], with_optimizer=False, threshold=threshold, evaluation=report)
+        payload["training"]["history"] = self.history
+        save_checkpoint(payload, best_path)
+        return TrainResult(best_checkpoint=best_path, report=report)
