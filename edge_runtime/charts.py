@@ -37,7 +37,9 @@ def draw_roc(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: str | Path,
         cv2.putText(image, f"{step / 10:.1f}", (left - 38, y + 5), FONT, 0.45, (60, 60, 60), 1, cv2.LINE_AA)
     cv2.rectangle(image, (left, top), (left + plot_w, top + plot_h), (0, 0, 0), 1)
     cv2.putText(image, title, (left, 32), FONT, 0.7, (0, 0, 0), 2, cv2.LINE_AA)
-    cv2.putText(image, "false accept rate", (left + plot_w // 2 - 70, height - 15), FONT, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(
+        image, "false accept rate", (left + plot_w // 2 - 70, height - 15), FONT, 0.55, (0, 0, 0), 1, cv2.LINE_AA
+    )
     cv2.putText(image, "TAR", (10, top + plot_h // 2), FONT, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
     for index, (name, (far, tar)) in enumerate(curves.items()):
         color = COLORS[index % len(COLORS)]

@@ -36,7 +36,9 @@ def load_checkpoint(path: str | Path) -> dict:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, OSError) as error:
-        raise CheckpointError(f"cannot read checkpoint {path} (truncated or not a checkpoint): {_reason(error)}") from None
+        raise CheckpointError(
+            f"cannot read checkpoint {path} (truncated or not a checkpoint): {_reason(error)}"
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a siamese-edge checkpoint; train one with siamese-train")
     version = payload.get("format_version")

@@ -35,8 +35,16 @@ def _size(value: str) -> tuple[int, int]:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
-@click.option("--data", type=click.Path(file_okay=False), help="Dataset root: root/<class>/* or root/<alphabet>/<character>/*.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Folder for checkpoints, logs and the report.")
+@click.option(
+    "--data", type=click.Path(file_okay=False), help="Dataset root: root/<class>/* or root/<alphabet>/<character>/*."
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    required=True,
+    help="Folder for checkpoints, logs and the report.",
+)
 @click.option("--layout", type=click.Choice(LAYOUTS), default="auto")
 @click.option("--split", default="0.7,0.1,0.2", help="train,val,test share of the groups (fractions or counts).")
 @click.option("--split-seed", type=int, default=0, help="Seed of the class split.")
@@ -47,7 +55,7 @@ def _size(value: str) -> tuple[int, int]:
 @click.option("--loss", type=click.Choice(LOSSES), default="triplet")
 @click.option("--mining", type=click.Choice(list(MINERS)), default="batch-hard", help="Triplet mining.")
 @click.option("--metric", type=click.Choice(list(DISTANCES)), default="cosine", help="Distance of the loss.")
-@click.option("--margin", type=float, default=0.0, help="Loss margin (0: 0.2 triplet, 0.5 contrastive).")
+@click.option("--margin", type=float, default=0.0, help="Loss margin (0: 0.2 triplet and cosface, 0.5 contrastive).")
 @click.option("--classes-per-batch", "-P", type=int, default=32, help="P of P×K triplet batches.")
 @click.option("--images-per-class", "-K", type=int, default=4, help="K of P×K triplet batches.")
 @click.option("--pairs-per-batch", type=int, default=64, help="Pairs per batch for pair losses.")
@@ -65,11 +73,17 @@ def _size(value: str) -> tuple[int, int]:
 @click.option("--same-group", is_flag=True, help="Draw each episode's classes from one group (within-alphabet).")
 @click.option("--episodes", type=int, default=1000, help="Test episodes.")
 @click.option("--val-episodes", type=int, default=300, help="Validation episodes per epoch.")
-@click.option("--target-far", type=float, default=1e-3, help="False accept rate the unknown threshold is calibrated for.")
-@click.option("--patience", type=int, default=0, help="Stop after this many epochs without a better validation score (0: never).")
+@click.option(
+    "--target-far", type=float, default=1e-3, help="False accept rate the unknown threshold is calibrated for."
+)
+@click.option(
+    "--patience", type=int, default=0, help="Stop after this many epochs without a better validation score (0: never)."
+)
 @click.option("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default).")
 @click.option("--resume", type=click.Path(dir_okay=False), help="Continue from OUT/last.pt (its settings win).")
-@click.option("--init-weights", type=click.Path(dir_okay=False), help="Start from these weights (checkpoint or state_dict).")
+@click.option(
+    "--init-weights", type=click.Path(dir_okay=False), help="Start from these weights (checkpoint or state_dict)."
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def main(out_dir, resume, init_weights, quiet, input_size, channels, **options) -> None:
     """Train a Siamese embedding network and evaluate it on classes it never saw."""

@@ -46,7 +46,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         self.split = tuple(float(s) for s in self.split)
         if self.margin == 0.0:
-            self.margin = {"triplet": 0.2, "contrastive": 0.5}.get(self.loss, 0.0)
+            self.margin = {"triplet": 0.2, "contrastive": 0.5, "cosface": 0.2}.get(self.loss, 0.0)
 
     def to_dict(self) -> dict:
         """Plain values (lists, numbers, strings) for the checkpoint."""

@@ -73,5 +73,24 @@ class VerificationLoss(nn.Module):
         return F.binary_cross_entropy_with_logits(logits, same.to(logits.dtype))
 
 
+class CosFaceLoss(nn.Module):
+    """Large-margin cosine softmax over the training classes (Wang et al., 2018, "CosFace").
+
+    Each training class has a learned direction; the cosine to its own class is reduced by
+    `margin` before a softmax at temperature 1/`scale`. The class directions are thrown away
+    after training: only the embedding is exported, so unseen classes work as with the others.
+    """
+
+    def __init__(self, num_classes: int, embedding_size: int, scale: float = 30.0, margin: float = 0.2) -> None:
+        super().__init__()
+        self.directions = nn.Parameter(torch.randn(num_classes, embedding_size) * 0.01)
+        self.scale, self.margin = scale, margin
+
+    def forward(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        cosine = F.normalize(embeddings, dim=1) @ F.normalize(self.directions, dim=1).T
+        logits = self.scale * (cosine - self.margin * F.one_hot(labels, cosine.shape[1]))
+        return F.cross_entropy(logits, labels)
+
+
 PAIR_LOSSES = ("contrastive", "verification")
-LOSSES = ("triplet", *PAIR_LOSSES)
+LOSSES = ("triplet", "cosface", *PAIR_LOSSES)

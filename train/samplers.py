@@ -71,7 +71,9 @@ class PKSampler:
         """Draw one P×K batch of indices (a class with fewer than K images repeats some)."""
         chosen = rng.choice(len(self.members), size=self.classes_per_batch, replace=False)
         picks = [
-            rng.choice(self.members[c], size=self.images_per_class, replace=len(self.members[c]) < self.images_per_class)
+            rng.choice(
+                self.members[c], size=self.images_per_class, replace=len(self.members[c]) < self.images_per_class
+            )
             for c in chosen
         ]
         return np.concatenate(picks)

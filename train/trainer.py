@@ -32,13 +32,14 @@ from train.datasets import (
     ImageSet,
     add_rotated_classes,
     channel_statistics,
+    detect_layout,
     load_images,
     scan_dataset,
     split_classes,
 )
 from train.distances import make_distance
 from train.evaluation import calibrate_threshold, embed_images, evaluate_embeddings, feasible_way
-from train.losses import LOSSES, PAIR_LOSSES, ContrastiveLoss, TripletLoss, VerificationLoss
+from train.losses import LOSSES, PAIR_LOSSES, ContrastiveLoss, CosFaceLoss, TripletLoss, VerificationLoss
 from train.progress import Progress
 from train.samplers import PairSampler, PKSampler
 
@@ -70,12 +71,14 @@ class _LossStep(nn.Module):
         return self.loss(embeddings, targets)
 
 
-def _make_loss(config: TrainConfig, size: int) -> nn.Module:
+def _make_loss(config: TrainConfig, size: int, num_classes: int) -> nn.Module:
     if config.loss not in LOSSES:
         raise ValueError(f"unknown loss {config.loss!r}; choose one of {', '.join(LOSSES)}")
     distance = make_distance(config.metric)
     if config.loss == "triplet":
         return TripletLoss(distance, config.margin, config.mining)
+    if config.loss == "cosface":
+        return CosFaceLoss(num_classes, size, margin=config.margin)
     if config.loss == "contrastive":
         return ContrastiveLoss(distance, config.margin)
     return VerificationLoss(size)
@@ -102,7 +105,12 @@ def _versions() -> dict[str, str]:
         package = version("siamese-edge")
     except PackageNotFoundError:
         package = "unknown"
-    return {"siamese_edge": package, "torch": str(torch.__version__), "numpy": str(np.__version__), "python": platform.python_version()}
+    return {
+        "siamese_edge": package,
+        "torch": str(torch.__version__),
+        "numpy": str(np.__version__),
+        "python": platform.python_version(),
+    }
 
 
 class Trainer:
@@ -143,7 +151,8 @@ class Trainer:
     def _prepare_data(self) -> None:
         config = self.config
         self.root = Path(config.data)
-        self.records = scan_dataset(self.root, config.layout)
+        self.layout = detect_layout(self.root) if config.layout == "auto" and self.root.is_dir() else config.layout
+        self.records = scan_dataset(self.root, self.layout)
         self.split = split_classes(self.records, config.split, config.split_seed)
         if self.resumed is not None:
             saved = self.resumed["split"]
@@ -161,9 +170,7 @@ class Trainer:
             raise DatasetError("the validation part of the split needs two classes at least (see --split)")
         if self.resumed is None:
             mean, std = channel_statistics(self.train_set.images)
-            self.spec = InputSpec(
-                self.spec.height, self.spec.width, self.spec.channels, mean=mean, std=std
-            )
+            self.spec = InputSpec(self.spec.height, self.spec.width, self.spec.channels, mean=mean, std=std)
         if config.rotate_classes:
             self.train_set = add_rotated_classes(self.train_set)
         self.val_way = feasible_way(self.val_set, config.way, config.shot, config.same_group)
@@ -173,7 +180,9 @@ class Trainer:
             test_way = feasible_way(self.test_set, config.way, config.shot, config.same_group)
             if test_way < config.way:
                 scope = "within one group" if config.same_group else "in the test split"
-                raise DatasetError(f"{config.way}-way episodes need {config.way} classes {scope}; only {test_way} (see --way)")
+                raise DatasetError(
+                    f"{config.way}-way episodes need {config.way} classes {scope}; only {test_way} (see --way)"
+                )
         log.info(
             "classes: %d train (%d images), %d validation, %d test; input %dx%dx%d",
             len(self.train_set.class_names),
@@ -209,8 +218,10 @@ class Trainer:
         self.embedding_size = embedding_size(self.model, self.spec.channels, self.spec.height, self.spec.width)
         if init_weights is not None:
             missing, unexpected = self.model.load_state_dict(load_weights(init_weights), strict=False)
-            log.info("initial weights from %s (%d missing, %d unexpected keys)", init_weights, len(missing), len(unexpected))
-        self.loss = _make_loss(config, self.embedding_size).to(self.device)
+            log.info(
+                "initial weights from %s (%d missing, %d unexpected keys)", init_weights, len(missing), len(unexpected)
+            )
+        self.loss = _make_loss(config, self.embedding_size, len(self.train_set.class_names)).to(self.device)
         self.pairs = config.loss in PAIR_LOSSES
         step = _LossStep(self.model, self.loss, self.pairs)
         self.step_module: nn.Module = step
@@ -264,7 +275,9 @@ class Trainer:
         rng = np.random.default_rng([config.seed, epoch])
         batches = [self.sampler.batch(rng) for _ in range(self.steps_per_epoch)]
         mine = batches[cluster.rank :: cluster.world_size][: self.steps_per_epoch // cluster.world_size or 1]
-        progress = Progress(f"epoch {epoch + 1}/{config.epochs}", len(mine), enabled=self.show_progress and cluster.is_main)
+        progress = Progress(
+            f"epoch {epoch + 1}/{config.epochs}", len(mine), enabled=self.show_progress and cluster.is_main
+        )
         self.step_module.train()
         total = 0.0
         for step, batch in enumerate(mine):
@@ -376,7 +389,7 @@ class Trainer:
             "dataset": {
                 "name": self.root.name,
                 "root": str(self.root),
-                "layout": self.config.layout,
+                "layout": self.layout,
                 "num_classes": len(self.split.train) + len(self.split.val) + len(self.split.test),
                 "num_train_classes": len(self.split.train),
             },
@@ -395,17 +408,32 @@ class Trainer:
         val_embeddings = embed_images(self.model, self.val_set.images, self.spec, self.device)
         threshold = calibrate_threshold(val_embeddings, self.val_set.labels, self.config.target_far)
         val_metrics, val_roc = evaluate_embeddings(
-            val_embeddings, self.val_set, way=self.val_way, shot=self.config.shot,
-            episodes=self.config.val_episodes, same_group=self.config.same_group, threshold=threshold,
+            val_embeddings,
+            self.val_set,
+            way=self.val_way,
+            shot=self.config.shot,
+            episodes=self.config.val_episodes,
+            same_group=self.config.same_group,
+            threshold=threshold,
         )
         curves = {f"validation ({len(self.val_set.class_names)} classes)": (val_roc.far, val_roc.tar)}
-        report = {"best_epoch": best["training"]["epoch"], "threshold": threshold,
-                  "target_far": self.config.target_far, "validation": val_metrics, "test": None}
+        report = {
+            "best_epoch": best["training"]["epoch"],
+            "threshold": threshold,
+            "target_far": self.config.target_far,
+            "validation": val_metrics,
+            "test": None,
+        }
         if self.test_set is not None:
             test_embeddings = embed_images(self.model, self.test_set.images, self.spec, self.device)
             test_metrics, test_roc = evaluate_embeddings(
-                test_embeddings, self.test_set, way=self.config.way, shot=self.config.shot,
-                episodes=self.config.episodes, same_group=self.config.same_group, threshold=threshold,
+                test_embeddings,
+                self.test_set,
+                way=self.config.way,
+                shot=self.config.shot,
+                episodes=self.config.episodes,
+                same_group=self.config.same_group,
+                threshold=threshold,
             )
             report["test"] = test_metrics
             curves[f"test ({len(self.test_set.class_names)} unseen classes)"] = (test_roc.far, test_roc.tar)

@@ -1,0 +1,45 @@
+import cv2
+import numpy as np
+import pytest
+
+from edge_runtime.errors import ImageReadError
+from edge_runtime.preprocessing import InputSpec, fit_image, read_image, to_input_tensor
+
+
+def test_read_image_decodes_pgm_and_png_alike(tmp_path, faces_root):
+    png = read_image(faces_root / "s1" / "1.png")
+    cv2.imwrite(str(tmp_path / "1.pgm"), png)
+    assert np.array_equal(read_image(tmp_path / "1.pgm"), png)
+    assert png.shape == (112, 92) and png.dtype == np.uint8
+
+
+def test_unreadable_images_raise_a_clear_error(tmp_path):
+    (tmp_path / "empty.png").write_bytes(b"")
+    with pytest.raises(ImageReadError, match="empty, truncated or not an image"):
+        read_image(tmp_path / "empty.png")
+    with pytest.raises(ImageReadError, match="cannot read"):
+        read_image(tmp_path / "missing.png")
+
+
+def test_fit_image_converts_size_and_channels():
+    bgr = np.zeros((50, 40, 3), np.uint8)
+    bgr[..., 2] = 255  # red in BGR
+    rgb = fit_image(bgr, InputSpec(20, 16, 3, mean=(0.5,) * 3, std=(0.5,) * 3))
+    assert rgb.shape == (20, 16, 3) and rgb[0, 0].tolist() == [255, 0, 0]
+    gray = fit_image(bgr, InputSpec(20, 16, 1))
+    assert gray.shape == (20, 16, 1)
+
+
+def test_input_tensor_is_normalised_nchw():
+    spec = InputSpec(8, 8, 1, mean=(0.5,), std=(0.25,))
+    images = np.full((3, 8, 8, 1), 255, np.uint8)
+    tensor = to_input_tensor(images, spec)
+    assert tensor.shape == (3, 1, 8, 8) and tensor.dtype == np.float32
+    assert np.allclose(tensor, 2.0)
+
+
+def test_spec_round_trips_through_a_dictionary():
+    spec = InputSpec(64, 48, 3, mean=(0.1, 0.2, 0.3), std=(0.4, 0.5, 0.6))
+    assert InputSpec.from_dict(spec.to_dict()) == spec
+    with pytest.raises(ValueError, match="mean needs 3 values"):
+        InputSpec(64, 64, 3)
