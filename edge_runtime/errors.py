@@ -15,3 +15,7 @@ class DatasetError(SiameseEdgeError):
 
 class CheckpointError(SiameseEdgeError):
     """A checkpoint is missing, truncated, from another program or from another format version."""
+
+
+class ModelError(SiameseEdgeError):
+    """An ONNX model is missing, truncated, not from siamese-edge or from an unsupported version."""

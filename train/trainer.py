@@ -23,6 +23,7 @@ from edge_runtime.atomic import atomic_write_bytes
 from edge_runtime.charts import draw_roc
 from edge_runtime.errors import CheckpointError, DatasetError, ImageReadError
 from edge_runtime.preprocessing import InputSpec, read_image, to_input_tensor
+from edge_runtime.version import package_version
 from train import distributed
 from train.augment import augment_batch
 from train.backbones import build_model, embedding_size
@@ -99,14 +100,8 @@ def _detect_channels(records) -> int:
 
 
 def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        package = version("siamese-edge")
-    except PackageNotFoundError:
-        package = "unknown"
     return {
-        "siamese_edge": package,
+        "siamese_edge": package_version(),
         "torch": str(torch.__version__),
         "numpy": str(np.__version__),
         "python": platform.python_version(),
@@ -388,7 +383,7 @@ class Trainer:
             "split": self.split.to_dict(),
             "dataset": {
                 "name": self.root.name,
-                "root": str(self.root),
+                "root": str(self.root.resolve()),
                 "layout": self.layout,
                 "num_classes": len(self.split.train) + len(self.split.val) + len(self.split.test),
                 "num_train_classes": len(self.split.train),

@@ -1,0 +1,57 @@
+"""`Embedder`: an ONNX Runtime session that turns OpenCV images into L2-normalised embeddings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from edge_runtime.errors import ModelError
+from edge_runtime.model_info import ModelInfo
+from edge_runtime.preprocessing import fit_image, to_input_tensor
+from edge_runtime.providers import resolve_providers
+
+
+class Embedder:
+    """Embed images with a siamese-edge ONNX model; all preprocessing comes from its metadata."""
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        providers: tuple[str, ...] | list[str] = ("auto",),
+        session_options: ort.SessionOptions | None = None,
+    ) -> None:
+        path = Path(model_path)
+        if not path.is_file():
+            raise ModelError(f"model {path} does not exist")
+        try:
+            self.session = ort.InferenceSession(str(path), session_options, providers=resolve_providers(providers))
+        except Exception as error:  # onnxruntime raises its own untyped errors for unreadable models
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise ModelError(f"cannot load model {path} (truncated or not ONNX): {first_line}") from None
+        metadata = self.session.get_modelmeta().custom_metadata_map
+        self.info = ModelInfo.from_metadata(metadata, source=str(path))
+        self.input_name = self.session.get_inputs()[0].name
+        self.path = path
+
+    @property
+    def active_providers(self) -> list[str]:
+        """The execution providers the session actually uses, in priority order."""
+        return self.session.get_providers()
+
+    def embed(self, images: list[np.ndarray] | np.ndarray, batch_size: int = 32) -> np.ndarray:
+        """One L2-normalised float32 row per image (OpenCV images: H×W or H×W×3 uint8 BGR)."""
+        fitted = np.stack([fit_image(image, self.info.spec) for image in images]) if len(images) else None
+        if fitted is None:
+            return np.empty((0, self.info.embedding_size), np.float32)
+        return self.embed_fitted(fitted, batch_size)
+
+    def embed_fitted(self, fitted: np.ndarray, batch_size: int = 32) -> np.ndarray:
+        """Embeddings of images already fitted to the model's input (N×H×W×C uint8)."""
+        rows = []
+        for start in range(0, len(fitted), batch_size):
+            tensor = to_input_tensor(fitted[start : start + batch_size], self.info.spec)
+            rows.append(self.session.run(None, {self.input_name: tensor})[0].astype(np.float32))
+        embeddings = np.concatenate(rows)
+        return embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)

@@ -1,0 +1,91 @@
+"""What a siamese-edge ONNX model says about itself, read from its metadata.
+
+The export stage writes these keys (all values are strings; lists and numbers as JSON):
+
+| key | meaning |
+| --- | --- |
+| `siamese_edge.format_version` | version of this metadata layout (1) |
+| `input` | InputSpec as JSON: height, width, channels, color_order, mean, std, layout, resize |
+| `embedding_size`, `metric` | embedding length; the score to match with (`cosine`) |
+| `threshold`, `target_far` | calibrated "unknown" threshold and the FAR it was set for |
+| `model_hash` | SHA-256 (hex, 16 chars) of the exported graph: keys engine caches and galleries |
+| `precision` | fp32, fp16 or int8 |
+| `arch` | backbone name |
+| `dataset_name`, `dataset_classes` | what the model was trained on, how many classes |
+| `package_version` | the siamese-edge version that exported it |
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from edge_runtime.errors import ModelError
+from edge_runtime.preprocessing import InputSpec
+
+METADATA_FORMAT_VERSION = 1
+FORMAT_KEY = "siamese_edge.format_version"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """The model's own description: preprocessing, embedding, threshold and identity."""
+
+    spec: InputSpec
+    embedding_size: int
+    metric: str
+    threshold: float | None
+    target_far: float | None
+    model_hash: str
+    precision: str
+    arch: str
+    dataset_name: str
+    dataset_classes: int
+    package_version: str
+
+    def to_metadata(self) -> dict[str, str]:
+        """The metadata entries to write into the ONNX model."""
+        return {
+            FORMAT_KEY: str(METADATA_FORMAT_VERSION),
+            "input": json.dumps(self.spec.to_dict()),
+            "embedding_size": str(self.embedding_size),
+            "metric": self.metric,
+            "threshold": json.dumps(self.threshold),
+            "target_far": json.dumps(self.target_far),
+            "model_hash": self.model_hash,
+            "precision": self.precision,
+            "arch": self.arch,
+            "dataset_name": self.dataset_name,
+            "dataset_classes": str(self.dataset_classes),
+            "package_version": self.package_version,
+        }
+
+    @classmethod
+    def from_metadata(cls, metadata: dict[str, str], source: str = "the model") -> ModelInfo:
+        """Parse the metadata of a siamese-edge model, or raise ModelError saying what is wrong."""
+        version = metadata.get(FORMAT_KEY)
+        if version is None:
+            raise ModelError(
+                f"{source} is not a siamese-edge model (no {FORMAT_KEY} metadata); export it with export-onnx"
+            )
+        if version != str(METADATA_FORMAT_VERSION):
+            raise ModelError(
+                f"{source} has metadata version {version}, this siamese-edge reads version {METADATA_FORMAT_VERSION}; "
+                "re-export it with this version's export-onnx"
+            )
+        try:
+            return cls(
+                spec=InputSpec.from_dict(json.loads(metadata["input"])),
+                embedding_size=int(metadata["embedding_size"]),
+                metric=metadata["metric"],
+                threshold=json.loads(metadata["threshold"]),
+                target_far=json.loads(metadata["target_far"]),
+                model_hash=metadata["model_hash"],
+                precision=metadata["precision"],
+                arch=metadata["arch"],
+                dataset_name=metadata["dataset_name"],
+                dataset_classes=int(metadata["dataset_classes"]),
+                package_version=metadata["package_version"],
+            )
+        except (KeyError, ValueError, TypeError) as error:
+            raise ModelError(f"{source} has incomplete siamese-edge metadata ({error}); re-export it") from None

@@ -1,0 +1,92 @@
+"""The embedding branch of a checkpoint as an ONNX graph, and the metadata that describes it."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+
+import onnx
+import torch
+
+from edge_runtime.model_info import ModelInfo
+from edge_runtime.preprocessing import InputSpec
+from edge_runtime.version import package_version
+from train.backbones import EmbeddingNet, build_model
+
+DEFAULT_OPSET = 17
+# The highest IR version each opset needs; Jetson builds of ONNX Runtime (1.16+) read these.
+IR_VERSION_FOR_OPSET = {13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9, 21: 10}
+INPUT_NAME, OUTPUT_NAME = "image", "embedding"
+
+
+def model_from_checkpoint(payload: dict) -> EmbeddingNet:
+    """The embedding network of a checkpoint, with its weights, in evaluation mode."""
+    model = build_model(payload["arch"]["name"], **payload["arch"]["kwargs"])
+    model.load_state_dict(payload["model_state"])
+    return model.eval()
+
+
+def export_fp32(payload: dict, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
+    """Export the embedding branch (image in, L2-normalised embedding out, dynamic batch)."""
+    if opset not in IR_VERSION_FOR_OPSET:
+        raise ValueError(f"opset {opset} is not supported; choose one of {', '.join(map(str, IR_VERSION_FOR_OPSET))}")
+    spec = InputSpec.from_dict(payload["input"])
+    model = model_from_checkpoint(payload)
+    dummy = torch.zeros(1, spec.channels, spec.height, spec.width)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            (dummy,),
+            buffer,
+            dynamo=False,
+            opset_version=opset,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+            do_constant_folding=True,
+        )
+    return pin_versions(onnx.load_from_string(buffer.getvalue()), opset)
+
+
+def pin_versions(proto: onnx.ModelProto, opset: int) -> onnx.ModelProto:
+    """Set the default-domain opset and the IR version to what Jetson runtimes load."""
+    for entry in proto.opset_import:
+        if entry.domain in ("", "ai.onnx"):
+            entry.version = opset
+    proto.ir_version = IR_VERSION_FOR_OPSET[opset]
+    return proto
+
+
+def graph_hash(proto: onnx.ModelProto) -> str:
+    """SHA-256 (16 hex characters) of the graph: the same weights and ops give the same hash."""
+    return hashlib.sha256(proto.graph.SerializeToString(deterministic=True)).hexdigest()[:16]
+
+
+def describe(payload: dict, proto: onnx.ModelProto, precision: str) -> ModelInfo:
+    """The ModelInfo of an exported graph of this checkpoint."""
+    return ModelInfo(
+        spec=InputSpec.from_dict(payload["input"]),
+        embedding_size=int(payload["embedding_size"]),
+        metric=payload["metric"],
+        threshold=payload.get("threshold"),
+        target_far=payload.get("target_far"),
+        model_hash=graph_hash(proto),
+        precision=precision,
+        arch=payload["arch"]["name"],
+        dataset_name=payload["dataset"]["name"],
+        dataset_classes=int(payload["dataset"]["num_classes"]),
+        package_version=package_version(),
+    )
+
+
+def attach_metadata(proto: onnx.ModelProto, info: ModelInfo) -> onnx.ModelProto:
+    """Replace the model's metadata with `info`'s entries."""
+    del proto.metadata_props[:]
+    for key, value in info.to_metadata().items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    proto.producer_name = "siamese-edge"
+    return proto

@@ -1,0 +1,89 @@
+"""Lower-precision variants of an exported FP32 graph: FP16 weights and INT8 QDQ quantization."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization.shape_inference import quant_pre_process
+
+from edge_runtime.errors import SiameseEdgeError
+from edge_runtime.preprocessing import InputSpec, to_input_tensor
+from export.graph import INPUT_NAME, pin_versions
+
+log = logging.getLogger(__name__)
+
+CALIBRATION_METHODS = {
+    "minmax": CalibrationMethod.MinMax,
+    "entropy": CalibrationMethod.Entropy,
+    "percentile": CalibrationMethod.Percentile,
+}
+
+
+class CalibrationError(SiameseEdgeError):
+    """The calibration images cannot be used."""
+
+
+def to_fp16(proto: onnx.ModelProto, opset: int) -> onnx.ModelProto:
+    """Float16 weights and arithmetic, with float32 input and output kept for the caller."""
+    from onnxconverter_common import float16
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        converted = float16.convert_float_to_float16(proto, keep_io_types=True)
+    return pin_versions(converted, opset)
+
+
+class _ImageBatches(CalibrationDataReader):
+    def __init__(self, images: np.ndarray, spec: InputSpec, batch_size: int) -> None:
+        self.batches: Iterator[np.ndarray] = (
+            to_input_tensor(images[i : i + batch_size], spec) for i in range(0, len(images), batch_size)
+        )
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        batch = next(self.batches, None)
+        return None if batch is None else {INPUT_NAME: batch}
+
+
+def to_int8(
+    proto: onnx.ModelProto,
+    calibration_images: np.ndarray,
+    spec: InputSpec,
+    opset: int,
+    *,
+    method: str = "percentile",
+    symmetric: bool = False,
+) -> onnx.ModelProto:
+    """Static INT8 quantization in QDQ format with per-channel weights, calibrated on real images.
+
+    `symmetric` makes activations signed and symmetric (what TensorRT expects); otherwise they are
+    unsigned and asymmetric, the better choice for CPUs.
+    """
+    if len(calibration_images) == 0:
+        raise CalibrationError("INT8 calibration needs at least one readable image")
+    if method not in CALIBRATION_METHODS:
+        raise CalibrationError(f"unknown calibration method {method!r}; choose {', '.join(CALIBRATION_METHODS)}")
+    with tempfile.TemporaryDirectory(prefix="siamese-edge-int8-") as scratch:
+        fp32_path, prepared_path, int8_path = (Path(scratch) / n for n in ("fp32.onnx", "prep.onnx", "int8.onnx"))
+        onnx.save(proto, fp32_path)
+        quant_pre_process(str(fp32_path), str(prepared_path), skip_symbolic_shape=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quantize_static(
+                str(prepared_path),
+                str(int8_path),
+                _ImageBatches(calibration_images, spec, batch_size=16),
+                quant_format=QuantFormat.QDQ,
+                per_channel=True,
+                activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                calibrate_method=CALIBRATION_METHODS[method],
+                extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": True},
+            )
+        return pin_versions(onnx.load(int8_path), opset)
