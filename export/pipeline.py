@@ -69,11 +69,13 @@ def export_checkpoint(checkpoint: Path, output: Path, options: ExportOptions) ->
     spec = InputSpec.from_dict(payload["input"])
     validation = _validation_images(payload, options.data_root, spec)
     reference = embed_images(model_from_checkpoint(payload), validation.images, spec, torch.device("cpu"))
+    precisions = _ordered(options.precisions)
+    calibration = _calibration_images(payload, options, spec) if "int8" in precisions else None
     fp32 = export_fp32(payload, options.opset)
     reports: list[VariantReport] = []
     fp32_embeddings: np.ndarray | None = None
-    for precision in _ordered(options.precisions):
-        proto = _convert(fp32, precision, payload, spec, options)
+    for precision in precisions:
+        proto = _convert(fp32, precision, calibration, spec, options)
         proto = attach_metadata(proto, describe(payload, proto, precision))
         check_onnx(proto)
         path = output_path(output, precision)
@@ -102,14 +104,14 @@ def _ordered(precisions: tuple[str, ...]) -> list[str]:
     return [p for p in PRECISIONS if p in precisions]
 
 
-def _convert(fp32: onnx.ModelProto, precision: str, payload: dict, spec: InputSpec, options: ExportOptions):
+def _convert(fp32: onnx.ModelProto, precision: str, calibration, spec: InputSpec, options: ExportOptions):
+    copy = onnx.ModelProto.FromString(fp32.SerializeToString())
     if precision == "fp32":
-        return onnx.ModelProto.FromString(fp32.SerializeToString())
+        return copy
     if precision == "fp16":
-        return to_fp16(onnx.ModelProto.FromString(fp32.SerializeToString()), options.opset)
-    images = _calibration_images(payload, options, spec)
-    log.info("calibrating INT8 on %d images (%s)", len(images), options.calib_method)
-    return to_int8(fp32, images, spec, options.opset, method=options.calib_method, symmetric=options.symmetric)
+        return to_fp16(copy, options.opset)
+    log.info("calibrating INT8 on %d images (%s)", len(calibration), options.calib_method)
+    return to_int8(copy, calibration, spec, options.opset, method=options.calib_method, symmetric=options.symmetric)
 
 
 def _measure(embedder, embeddings, validation, payload, options) -> dict:

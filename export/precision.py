@@ -41,7 +41,11 @@ def to_fp16(proto: onnx.ModelProto, opset: int) -> onnx.ModelProto:
 
 
 class _ImageBatches(CalibrationDataReader):
+    """Equal-sized batches (the histogram calibrators need one shape), a final partial one dropped."""
+
     def __init__(self, images: np.ndarray, spec: InputSpec, batch_size: int) -> None:
+        batch_size = min(batch_size, len(images))
+        images = images[: len(images) - len(images) % batch_size]
         self.batches: Iterator[np.ndarray] = (
             to_input_tensor(images[i : i + batch_size], spec) for i in range(0, len(images), batch_size)
         )
