@@ -31,14 +31,7 @@ def save_checkpoint(payload: dict, path: str | Path) -> None:
 def load_checkpoint(path: str | Path) -> dict:
     """Read and check a checkpoint safely, or raise CheckpointError with what to do."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, OSError) as error:
-        raise CheckpointError(
-            f"cannot read checkpoint {path} (truncated or not a checkpoint): {_reason(error)}"
-        ) from None
+    payload = _safe_load(path, "checkpoint")
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a siamese-edge checkpoint; train one with siamese-train")
     version = payload.get("format_version")
@@ -50,6 +43,16 @@ def load_checkpoint(path: str | Path) -> dict:
     return payload
 
 
+def _safe_load(path: Path, what: str):
+    """torch.load without pickled code; every failure becomes a CheckpointError."""
+    if not path.is_file():
+        raise CheckpointError(f"{what} {path} does not exist")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, OSError) as error:
+        raise CheckpointError(f"cannot read {what} {path} (truncated or not a checkpoint): {_reason(error)}") from None
+
+
 def _reason(error: Exception) -> str:
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     unpickler = [line for line in lines if "WeightsUnpickler error" in line]
@@ -59,12 +62,7 @@ def _reason(error: Exception) -> str:
 def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
     """The model weights of a siamese-edge checkpoint or of a plain state_dict file (--init-weights)."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"weights file {path} does not exist")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, OSError) as error:
-        raise CheckpointError(f"cannot read weights {path}: {_reason(error)}") from None
+    payload = _safe_load(path, "weights file")
     if isinstance(payload, dict) and payload.get("format") == FORMAT:
         payload = payload["model_state"]
     if not isinstance(payload, dict) or not all(isinstance(v, torch.Tensor) for v in payload.values()):

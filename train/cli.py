@@ -80,7 +80,11 @@ def _size(value: str) -> tuple[int, int]:
     "--patience", type=int, default=0, help="Stop after this many epochs without a better validation score (0: never)."
 )
 @click.option("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default).")
-@click.option("--resume", type=click.Path(dir_okay=False), help="Continue from OUT/last.pt (its settings win).")
+@click.option(
+    "--resume",
+    type=click.Path(dir_okay=False),
+    help="Continue from OUT/last.pt (its settings win but --data, --device, --threads).",
+)
 @click.option(
     "--init-weights", type=click.Path(dir_okay=False), help="Start from these weights (checkpoint or state_dict)."
 )

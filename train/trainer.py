@@ -99,6 +99,14 @@ def _detect_channels(records) -> int:
     return 1
 
 
+def _resumed_config(saved: dict, given: TrainConfig) -> TrainConfig:
+    """The saved settings, except where the data lies and what this machine runs on."""
+    config = TrainConfig.from_dict(saved)
+    config.data = given.data or config.data
+    config.device, config.threads = given.device, given.threads
+    return config
+
+
 def _versions() -> dict[str, str]:
     return {
         "siamese_edge": package_version(),
@@ -124,7 +132,7 @@ class Trainer:
         self.show_progress = show_progress
         self.resumed = load_checkpoint(resume) if resume else None
         if self.resumed is not None:
-            config = TrainConfig.from_dict(self.resumed["config"])
+            config = _resumed_config(self.resumed["config"], config)
         self.config = config
         if config.threads > 0:
             torch.set_num_threads(config.threads)
@@ -306,15 +314,7 @@ class Trainer:
     def _end_epoch(self, epoch: int, loss: float, seconds: float) -> bool:
         stop = False
         if self.cluster.is_main:
-            embeddings = embed_images(self.model, self.val_set.images, self.spec, self.device)
-            metrics, _ = evaluate_embeddings(
-                embeddings,
-                self.val_set,
-                way=self.val_way,
-                shot=self.config.shot,
-                episodes=self.config.val_episodes,
-                same_group=self.config.same_group,
-            )
+            metrics, _ = self._evaluate_validation()
             score = metrics["few_shot_accuracy"]
             improved = score > self.best_score
             if improved:
@@ -352,6 +352,22 @@ class Trainer:
             if stop:
                 log.info("early stop: no better validation accuracy for %d epochs", self.config.patience)
         return distributed.broadcast_flag(stop, self.cluster)
+
+    def _evaluate_validation(self, calibrate: bool = False):
+        """Validation metrics and ROC; with `calibrate`, at a threshold calibrated on these classes."""
+        embeddings = embed_images(self.model, self.val_set.images, self.spec, self.device)
+        threshold = None
+        if calibrate:
+            threshold = calibrate_threshold(embeddings, self.val_set.labels, self.config.target_far)
+        return evaluate_embeddings(
+            embeddings,
+            self.val_set,
+            way=self.val_way,
+            shot=self.config.shot,
+            episodes=self.config.val_episodes,
+            same_group=self.config.same_group,
+            threshold=threshold,
+        )
 
     def _write_metrics_log(self) -> None:
         lines = "".join(json.dumps(entry) + "\n" for entry in self.history)
@@ -400,17 +416,8 @@ class Trainer:
         best_path = self.out_dir / BEST
         best = load_checkpoint(best_path)
         self.model.load_state_dict(best["model_state"])
-        val_embeddings = embed_images(self.model, self.val_set.images, self.spec, self.device)
-        threshold = calibrate_threshold(val_embeddings, self.val_set.labels, self.config.target_far)
-        val_metrics, val_roc = evaluate_embeddings(
-            val_embeddings,
-            self.val_set,
-            way=self.val_way,
-            shot=self.config.shot,
-            episodes=self.config.val_episodes,
-            same_group=self.config.same_group,
-            threshold=threshold,
-        )
+        val_metrics, val_roc = self._evaluate_validation(calibrate=True)
+        threshold = val_metrics["threshold"]
         curves = {f"validation ({len(self.val_set.class_names)} classes)": (val_roc.far, val_roc.tar)}
         report = {
             "best_epoch": best["training"]["epoch"],

@@ -1,0 +1,164 @@
+"""`Gallery`: enrolled identities (one image each is enough), stored in one pickle-free .npz file.
+
+A gallery remembers the hash of the model that made its embeddings; loading it for another model
+is an error that says to re-enroll. Saving is atomic, so a crash or Ctrl-C never corrupts it.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge_runtime.atomic import atomic_path
+from edge_runtime.errors import SiameseEdgeError
+
+GALLERY_FORMAT_VERSION = 1
+
+
+class GalleryError(SiameseEdgeError):
+    """A gallery file is missing, corrupt, empty or made by another model."""
+
+
+@dataclass(frozen=True)
+class Match:
+    """One candidate identity for a query: its name and cosine score."""
+
+    name: str
+    score: float
+
+
+class Gallery:
+    """Enrolled embeddings with their identity names, matched by cosine similarity."""
+
+    def __init__(self, model_hash: str, embedding_size: int) -> None:
+        self.model_hash = model_hash
+        self.embedding_size = embedding_size
+        self.embeddings = np.empty((0, embedding_size), np.float32)
+        self.owners = np.empty(0, np.int64)
+        self.sources: list[str] = []
+        self.names: list[str] = []
+        self._prototypes: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        """The number of enrolled identities."""
+        return len(self.names)
+
+    def add(self, name: str, embeddings: np.ndarray, sources: list[str] | None = None) -> None:
+        """Enroll `name` (new or existing) with one or more L2-normalised embeddings."""
+        name = name.strip()
+        if not name:
+            raise GalleryError("an identity needs a non-empty name")
+        embeddings = np.atleast_2d(np.asarray(embeddings, np.float32))
+        if embeddings.shape[1] != self.embedding_size:
+            raise GalleryError(
+                f"embeddings of size {embeddings.shape[1]} do not fit a gallery of size {self.embedding_size}"
+            )
+        if name not in self.names:
+            self.names.append(name)
+        owner = self.names.index(name)
+        self.embeddings = np.vstack([self.embeddings, embeddings])
+        self.owners = np.concatenate([self.owners, np.full(len(embeddings), owner)])
+        self.sources += list(sources) if sources is not None else [""] * len(embeddings)
+        self._prototypes = None
+
+    def remove(self, name: str) -> None:
+        """Forget an identity and all its embeddings."""
+        owner = self._index(name)
+        keep = self.owners != owner
+        self.embeddings, self.sources = self.embeddings[keep], [s for s, k in zip(self.sources, keep, strict=True) if k]
+        self.owners = np.where(self.owners[keep] > owner, self.owners[keep] - 1, self.owners[keep])
+        del self.names[owner]
+        self._prototypes = None
+
+    def rename(self, old: str, new: str) -> None:
+        """Give an identity a new name (merging with `new` if it already exists)."""
+        new = new.strip()
+        if not new:
+            raise GalleryError("an identity needs a non-empty name")
+        owner = self._index(old)
+        if new in self.names and new != old:
+            target = self.names.index(new)
+            self.owners = np.where(self.owners == owner, target, self.owners)
+            self.owners = np.where(self.owners > owner, self.owners - 1, self.owners)
+            del self.names[owner]
+        else:
+            self.names[owner] = new
+        self._prototypes = None
+
+    def counts(self) -> dict[str, int]:
+        """How many embeddings each identity has."""
+        tally = np.bincount(self.owners, minlength=len(self.names))
+        return {name: int(n) for name, n in zip(self.names, tally, strict=True)}
+
+    def _index(self, name: str) -> int:
+        if name not in self.names:
+            raise GalleryError(f"no identity called {name!r} in the gallery")
+        return self.names.index(name)
+
+    @property
+    def prototypes(self) -> np.ndarray:
+        """One unit vector per identity: the normalised mean of its embeddings."""
+        if self._prototypes is None:
+            sums = np.zeros((len(self.names), self.embedding_size), np.float32)
+            np.add.at(sums, self.owners, self.embeddings)
+            self._prototypes = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+        return self._prototypes
+
+    def match(self, queries: np.ndarray, k: int = 1) -> list[list[Match]]:
+        """For each query embedding, its `k` most similar identities, best first."""
+        if len(self) == 0:
+            raise GalleryError("the gallery is empty; enroll at least one identity")
+        scores = np.atleast_2d(queries).astype(np.float32) @ self.prototypes.T
+        k = min(k, scores.shape[1])
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        rows = np.arange(len(scores))[:, None]
+        order = np.argsort(-scores[rows, top], axis=1)
+        top = top[rows, order]
+        return [[Match(self.names[i], float(scores[r, i])) for i in top[r]] for r in range(len(scores))]
+
+    def save(self, path: str | Path) -> None:
+        """Write the gallery atomically to `path` (.npz, no pickle)."""
+        with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+            np.savez(
+                handle,
+                format_version=np.array(GALLERY_FORMAT_VERSION),
+                model_hash=np.array(self.model_hash),
+                embeddings=self.embeddings,
+                owners=self.owners,
+                names=np.array(self.names, dtype=str),
+                sources=np.array(self.sources, dtype=str),
+            )
+
+    @classmethod
+    def load(cls, path: str | Path, model_hash: str | None = None) -> Gallery:
+        """Read a gallery; with `model_hash`, refuse one enrolled with another model."""
+        path = Path(path)
+        if not path.is_file():
+            raise GalleryError(f"gallery {path} does not exist; enroll identities first (edge-gallery enroll)")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                version = int(data["format_version"])
+                stored_hash = str(data["model_hash"])
+                embeddings = data["embeddings"].astype(np.float32)
+                owners = data["owners"].astype(np.int64)
+                names = [str(n) for n in data["names"]]
+                sources = [str(s) for s in data["sources"]]
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as error:
+            raise GalleryError(f"gallery {path} is corrupt or not a gallery ({error}); re-enroll") from None
+        if version != GALLERY_FORMAT_VERSION:
+            raise GalleryError(f"gallery {path} has format {version}; this version reads {GALLERY_FORMAT_VERSION}")
+        if model_hash is not None and stored_hash != model_hash:
+            raise GalleryError(
+                f"gallery {path} was enrolled with model {stored_hash}, not with this model ({model_hash}); "
+                "re-enroll the identities with this model"
+            )
+        if embeddings.ndim != 2 or len(owners) != len(embeddings) or len(sources) != len(embeddings):
+            raise GalleryError(f"gallery {path} is inconsistent; re-enroll")
+        if len(owners) and (owners.min() < 0 or owners.max() >= len(names)):
+            raise GalleryError(f"gallery {path} is inconsistent; re-enroll")
+        gallery = cls(stored_hash, embeddings.shape[1])
+        gallery.embeddings, gallery.owners, gallery.names, gallery.sources = embeddings, owners, names, sources
+        return gallery
