@@ -119,6 +119,14 @@ class Gallery:
         top = top[rows, order]
         return [[Match(self.names[i], float(scores[r, i])) for i in top[r]] for r in range(len(scores))]
 
+    def search(self, query: np.ndarray, k: int = 5) -> list[tuple[str, str, float]]:
+        """The `k` enrolled images most similar to one query: (name, source file, score), best first."""
+        if len(self.embeddings) == 0:
+            raise GalleryError("the gallery is empty; enroll at least one identity")
+        scores = self.embeddings @ np.asarray(query, np.float32).reshape(-1)
+        top = np.argsort(-scores)[:k]
+        return [(self.names[self.owners[i]], self.sources[i], float(scores[i])) for i in top]
+
     def save(self, path: str | Path) -> None:
         """Write the gallery atomically to `path` (.npz, no pickle)."""
         with atomic_path(path) as temporary, open(temporary, "wb") as handle:

@@ -1,0 +1,255 @@
+"""The runtime's commands: `edge-recognize`, `edge-gallery`, `edge-verify` and `edge-search`.
+
+They only parse options and call the package; errors a user can cause become one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from edge_runtime.detectors import make_detector
+from edge_runtime.embedder import Embedder
+from edge_runtime.enrollment import enroll_folder, enroll_images, new_gallery, open_gallery, region_to_enroll
+from edge_runtime.errors import SiameseEdgeError
+from edge_runtime.outputs import JsonLinesSink, VideoFileSink, display_available
+from edge_runtime.pipeline import RecognitionLoop
+from edge_runtime.preprocessing import read_image
+from edge_runtime.providers import PROVIDER_NAMES
+from edge_runtime.recognizer import Recognizer, resolve_threshold
+from edge_runtime.sources import open_source
+from edge_runtime.tracker import IouTracker
+
+log = logging.getLogger("edge_runtime")
+CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True}
+
+
+def _fail_cleanly(command):
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+        try:
+            return command(*args, **kwargs)
+        except SiameseEdgeError as error:
+            click.echo(f"{click.get_current_context().info_name}: error: {error}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+def _roi(value: str | None):
+    if value is None:
+        return None
+    try:
+        x, y, w, h = (int(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter("give x,y,w,h in pixels") from None
+    return (x, y, w, h)
+
+
+def model_options(command):
+    """--model and --provider, shared by every runtime command."""
+    command = click.option(
+        "--provider",
+        "providers",
+        multiple=True,
+        default=("auto",),
+        type=click.Choice(["auto", *PROVIDER_NAMES]),
+        help="Execution providers in order (repeatable); auto = TensorRT, CUDA, CPU as available.",
+    )(command)
+    return click.option("--model", "-m", type=click.Path(dir_okay=False), required=True, help="ONNX model.")(command)
+
+
+def detector_options(command):
+    """--detector and --roi: what part of an image is recognised."""
+    command = click.option("--roi", help="Recognise this region x,y,w,h instead of detecting.")(command)
+    return click.option("--detector", type=click.Choice(["face", "none"]), default="none")(command)
+
+
+def _embedder(model: str, providers: tuple[str, ...]) -> Embedder:
+    embedder = Embedder(model, providers=providers)
+    log.info("model %s (%s, %s); providers: %s", model, embedder.info.arch, embedder.info.precision,
+             ", ".join(embedder.active_providers))  # fmt: skip
+    return embedder
+
+
+@click.command(context_settings=CONTEXT)
+@model_options
+@detector_options
+@click.option("--gallery", "-g", type=click.Path(dir_okay=False), help="Gallery file (.npz).")
+@click.option("--enroll", type=click.Path(file_okay=False), help="Enroll this folder first (<name>/<image>).")
+@click.option("--input", "-i", "uri", help="Camera index, /dev/videoN, csi://N, rtsp://…, video file or folder.")
+@click.option("--camera", type=int, help="Camera index (same as --input N).")
+@click.option("--input-width", type=int)
+@click.option("--input-height", type=int)
+@click.option("--input-rate", type=int)
+@click.option("--threshold", type=float, help="Cosine threshold for unknown (default: the model's).")
+@click.option("--smooth", type=int, default=5, help="Frames a track's name is voted over.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the annotated video here.")
+@click.option("--headless", is_flag=True, help="Never open a window.")
+@click.option("--json", "json_lines", is_flag=True, help="JSON lines on stdout, one per recognition.")
+@click.option("--max-frames", type=int, help="Stop after this many frames.")
+@_fail_cleanly
+def recognize(model, providers, detector, roi, gallery, enroll, uri, camera, threshold, smooth, output, headless,
+              json_lines, max_frames, input_width, input_height, input_rate):  # fmt: skip
+    """Recognise enrolled identities in a camera, stream, video or folder, or say unknown."""
+    if uri is None and camera is None:
+        raise click.UsageError("give --input or --camera")
+    embedder = _embedder(model, providers)
+    finder = make_detector(detector, _roi(roi))
+    known = open_gallery(gallery, embedder, create=bool(enroll)) if gallery else new_gallery(embedder)
+    if enroll:
+        counts = enroll_folder(known, embedder, enroll, finder)
+        log.info("enrolled %d identities from %s", len(counts), enroll)
+        if gallery:
+            known.save(gallery)
+    recognizer = Recognizer(embedder, known, finder, threshold)
+    source = open_source(str(camera) if uri is None else uri, input_width, input_height, input_rate)
+    log.info("input: %s; %d identities; threshold %.4f", source.description, len(known), recognizer.threshold)
+    show = not headless and display_available()
+
+    def enroll_live(key, frame, results):
+        if key == ord("e") and results:
+            region = region_to_enroll(frame, finder)
+            name = click.prompt("name for the person in view", err=True).strip()
+            known.add(name, embedder.embed([region]), ["live"])
+            if gallery:
+                known.save(gallery)
+            log.info("enrolled %s", name)
+
+    loop = RecognitionLoop(
+        source,
+        recognizer,
+        IouTracker(smooth=smooth),
+        video=VideoFileSink(output, source.rate) if output else None,
+        events=JsonLinesSink() if json_lines else None,
+        show=show,
+        max_frames=max_frames,
+        on_key=enroll_live,
+    )
+    try:
+        summary = loop.run()
+    finally:
+        source.close()
+    stages = ", ".join(f"{k} {v:.1f} ms" for k, v in summary.stage_ms().items())
+    log.info("%d frames in %.1f s: %.1f FPS (%s)", summary.frames, summary.seconds, summary.fps, stages)
+    log.info("seen: %s", ", ".join(f"{n} ×{c}" for n, c in sorted(summary.appearances.items())) or "nobody")
+    if output:
+        log.info("annotated video: %s", output)
+
+
+@click.group(context_settings=CONTEXT)
+def gallery_command():
+    """Manage a gallery of enrolled identities."""
+
+
+@gallery_command.command("enroll")
+@model_options
+@detector_options
+@click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True)
+@click.option("--name", help="Enroll the IMAGES under this name (else: PATH is a folder of <name>/<image>).")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@_fail_cleanly
+def gallery_enroll(model, providers, detector, roi, gallery, name, paths):
+    """Enroll identities from a folder (<name>/<image>) or image files (--name)."""
+    embedder = _embedder(model, providers)
+    finder = make_detector(detector, _roi(roi))
+    known = open_gallery(gallery, embedder, create=True)
+    if name:
+        count = enroll_images(known, embedder, name, [Path(p) for p in paths], finder)
+        if not count:
+            raise SiameseEdgeError(f"no usable image for {name}")
+    else:
+        for folder in paths:
+            enroll_folder(known, embedder, folder, finder)
+    known.save(gallery)
+    click.echo(f"{len(known)} identities in {gallery}")
+
+
+@gallery_command.command("list")
+@click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True)
+@_fail_cleanly
+def gallery_list(gallery):
+    """List the enrolled identities and their image counts."""
+    from edge_runtime.gallery import Gallery
+
+    known = Gallery.load(gallery)
+    click.echo(f"{len(known)} identities, model {known.model_hash}, embedding size {known.embedding_size}")
+    for name, count in known.counts().items():
+        click.echo(f"{name}\t{count}")
+
+
+@gallery_command.command("remove")
+@click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True)
+@click.argument("names", nargs=-1, required=True)
+@_fail_cleanly
+def gallery_remove(gallery, names):
+    """Remove identities."""
+    from edge_runtime.gallery import Gallery
+
+    known = Gallery.load(gallery)
+    for name in names:
+        known.remove(name)
+    known.save(gallery)
+    click.echo(f"{len(known)} identities in {gallery}")
+
+
+@gallery_command.command("rename")
+@click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True)
+@click.argument("old")
+@click.argument("new")
+@_fail_cleanly
+def gallery_rename(gallery, old, new):
+    """Rename an identity."""
+    from edge_runtime.gallery import Gallery
+
+    known = Gallery.load(gallery)
+    known.rename(old, new)
+    known.save(gallery)
+    click.echo(f"renamed {old} to {new}")
+
+
+@click.command(context_settings=CONTEXT)
+@model_options
+@detector_options
+@click.option("--threshold", type=float, help="Cosine threshold (default: the model's).")
+@click.argument("first", type=click.Path(dir_okay=False))
+@click.argument("second", type=click.Path(dir_okay=False))
+@_fail_cleanly
+def verify(model, providers, detector, roi, threshold, first, second):
+    """1:1 verification: are FIRST and SECOND the same identity?"""
+    embedder = _embedder(model, providers)
+    finder = make_detector(detector, _roi(roi))
+    regions = []
+    for path in (first, second):
+        region = region_to_enroll(read_image(path), finder)
+        if region is None:
+            raise SiameseEdgeError(f"nothing detected in {path}")
+        regions.append(region)
+    a, b = embedder.embed(regions)
+    score, limit = float(a @ b), resolve_threshold(embedder, threshold)
+    verdict = "same" if score >= limit else "different"
+    click.echo(json.dumps({"verdict": verdict, "score": round(score, 4), "threshold": round(limit, 4)}))
+
+
+@click.command(context_settings=CONTEXT)
+@model_options
+@detector_options
+@click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True)
+@click.option("-k", type=int, default=5, help="How many results.")
+@click.argument("query", type=click.Path(dir_okay=False))
+@_fail_cleanly
+def search(model, providers, detector, roi, gallery, k, query):
+    """Image retrieval: the K enrolled images most similar to QUERY."""
+    embedder = _embedder(model, providers)
+    region = region_to_enroll(read_image(query), make_detector(detector, _roi(roi)))
+    if region is None:
+        raise SiameseEdgeError(f"nothing detected in {query}")
+    known = open_gallery(gallery, embedder)
+    for rank, (name, source, score) in enumerate(known.search(embedder.embed([region])[0], k), start=1):
+        click.echo(f"{rank}\t{score:.4f}\t{name}\t{source}")

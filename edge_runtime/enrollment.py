@@ -1,0 +1,85 @@
+"""Enrollment: from a folder of identities, from image files, or from a live frame."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from edge_runtime.detectors import WholeFrame, crop
+from edge_runtime.embedder import Embedder
+from edge_runtime.errors import ImageReadError
+from edge_runtime.gallery import Gallery, GalleryError
+from edge_runtime.preprocessing import IMAGE_SUFFIXES, read_image
+
+log = logging.getLogger(__name__)
+
+
+def identity_images(folder: str | Path) -> dict[str, list[Path]]:
+    """`folder/<name>/*.jpg` (one identity per subfolder) or `folder/<name>.jpg` (one per image)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise GalleryError(f"enrollment folder {folder} does not exist")
+    found: dict[str, list[Path]] = {}
+    for entry in sorted(folder.iterdir()):
+        if entry.is_dir():
+            images = sorted(p for p in entry.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if images:
+                found[entry.name] = images
+        elif entry.suffix.lower() in IMAGE_SUFFIXES:
+            found.setdefault(entry.stem, []).append(entry)
+    if not found:
+        raise GalleryError(f"no images to enroll in {folder} (expected {folder}/<name>/<image>)")
+    return found
+
+
+def region_to_enroll(image: np.ndarray, detector) -> np.ndarray | None:
+    """The region of an enrollment image the recognizer would see: its largest detection."""
+    boxes = (detector or WholeFrame()).detect(image)
+    return crop(image, boxes[0]) if boxes else None
+
+
+def enroll_images(gallery: Gallery, embedder: Embedder, name: str, paths: list[Path], detector=None) -> int:
+    """Enroll `name` from image files; unreadable images or ones without a detection are skipped."""
+    regions, sources = [], []
+    for path in paths:
+        try:
+            region = region_to_enroll(read_image(path), detector)
+        except ImageReadError as error:
+            log.warning("skipped: %s", error)
+            continue
+        if region is None:
+            log.warning("skipped %s: nothing detected", path)
+            continue
+        regions.append(region)
+        sources.append(str(path))
+    if regions:
+        gallery.add(name, embedder.embed(regions), sources)
+    return len(regions)
+
+
+def enroll_folder(gallery: Gallery, embedder: Embedder, folder: str | Path, detector=None) -> dict[str, int]:
+    """Enroll every identity of a folder; returns how many images each got."""
+    enrolled = {}
+    for name, paths in identity_images(folder).items():
+        count = enroll_images(gallery, embedder, name, paths, detector)
+        if count:
+            enrolled[name] = count
+        else:
+            log.warning("%s: no usable image, not enrolled", name)
+    if not enrolled:
+        raise GalleryError(f"no identity of {folder} could be enrolled")
+    return enrolled
+
+
+def new_gallery(embedder: Embedder) -> Gallery:
+    """An empty gallery bound to this embedder's model."""
+    return Gallery(embedder.info.model_hash, embedder.info.embedding_size)
+
+
+def open_gallery(path: str | Path, embedder: Embedder, create: bool = False) -> Gallery:
+    """Load the gallery at `path` for this model (or start an empty one when `create` and absent)."""
+    if create and not Path(path).exists():
+        return new_gallery(embedder)
+    return Gallery.load(path, model_hash=embedder.info.model_hash)

@@ -1,0 +1,186 @@
+"""Video sources chosen by URI, as in jetson-inference: one `read()` whatever the source.
+
+| URI | source |
+| --- | --- |
+| `0`, `1`, … | a camera by index |
+| `/dev/video0` | a V4L2 camera by device path |
+| `csi://0` | a Jetson CSI camera (GStreamer `nvarguscamerasrc`; needs JetPack's OpenCV) |
+| `rtsp://…`, `http://…`, `https://…` | a network stream |
+| a folder | its images in name order |
+| a file | a video file, every frame in order |
+
+Live sources (cameras, streams) are read by a grabber thread that keeps only the newest frame,
+so recognition never lags behind reality, and that reopens a vanished source with backoff.
+Files and folders are read frame by frame, none dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge_runtime.errors import ImageReadError, SiameseEdgeError
+from edge_runtime.preprocessing import IMAGE_SUFFIXES, read_image
+
+log = logging.getLogger(__name__)
+
+
+class SourceError(SiameseEdgeError):
+    """A video source cannot be opened."""
+
+
+def csi_pipeline(sensor: int, width: int, height: int, rate: int) -> str:
+    """The GStreamer pipeline of a Jetson CSI camera, delivering BGR frames to OpenCV."""
+    return (
+        f"nvarguscamerasrc sensor-id={sensor} ! video/x-raw(memory:NVMM), width={width}, height={height}, "
+        f"framerate={rate}/1, format=NV12 ! nvvidconv ! video/x-raw, format=BGRx ! videoconvert ! "
+        "video/x-raw, format=BGR ! appsink drop=true max-buffers=1"
+    )
+
+
+class ImageFolderSource:
+    """The images of a folder in name order; unreadable files are skipped with a warning."""
+
+    is_live = False
+
+    def __init__(self, folder: Path) -> None:
+        self.paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not self.paths:
+            raise SourceError(f"folder {folder} holds no images")
+        self.position = 0
+        self.description = f"folder {folder} ({len(self.paths)} images)"
+        self.rate = 0.0
+
+    def read(self) -> np.ndarray | None:
+        """The next image, or None at the end."""
+        while self.position < len(self.paths):
+            path = self.paths[self.position]
+            self.position += 1
+            try:
+                image = read_image(path)
+            except ImageReadError as error:
+                log.warning("%s", error)
+                continue
+            return image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        return None
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class VideoFileSource:
+    """Every frame of a video file, in order."""
+
+    is_live = False
+
+    def __init__(self, path: Path) -> None:
+        self.capture = cv2.VideoCapture(str(path))
+        if not self.capture.isOpened():
+            raise SourceError(f"cannot open video {path}: not a video OpenCV can decode")
+        self.rate = self.capture.get(cv2.CAP_PROP_FPS) or 0.0
+        self.description = f"video {path}"
+
+    def read(self) -> np.ndarray | None:
+        """The next frame, or None at the end."""
+        ok, frame = self.capture.read()
+        return frame if ok else None
+
+    def close(self) -> None:
+        """Release the decoder."""
+        self.capture.release()
+
+
+class LiveSource:
+    """A camera or stream read by a grabber thread that keeps only the newest frame."""
+
+    is_live = True
+
+    def __init__(self, target, api: int, description: str, size=None, rate=None, max_backoff: float = 10.0) -> None:
+        self.target, self.api, self.description = target, api, description
+        self.size, self.requested_rate, self.max_backoff = size, rate, max_backoff
+        self.capture = self._open()
+        if self.capture is None:
+            raise SourceError(f"cannot open {description}: is it connected, and free (not used by another program)?")
+        self.rate = self.capture.get(cv2.CAP_PROP_FPS) or 0.0
+        self.frame: np.ndarray | None = None
+        self.sequence = 0
+        self.delivered = 0
+        self.condition = threading.Condition()
+        self.running = True
+        self.thread = threading.Thread(target=self._grab, name="frame-grabber", daemon=True)
+        self.thread.start()
+
+    def _open(self):
+        capture = cv2.VideoCapture(self.target, self.api)
+        if not capture.isOpened():
+            capture.release()
+            return None
+        if self.size:
+            capture.set(cv2.CAP_PROP_FRAME_WIDTH, self.size[0])
+            capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self.size[1])
+        if self.requested_rate:
+            capture.set(cv2.CAP_PROP_FPS, self.requested_rate)
+        capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        return capture
+
+    def _grab(self) -> None:
+        backoff = 0.5
+        while self.running:
+            ok, frame = self.capture.read() if self.capture is not None else (False, None)
+            if ok:
+                backoff = 0.5
+                with self.condition:
+                    self.frame, self.sequence = frame, self.sequence + 1
+                    self.condition.notify_all()
+                continue
+            log.warning("lost %s; reopening in %.1f s", self.description, backoff)
+            if self.capture is not None:
+                self.capture.release()
+            time.sleep(backoff)
+            backoff = min(backoff * 2, self.max_backoff)
+            self.capture = self._open() if self.running else None
+
+    def read(self, timeout: float = 1.0) -> np.ndarray | None:
+        """The newest frame not yet delivered, waiting through reconnects; None once closed."""
+        with self.condition:
+            while self.running and self.sequence == self.delivered:
+                self.condition.wait(timeout)
+            if self.sequence == self.delivered:
+                return None
+            self.delivered = self.sequence
+            return self.frame
+
+    def close(self) -> None:
+        """Stop the grabber and release the device."""
+        self.running = False
+        with self.condition:
+            self.condition.notify_all()
+        self.thread.join(timeout=2.0)
+        if self.capture is not None:
+            self.capture.release()
+
+
+def open_source(uri: str, width: int | None = None, height: int | None = None, rate: int | None = None):
+    """Open the source a URI names (see the module's table)."""
+    size = (width, height) if width and height else None
+    if uri.isdigit():
+        return LiveSource(int(uri), cv2.CAP_ANY, f"camera {uri}", size, rate)
+    if uri.startswith("/dev/video"):
+        return LiveSource(uri, cv2.CAP_V4L2, f"camera {uri}", size, rate)
+    if uri.startswith("csi://"):
+        sensor = int(uri[len("csi://") :] or 0)
+        pipeline = csi_pipeline(sensor, width or 1280, height or 720, rate or 30)
+        return LiveSource(pipeline, cv2.CAP_GSTREAMER, f"CSI camera {sensor} (needs OpenCV with GStreamer)")
+    if uri.split("://")[0] in ("rtsp", "rtmp", "http", "https"):
+        return LiveSource(uri, cv2.CAP_FFMPEG, f"stream {uri}", size, rate)
+    path = Path(uri)
+    if path.is_dir():
+        return ImageFolderSource(path)
+    if path.is_file():
+        return VideoFileSource(path)
+    raise SourceError(f"input {uri} is neither a camera, a stream, a folder nor an existing file")
