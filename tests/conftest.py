@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from export.pipeline import ExportOptions, export_checkpoint
+from train.config import TrainConfig
+from train.trainer import Trainer
+
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "data" / "demo"
 
@@ -30,3 +34,26 @@ def small_faces(tmp_path: Path, faces_root: Path) -> Path:
     for subject in sorted(p for p in faces_root.iterdir() if p.is_dir())[:12]:
         shutil.copytree(subject, root / subject.name)
     return root
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, faces_root):
+    """A small edge model trained here on twelve AT&T subjects: (best checkpoint, data folder)."""
+    data = tmp_path_factory.mktemp("data") / "faces"
+    for subject in sorted(p for p in faces_root.iterdir() if p.is_dir())[:12]:
+        shutil.copytree(subject, data / subject.name)
+    config = TrainConfig(
+        data=str(data), split=(6, 3, 3), height=48, width=40, classes_per_batch=6, images_per_class=4,
+        steps_per_epoch=6, epochs=2, way=3, episodes=50, val_episodes=50, threads=1,
+    )  # fmt: skip
+    result = Trainer(config, tmp_path_factory.mktemp("run"), show_progress=False).run()
+    return result.best_checkpoint, data
+
+
+@pytest.fixture(scope="session")
+def exported(trained, tmp_path_factory):
+    """That model exported to FP32, FP16 and INT8: precision -> VariantReport."""
+    checkpoint, data = trained
+    out = tmp_path_factory.mktemp("export") / "faces.onnx"
+    reports = export_checkpoint(checkpoint, out, ExportOptions(precisions=("fp32", "fp16", "int8"), episodes=100))
+    return {r.precision: r for r in reports}

@@ -1,7 +1,5 @@
 """export-onnx on a small model trained here on real faces: parity, metadata, sizes, errors."""
 
-import shutil
-
 import numpy as np
 import onnx
 import pytest
@@ -11,32 +9,8 @@ from edge_runtime.embedder import Embedder
 from edge_runtime.errors import ModelError
 from edge_runtime.preprocessing import read_image
 from export.cli import main
-from export.pipeline import ExportOptions, export_checkpoint
 from export.verify import MIN_COSINE
 from train.checkpoint import load_checkpoint
-from train.config import TrainConfig
-from train.trainer import Trainer
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, faces_root):
-    data = tmp_path_factory.mktemp("data") / "faces"
-    for subject in sorted(p for p in faces_root.iterdir() if p.is_dir())[:12]:
-        shutil.copytree(subject, data / subject.name)
-    config = TrainConfig(
-        data=str(data), split=(6, 3, 3), height=48, width=40, classes_per_batch=6, images_per_class=4,
-        steps_per_epoch=6, epochs=2, way=3, episodes=50, val_episodes=50, threads=1,
-    )  # fmt: skip
-    result = Trainer(config, tmp_path_factory.mktemp("run"), show_progress=False).run()
-    return result.best_checkpoint, data
-
-
-@pytest.fixture(scope="module")
-def exported(trained, tmp_path_factory):
-    checkpoint, data = trained
-    out = tmp_path_factory.mktemp("export") / "faces.onnx"
-    reports = export_checkpoint(checkpoint, out, ExportOptions(precisions=("fp32", "fp16", "int8"), episodes=100))
-    return {r.precision: r for r in reports}
 
 
 def test_every_precision_agrees_with_fp32_and_keeps_accuracy(exported):
