@@ -10,7 +10,7 @@ import onnxruntime as ort
 from edge_runtime.errors import ModelError
 from edge_runtime.model_info import ModelInfo
 from edge_runtime.preprocessing import fit_image, to_input_tensor
-from edge_runtime.providers import resolve_providers
+from edge_runtime.providers import ProviderSettings, check_required, provider_options, resolve_providers
 
 
 class Embedder:
@@ -20,19 +20,24 @@ class Embedder:
         self,
         model_path: str | Path,
         providers: tuple[str, ...] | list[str] = ("auto",),
-        session_options: ort.SessionOptions | None = None,
+        settings: ProviderSettings | None = None,
+        require_provider: bool = False,
     ) -> None:
         path = Path(model_path)
         if not path.is_file():
             raise ModelError(f"model {path} does not exist")
-        try:
-            self.session = ort.InferenceSession(str(path), session_options, providers=resolve_providers(providers))
-        except Exception as error:  # onnxruntime raises its own untyped errors for unreadable models
-            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise ModelError(f"cannot load model {path} (truncated or not ONNX): {first_line}") from None
-        metadata = self.session.get_modelmeta().custom_metadata_map
-        self.info = ModelInfo.from_metadata(metadata, source=str(path))
-        self.input_name = self.session.get_inputs()[0].name
+        names = resolve_providers(providers)
+        described = _session(path, ["CPUExecutionProvider"], minimal=True)
+        self.info = ModelInfo.from_metadata(described.get_modelmeta().custom_metadata_map, source=str(path))
+        self.input_name = described.get_inputs()[0].name
+        if names == ["CPUExecutionProvider"]:
+            self.session = _session(path, names)
+        else:
+            settings = settings or ProviderSettings()
+            options = [provider_options(name, settings, self.info, self.input_name) for name in names]
+            self.session = _session(path, names, options)
+        if require_provider:
+            check_required(names, self.session.get_providers())
         self.path = path
 
     @property
@@ -55,3 +60,14 @@ class Embedder:
             rows.append(self.session.run(None, {self.input_name: tensor})[0].astype(np.float32))
         embeddings = np.concatenate(rows)
         return embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
+
+
+def _session(path: Path, providers: list[str], options=None, minimal: bool = False) -> ort.InferenceSession:
+    session_options = ort.SessionOptions()
+    if minimal:
+        session_options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    try:
+        return ort.InferenceSession(str(path), session_options, providers=providers, provider_options=options)
+    except Exception as error:  # onnxruntime raises its own untyped errors for unreadable models
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ModelError(f"cannot load model {path} (truncated or not ONNX): {first_line}") from None

@@ -1,10 +1,19 @@
-"""Execution providers: which ONNX Runtime backends to ask for, in order, by short name."""
+"""Execution providers: which ONNX Runtime backends to ask for, in order, and with which options.
+
+The options are plain dictionaries built here, so they are tested on any machine, even one whose
+onnxruntime build has no GPU provider to run them.
+"""
 
 from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
 
 import onnxruntime as ort
 
 from edge_runtime.errors import SiameseEdgeError
+from edge_runtime.model_info import ModelInfo
 
 PROVIDER_NAMES = {
     "tensorrt": "TensorrtExecutionProvider",
@@ -12,27 +21,94 @@ PROVIDER_NAMES = {
     "cpu": "CPUExecutionProvider",
 }
 AUTO_ORDER = ("tensorrt", "cuda", "cpu")
+CUDNN_SEARCH = ("EXHAUSTIVE", "HEURISTIC", "DEFAULT")
 
 
 class ProviderError(SiameseEdgeError):
-    """A requested execution provider is unknown or not available in this onnxruntime build."""
+    """A requested execution provider is unknown, unavailable, or silently replaced."""
 
 
-def resolve_providers(requested: tuple[str, ...] | list[str] = ("auto",)) -> list[str]:
+def default_cache_dir() -> Path:
+    """Where TensorRT engines are cached: $SIAMESE_EDGE_CACHE, else ~/.cache/siamese-edge/tensorrt."""
+    override = os.environ.get("SIAMESE_EDGE_CACHE")
+    return Path(override) if override else Path.home() / ".cache" / "siamese-edge" / "tensorrt"
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """Options of the GPU providers (ignored by the CPU provider)."""
+
+    device_id: int = 0
+    tensorrt_fp16: bool = False
+    tensorrt_int8: bool | None = None
+    engine_cache_dir: Path | None = None
+    max_batch: int = 32
+    opt_batch: int = 1
+    workspace_bytes: int = 1 << 30
+    cuda_memory_limit: int | None = None
+    cudnn_search: str = "HEURISTIC"
+
+
+def resolve_providers(requested=("auto",), available: list[str] | None = None) -> list[str]:
     """ONNX Runtime provider names for short names (`auto` = TensorRT, CUDA, CPU where available)."""
-    available = set(ort.get_available_providers())
+    available_set = set(ort.get_available_providers() if available is None else available)
     names: list[str] = []
     for short in requested:
         short = short.lower()
         if short == "auto":
-            names += [PROVIDER_NAMES[s] for s in AUTO_ORDER if PROVIDER_NAMES[s] in available]
+            names += [PROVIDER_NAMES[s] for s in AUTO_ORDER if PROVIDER_NAMES[s] in available_set]
             continue
         if short not in PROVIDER_NAMES:
             raise ProviderError(f"unknown provider {short!r}; choose from auto, {', '.join(PROVIDER_NAMES)}")
-        if PROVIDER_NAMES[short] not in available:
+        if PROVIDER_NAMES[short] not in available_set:
             raise ProviderError(
-                f"provider {short} is not in this onnxruntime build (it has {', '.join(sorted(available))}); "
-                "install onnxruntime-gpu for cuda and tensorrt"
+                f"provider {short} is not in this onnxruntime build (it has {', '.join(sorted(available_set))}); "
+                "install onnxruntime-gpu for cuda and tensorrt (see README)"
             )
         names.append(PROVIDER_NAMES[short])
     return list(dict.fromkeys(names)) or ["CPUExecutionProvider"]
+
+
+def engine_cache_path(settings: ProviderSettings, info: ModelInfo) -> Path:
+    """The model's own engine-cache folder: keyed by its hash, so a stale engine is never reused."""
+    return (settings.engine_cache_dir or default_cache_dir()) / info.model_hash
+
+
+def provider_options(name: str, settings: ProviderSettings, info: ModelInfo, input_name: str) -> dict[str, str]:
+    """The options dictionary of one provider for this model."""
+    if name == PROVIDER_NAMES["tensorrt"]:
+        cache = engine_cache_path(settings, info)
+        spec = info.spec
+        shape = f"{spec.channels}x{spec.height}x{spec.width}"
+        int8 = info.precision == "int8" if settings.tensorrt_int8 is None else settings.tensorrt_int8
+        return {
+            "device_id": str(settings.device_id),
+            "trt_fp16_enable": str(settings.tensorrt_fp16),
+            "trt_int8_enable": str(int8),
+            "trt_engine_cache_enable": "True",
+            "trt_engine_cache_path": str(cache),
+            "trt_timing_cache_enable": "True",
+            "trt_timing_cache_path": str(cache),
+            "trt_max_workspace_size": str(settings.workspace_bytes),
+            "trt_profile_min_shapes": f"{input_name}:1x{shape}",
+            "trt_profile_opt_shapes": f"{input_name}:{settings.opt_batch}x{shape}",
+            "trt_profile_max_shapes": f"{input_name}:{settings.max_batch}x{shape}",
+        }
+    if name == PROVIDER_NAMES["cuda"]:
+        if settings.cudnn_search not in CUDNN_SEARCH:
+            raise ProviderError(f"cuDNN search must be one of {', '.join(CUDNN_SEARCH)}")
+        options = {"device_id": str(settings.device_id), "cudnn_conv_algo_search": settings.cudnn_search}
+        if settings.cuda_memory_limit:
+            options["gpu_mem_limit"] = str(settings.cuda_memory_limit)
+        return options
+    return {}
+
+
+def check_required(requested_names: list[str], active: list[str]) -> None:
+    """Raise ProviderError when the first requested provider is not the one the session runs on."""
+    wanted = requested_names[0]
+    if active[0] != wanted:
+        raise ProviderError(
+            f"{wanted} was required but the session runs on {active[0]}: its libraries (CUDA, cuDNN, TensorRT) "
+            "failed to load; run edge-doctor"
+        )
