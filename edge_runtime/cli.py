@@ -14,13 +14,13 @@ from pathlib import Path
 import click
 
 from edge_runtime.detectors import make_detector
-from edge_runtime.embedder import Embedder
+from edge_runtime.embedder import Embedder, warm_up
 from edge_runtime.enrollment import enroll_folder, enroll_images, new_gallery, open_gallery, region_to_enroll
 from edge_runtime.errors import SiameseEdgeError
 from edge_runtime.outputs import JsonLinesSink, VideoFileSink, display_available
 from edge_runtime.pipeline import RecognitionLoop
 from edge_runtime.preprocessing import read_image
-from edge_runtime.providers import PROVIDER_NAMES
+from edge_runtime.providers import CUDNN_SEARCH, PROVIDER_NAMES, ProviderSettings
 from edge_runtime.recognizer import Recognizer, resolve_threshold
 from edge_runtime.sources import open_source
 from edge_runtime.tracker import IouTracker
@@ -53,16 +53,27 @@ def _roi(value: str | None):
 
 
 def model_options(command):
-    """--model and --provider, shared by every runtime command."""
-    command = click.option(
-        "--provider",
-        "providers",
-        multiple=True,
-        default=("auto",),
-        type=click.Choice(["auto", *PROVIDER_NAMES]),
-        help="Execution providers in order (repeatable); auto = TensorRT, CUDA, CPU as available.",
-    )(command)
-    return click.option("--model", "-m", type=click.Path(dir_okay=False), required=True, help="ONNX model.")(command)
+    """--model, --provider and the GPU provider options, shared by every runtime command."""
+    options = [
+        click.option("--model", "-m", type=click.Path(dir_okay=False), required=True, help="ONNX model."),
+        click.option(
+            "--provider",
+            "providers",
+            multiple=True,
+            default=("auto",),
+            type=click.Choice(["auto", *PROVIDER_NAMES]),
+            help="Execution providers in order (repeatable); auto = TensorRT, CUDA, CPU as available.",
+        ),
+        click.option("--require-provider", is_flag=True, help="Fail instead of falling back to another provider."),
+        click.option("--trt-fp16", is_flag=True, help="TensorRT: allow FP16 kernels."),
+        click.option("--engine-cache", type=click.Path(file_okay=False), help="TensorRT engine cache folder."),
+        click.option("--device-id", type=int, default=0, help="GPU to use."),
+        click.option("--cuda-mem-limit", type=int, help="CUDA: memory limit in bytes."),
+        click.option("--cudnn-search", type=click.Choice(CUDNN_SEARCH), default="HEURISTIC", help="CUDA: conv search."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
 
 
 def detector_options(command):
@@ -71,9 +82,19 @@ def detector_options(command):
     return click.option("--detector", type=click.Choice(["face", "none"]), default="none")(command)
 
 
-def _embedder(model: str, providers: tuple[str, ...]) -> Embedder:
-    embedder = Embedder(model, providers=providers)
-    log.info("model %s (%s, %s); providers: %s", model, embedder.info.arch, embedder.info.precision,
+def _embedder(options: dict) -> Embedder:
+    """The Embedder that the model options describe (they are removed from `options`)."""
+    settings = ProviderSettings(
+        device_id=options.pop("device_id"),
+        tensorrt_fp16=options.pop("trt_fp16"),
+        engine_cache_dir=Path(cache) if (cache := options.pop("engine_cache")) else None,
+        cuda_memory_limit=options.pop("cuda_mem_limit"),
+        cudnn_search=options.pop("cudnn_search"),
+    )
+    model = options.pop("model")
+    embedder = Embedder(model, options.pop("providers"), settings, options.pop("require_provider"))
+    info = embedder.info
+    log.info("model %s (%s, %s, hash %s); providers: %s", model, info.arch, info.precision, info.model_hash,
              ", ".join(embedder.active_providers))  # fmt: skip
     return embedder
 
@@ -94,13 +115,17 @@ def _embedder(model: str, providers: tuple[str, ...]) -> Embedder:
 @click.option("--headless", is_flag=True, help="Never open a window.")
 @click.option("--json", "json_lines", is_flag=True, help="JSON lines on stdout, one per recognition.")
 @click.option("--max-frames", type=int, help="Stop after this many frames.")
+@click.option("--build-engine", is_flag=True, help="Build and cache the TensorRT engine, then exit.")
 @_fail_cleanly
-def recognize(model, providers, detector, roi, gallery, enroll, uri, camera, threshold, smooth, output, headless,
-              json_lines, max_frames, input_width, input_height, input_rate):  # fmt: skip
+def recognize(detector, roi, gallery, enroll, uri, camera, threshold, smooth, output, headless, json_lines, max_frames,
+              input_width, input_height, input_rate, build_engine, **model):  # fmt: skip
     """Recognise enrolled identities in a camera, stream, video or folder, or say unknown."""
+    embedder = _embedder(model)
+    if build_engine:
+        warm_up(embedder)
+        return
     if uri is None and camera is None:
         raise click.UsageError("give --input or --camera")
-    embedder = _embedder(model, providers)
     finder = make_detector(detector, _roi(roi))
     known = open_gallery(gallery, embedder, create=bool(enroll)) if gallery else new_gallery(embedder)
     if enroll:
@@ -155,9 +180,9 @@ def gallery_command():
 @click.option("--name", help="Enroll the IMAGES under this name (else: PATH is a folder of <name>/<image>).")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @_fail_cleanly
-def gallery_enroll(model, providers, detector, roi, gallery, name, paths):
+def gallery_enroll(detector, roi, gallery, name, paths, **model):
     """Enroll identities from a folder (<name>/<image>) or image files (--name)."""
-    embedder = _embedder(model, providers)
+    embedder = _embedder(model)
     finder = make_detector(detector, _roi(roi))
     known = open_gallery(gallery, embedder, create=True)
     if name:
@@ -221,9 +246,9 @@ def gallery_rename(gallery, old, new):
 @click.argument("first", type=click.Path(dir_okay=False))
 @click.argument("second", type=click.Path(dir_okay=False))
 @_fail_cleanly
-def verify(model, providers, detector, roi, threshold, first, second):
+def verify(detector, roi, threshold, first, second, **model):
     """1:1 verification: are FIRST and SECOND the same identity?"""
-    embedder = _embedder(model, providers)
+    embedder = _embedder(model)
     finder = make_detector(detector, _roi(roi))
     regions = []
     for path in (first, second):
@@ -244,9 +269,9 @@ def verify(model, providers, detector, roi, threshold, first, second):
 @click.option("-k", type=int, default=5, help="How many results.")
 @click.argument("query", type=click.Path(dir_okay=False))
 @_fail_cleanly
-def search(model, providers, detector, roi, gallery, k, query):
+def search(detector, roi, gallery, k, query, **model):
     """Image retrieval: the K enrolled images most similar to QUERY."""
-    embedder = _embedder(model, providers)
+    embedder = _embedder(model)
     region = region_to_enroll(read_image(query), make_detector(detector, _roi(roi)))
     if region is None:
         raise SiameseEdgeError(f"nothing detected in {query}")

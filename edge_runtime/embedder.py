@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,8 @@ from edge_runtime.errors import ModelError
 from edge_runtime.model_info import ModelInfo
 from edge_runtime.preprocessing import fit_image, to_input_tensor
 from edge_runtime.providers import ProviderSettings, check_required, provider_options, resolve_providers
+
+log = logging.getLogger(__name__)
 
 
 class Embedder:
@@ -71,3 +75,14 @@ def _session(path: Path, providers: list[str], options=None, minimal: bool = Fal
     except Exception as error:  # onnxruntime raises its own untyped errors for unreadable models
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ModelError(f"cannot load model {path} (truncated or not ONNX): {first_line}") from None
+
+
+def warm_up(embedder: Embedder, batch_sizes: tuple[int, ...] = (1, 8)) -> None:
+    """Run the model once per batch size, so TensorRT builds and caches its engines now."""
+    spec = embedder.info.spec
+    if "TensorrtExecutionProvider" in embedder.active_providers:
+        log.info("building the TensorRT engine: the first build can take several minutes; it is cached")
+    for size in batch_sizes:
+        started = time.perf_counter()
+        embedder.embed_fitted(np.zeros((size, spec.height, spec.width, spec.channels), np.uint8))
+        log.info("batch %d ready in %.1f s", size, time.perf_counter() - started)
