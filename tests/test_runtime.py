@@ -1,0 +1,175 @@
+"""The edge runtime end to end with the bundled model, real images, real videos and real galleries."""
+
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from edge_runtime.cli import gallery_command, recognize, search, verify
+from edge_runtime.demo import DEMO_MODEL, DEMO_SPLIT, run_demo
+from edge_runtime.detectors import WholeFrame
+from edge_runtime.embedder import Embedder
+from edge_runtime.enrollment import enroll_images, new_gallery
+from edge_runtime.gallery import Gallery
+from edge_runtime.outputs import JsonLinesSink, VideoFileSink
+from edge_runtime.pipeline import RecognitionLoop
+from edge_runtime.preprocessing import read_image
+from edge_runtime.recognizer import UNKNOWN, Recognizer
+from edge_runtime.sources import open_source
+
+UNSEEN = json.loads(DEMO_SPLIT.read_text())["never_trained_on"]
+ENROLLED, STRANGERS = UNSEEN[:5], UNSEEN[5:]
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return Embedder(DEMO_MODEL, providers=("cpu",))
+
+
+@pytest.fixture
+def enroll_dir(tmp_path, faces_root):
+    for subject in ENROLLED:
+        (tmp_path / "enroll" / subject).mkdir(parents=True)
+        (tmp_path / "enroll" / subject / "1.png").write_bytes((faces_root / subject / "1.png").read_bytes())
+    return tmp_path / "enroll"
+
+
+def _video(path, faces_root, subjects, images=(2, 3), repeat=2):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (320, 240))
+    truth = []
+    for subject in subjects:
+        for index in images:
+            frame = cv2.resize(cv2.imread(str(faces_root / subject / f"{index}.png")), (320, 240))
+            for _ in range(repeat):
+                writer.write(frame)
+                truth.append(subject)
+    writer.release()
+    return truth
+
+
+def test_the_runtime_never_imports_torch():
+    code = (
+        "import sys, numpy as np; import edge_runtime.cli, edge_runtime.demo; from edge_runtime import *;"
+        "from edge_runtime.embedder import Embedder; from edge_runtime.demo import DEMO_MODEL;"
+        "e = Embedder(DEMO_MODEL, providers=('cpu',)); e.embed([np.zeros((50, 40), np.uint8)]);"
+        "print('torch' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
+def test_one_shot_recognition_of_faces_the_model_never_saw(embedder, faces_root):
+    gallery = new_gallery(embedder)
+    for subject in ENROLLED:
+        enroll_images(gallery, embedder, subject, [faces_root / subject / "1.png"])
+    recognizer = Recognizer(embedder, gallery, WholeFrame())
+    known = [
+        recognizer.recognize(read_image(faces_root / s / f"{i}.png"))[0].name for s in ENROLLED for i in range(2, 11)
+    ]
+    truth = [s for s in ENROLLED for _ in range(2, 11)]
+    assert np.mean([k == t for k, t in zip(known, truth, strict=True)]) >= 0.8
+    strangers = [
+        recognizer.recognize(read_image(faces_root / s / f"{i}.png"))[0].name for s in STRANGERS for i in (2, 3)
+    ]
+    assert np.mean([name == UNKNOWN for name in strangers]) >= 0.7
+
+
+def test_cli_recognises_a_video_with_json_events_and_an_annotated_video(tmp_path, faces_root, enroll_dir):
+    truth = _video(tmp_path / "in.mp4", faces_root, [ENROLLED[0], STRANGERS[0]])
+    arguments = [
+        "-m", DEMO_MODEL, "--enroll", enroll_dir, "--gallery", tmp_path / "g.npz", "-i", tmp_path / "in.mp4",
+        "--headless", "--json", "--output", tmp_path / "out.mp4", "--provider", "cpu", "--smooth", "2",
+    ]  # fmt: skip
+    result = CliRunner().invoke(recognize, [str(a) for a in arguments])
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert len(events) == len(truth)
+    assert {"time", "frame", "track", "box", "name", "score", "event"} <= set(events[0])
+    assert events[0]["name"] == ENROLLED[0] and events[0]["event"]
+    assert sum(e["event"] for e in events) <= 4
+    capture = cv2.VideoCapture(str(tmp_path / "out.mp4"))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == len(truth)
+    assert Gallery.load(tmp_path / "g.npz").names == ENROLLED
+
+
+def test_ctrl_c_finalises_the_video(tmp_path, faces_root, embedder, monkeypatch):
+    _video(tmp_path / "in.mp4", faces_root, ENROLLED, repeat=3)
+    gallery = new_gallery(embedder)
+    enroll_images(gallery, embedder, ENROLLED[0], [faces_root / ENROLLED[0] / "1.png"])
+    written = []
+
+    def interrupt_after_five(self, index, timestamp, results):
+        written.append(index)
+        if len(written) == 5:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(JsonLinesSink, "write", interrupt_after_five)
+    source = open_source(str(tmp_path / "in.mp4"))
+    loop = RecognitionLoop(source, Recognizer(embedder, gallery), video=VideoFileSink(tmp_path / "out.mp4", 10),
+                           events=JsonLinesSink())  # fmt: skip
+    summary = loop.run()
+    assert summary.interrupted and summary.frames == 4
+    capture = cv2.VideoCapture(str(tmp_path / "out.mp4"))
+    assert capture.isOpened() and int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 4
+
+
+def test_gallery_commands(tmp_path, enroll_dir, faces_root):
+    g = str(tmp_path / "g.npz")
+    runner = CliRunner()
+    assert runner.invoke(gallery_command, ["enroll", "-m", str(DEMO_MODEL), "-g", g, str(enroll_dir)]).exit_code == 0
+    extra = str(faces_root / STRANGERS[0] / "1.png")
+    assert (
+        runner.invoke(gallery_command, ["enroll", "-m", str(DEMO_MODEL), "-g", g, "--name", "zoe", extra]).exit_code
+        == 0
+    )
+    assert runner.invoke(gallery_command, ["rename", "-g", g, "zoe", "zoey"]).exit_code == 0
+    assert runner.invoke(gallery_command, ["remove", "-g", g, ENROLLED[0]]).exit_code == 0
+    listing = runner.invoke(gallery_command, ["list", "-g", g]).output
+    assert "5 identities" in listing and "zoey\t1" in listing and ENROLLED[0] + "\t" not in listing
+
+
+def test_verify_and_search(tmp_path, faces_root, enroll_dir):
+    runner = CliRunner()
+    same = runner.invoke(verify, ["-m", str(DEMO_MODEL), str(faces_root / ENROLLED[0] / "1.png"),
+                                  str(faces_root / ENROLLED[0] / "2.png")])  # fmt: skip
+    different = runner.invoke(verify, ["-m", str(DEMO_MODEL), str(faces_root / ENROLLED[0] / "1.png"),
+                                       str(faces_root / STRANGERS[0] / "2.png")])  # fmt: skip
+    assert json.loads(same.stdout)["verdict"] == "same"
+    assert json.loads(different.stdout)["verdict"] == "different"
+    g = str(tmp_path / "g.npz")
+    runner.invoke(gallery_command, ["enroll", "-m", str(DEMO_MODEL), "-g", g, str(enroll_dir)])
+    found = runner.invoke(search, ["-m", str(DEMO_MODEL), "-g", g, "-k", "3", str(faces_root / ENROLLED[1] / "4.png")])
+    rows = [line.split("\t") for line in found.stdout.splitlines()]
+    assert len(rows) == 3 and rows[0][2] == ENROLLED[1]
+
+
+def test_user_errors_are_one_line(tmp_path, enroll_dir, faces_root):
+    runner = CliRunner()
+    other = Gallery("another-model", 128)
+    other.add("x", np.ones(128, np.float32) / np.sqrt(128))
+    other.save(tmp_path / "other.npz")
+    (tmp_path / "cut.npz").write_bytes((tmp_path / "other.npz").read_bytes()[:50])
+    model = ["-m", str(DEMO_MODEL), "--headless"]
+    cases = [
+        (["-g", str(tmp_path / "other.npz"), "-i", str(faces_root / "s1")], "re-enroll"),
+        (["-g", str(tmp_path / "cut.npz"), "-i", str(faces_root / "s1")], "corrupt"),
+        (["--enroll", str(enroll_dir), "--camera", "97"], "cannot open camera 97"),
+        (["--enroll", str(tmp_path / "none"), "--camera", "0"], "does not exist"),
+        (["-m", str(tmp_path / "missing.onnx"), "--camera", "0"], "does not exist"),
+    ]
+    for arguments, message in cases:
+        result = runner.invoke(recognize, [*model, *arguments])
+        assert result.exit_code == 2, (arguments, result.output)
+        assert message in result.output and "Traceback" not in result.output
+
+
+def test_the_demo_main_job(tmp_path, faces_root):
+    report = run_demo(tmp_path / "demo", faces_root, DEMO_MODEL)
+    assert report["frames"] == 10 * 9 * 3
+    assert report["accuracy"] >= 0.8
+    assert set(report["seen"]) <= set(ENROLLED)
+    assert (tmp_path / "demo" / "demo_annotated.mp4").stat().st_size > 0
