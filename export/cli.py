@@ -28,27 +28,29 @@ from export.precision import CALIBRATION_METHODS
 @click.option("--calib-count", type=int, default=256, help="Calibration images to use.")
 @click.option("--calib-method", type=click.Choice(list(CALIBRATION_METHODS)), default="percentile")
 @click.option("--symmetric", is_flag=True, help="Signed symmetric INT8 activations (for TensorRT).")
+@click.option("--full-range", is_flag=True, help="8-bit weights (TensorRT, VNNI CPUs); default 7-bit, safe on any x86.")
 @click.option("--opset", type=click.Choice([str(o) for o in IR_VERSION_FOR_OPSET]), default=str(DEFAULT_OPSET))
 @click.option("--data", type=click.Path(file_okay=False, path_type=Path), help="The training dataset, if it moved.")
-@click.option("--episodes", type=int, default=1000, help="Validation episodes for the accuracy column.")
-def main(
-    checkpoint, output, precision, all_precisions, calib, calib_count, calib_method, symmetric, opset, data, episodes
-):
+@click.option("--episodes", type=int, default=1000, help="Episodes for the accuracy column.")
+@click.option("--eval-split", type=click.Choice(["val", "test"]), default="val", help="Classes to measure on.")
+def main(checkpoint: Path, output: Path | None, precision, all_precisions: bool, opset: str, **options) -> None:
     """Export a siamese-train checkpoint's embedding branch to ONNX, check it and summarise it."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     precisions = PRECISIONS if all_precisions else (precision or ("fp32",))
-    options = ExportOptions(
+    settings = ExportOptions(
         precisions=tuple(precisions),
         opset=int(opset),
-        calib_dir=calib,
-        calib_count=calib_count,
-        calib_method=calib_method,
-        symmetric=symmetric,
-        data_root=data,
-        episodes=episodes,
+        calib_dir=options["calib"],
+        calib_count=options["calib_count"],
+        calib_method=options["calib_method"],
+        symmetric=options["symmetric"],
+        full_range=options["full_range"],
+        data_root=options["data"],
+        episodes=options["episodes"],
+        eval_split=options["eval_split"],
     )
     try:
-        reports = export_checkpoint(checkpoint, output or checkpoint.with_suffix(".onnx"), options)
+        reports = export_checkpoint(checkpoint, output or checkpoint.with_suffix(".onnx"), settings)
     except SiameseEdgeError as error:
         click.echo(f"export-onnx: error: {error}", err=True)
         sys.exit(2)
@@ -61,7 +63,7 @@ def main(
 def summary_table(reports: list[VariantReport]) -> str:
     """The Markdown summary: variant, size, agreement with FP32, one-shot accuracy, CPU latency."""
     lines = [
-        "| variant | file | size | min cosine vs FP32 | N-way 1-shot (val) | EER (val) | CPU latency, batch 1 |",
+        "| variant | file | size | min cosine vs FP32 | N-way 1-shot | EER | CPU latency, batch 1 |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in reports:

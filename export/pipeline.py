@@ -36,8 +36,10 @@ class ExportOptions:
     calib_count: int = 256
     calib_method: str = "percentile"
     symmetric: bool = False
+    full_range: bool = False
     data_root: Path | None = None
     episodes: int = 1000
+    eval_split: str = "val"
 
 
 @dataclass(frozen=True)
@@ -67,8 +69,8 @@ def export_checkpoint(checkpoint: Path, output: Path, options: ExportOptions) ->
     if payload.get("threshold") is None:
         log.warning("the checkpoint has no calibrated threshold (training did not finish); the model will have none")
     spec = InputSpec.from_dict(payload["input"])
-    validation = _validation_images(payload, options.data_root, spec)
-    reference = embed_images(model_from_checkpoint(payload), validation.images, spec, torch.device("cpu"))
+    held_out = _held_out_images(payload, options.data_root, spec, options.eval_split)
+    reference = embed_images(model_from_checkpoint(payload), held_out.images, spec, torch.device("cpu"))
     precisions = _ordered(options.precisions)
     calibration = _calibration_images(payload, options, spec) if "int8" in precisions else None
     fp32 = export_fp32(payload, options.opset)
@@ -82,14 +84,14 @@ def export_checkpoint(checkpoint: Path, output: Path, options: ExportOptions) ->
         with atomic_path(path) as temporary:
             onnx.save(proto, temporary)
             embedder = Embedder(temporary, providers=("cpu",))
-            embeddings = embedder.embed_fitted(validation.images)
+            embeddings = embedder.embed_fitted(held_out.images)
             if precision == "fp32":
                 require_agreement("fp32", agreement(reference, embeddings), "PyTorch")
                 fp32_embeddings = embeddings
             versus_fp32 = agreement(fp32_embeddings if fp32_embeddings is not None else reference, embeddings)
             require_agreement(precision, versus_fp32, "FP32")
             size = Path(temporary).stat().st_size
-            measured = _measure(embedder, embeddings, validation, payload, options)
+            measured = _measure(embedder, embeddings, held_out, payload, options)
             reports.append(
                 VariantReport(precision, path, size, versus_fp32.min_cosine, versus_fp32.max_abs_diff, **measured)
             )
@@ -111,15 +113,23 @@ def _convert(fp32: onnx.ModelProto, precision: str, calibration, spec: InputSpec
     if precision == "fp16":
         return to_fp16(copy, options.opset)
     log.info("calibrating INT8 on %d images (%s)", len(calibration), options.calib_method)
-    return to_int8(copy, calibration, spec, options.opset, method=options.calib_method, symmetric=options.symmetric)
+    return to_int8(
+        copy,
+        calibration,
+        spec,
+        options.opset,
+        method=options.calib_method,
+        symmetric=options.symmetric,
+        full_range=options.full_range,
+    )
 
 
-def _measure(embedder, embeddings, validation, payload, options) -> dict:
+def _measure(embedder, embeddings, held_out, payload, options) -> dict:
     config = payload["config"]
-    way = feasible_way(validation, config.get("way", 20), config.get("shot", 1), config.get("same_group", False))
+    way = feasible_way(held_out, config.get("way", 20), config.get("shot", 1), config.get("same_group", False))
     metrics, _ = evaluate_embeddings(
         embeddings,
-        validation,
+        held_out,
         way=way,
         shot=config.get("shot", 1),
         episodes=options.episodes,
@@ -128,7 +138,7 @@ def _measure(embedder, embeddings, validation, payload, options) -> dict:
     return dict(
         few_shot_accuracy=metrics["few_shot_accuracy"],
         eer=metrics["eer"],
-        latency_ms=cpu_latency_ms(embedder, validation.images[0]),
+        latency_ms=cpu_latency_ms(embedder, held_out.images[0]),
         way=way,
     )
 
@@ -140,14 +150,16 @@ def _dataset_root(payload: dict, data_root: Path | None) -> Path:
     return root
 
 
-def _validation_images(payload: dict, data_root: Path | None, spec: InputSpec) -> ImageSet:
+def _held_out_images(payload: dict, data_root: Path | None, spec: InputSpec, part: str) -> ImageSet:
     root = _dataset_root(payload, data_root)
     records = scan_dataset(root, payload["dataset"].get("layout", "auto"))
-    classes = tuple(payload["split"]["val"])
+    classes = tuple(payload["split"][part])
+    if len(classes) < 2:
+        raise ExportError(f"the checkpoint's {part} split has fewer than two classes to measure on")
     present = {r.label for r in records}
     missing = [c for c in classes if c not in present]
     if missing:
-        raise ExportError(f"validation class {missing[0]!r} is not in {root}; pass --data with the training dataset")
+        raise ExportError(f"{part} class {missing[0]!r} is not in {root}; pass --data with the training dataset")
     return load_images(records, classes, spec)
 
 
