@@ -30,12 +30,18 @@ def random_affine_matrix(rng: np.random.Generator, height: int, width: int) -> n
     return np.hstack([linear, offset[:, None]])
 
 
-def augment_batch(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Distort each image of an N×H×W×C uint8 batch with its own random affine transform."""
+def augment_batch(images: np.ndarray, rng: np.random.Generator, flip: bool = False) -> np.ndarray:
+    """Distort each image of an N×H×W×C uint8 batch with its own random affine transform.
+
+    With `flip`, half the images are also mirrored left to right (right for faces, wrong for
+    characters).
+    """
     count, height, width, channels = images.shape
     out = np.empty_like(images)
     for i in range(count):
         matrix = random_affine_matrix(rng, height, width)
+        if flip and rng.random() < 0.5:
+            matrix = matrix @ np.array([[-1.0, 0.0, width - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
         warped = cv2.warpAffine(
             images[i], matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )

@@ -64,6 +64,7 @@ def _size(value: str) -> tuple[int, int]:
 @click.option("--lr", type=float, default=1e-3)
 @click.option("--weight-decay", type=float, default=5e-4)
 @click.option("--augment/--no-augment", default=True, help="Koch et al.'s random affine distortions.")
+@click.option("--flip", is_flag=True, help="Also mirror half the training images left to right (faces).")
 @click.option("--rotate-classes", is_flag=True, help="Add 90/180/270° rotations of training classes as new classes.")
 @click.option("--seed", type=int, default=0)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")

@@ -30,6 +30,7 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 5e-4
     augment: bool = True
+    flip: bool = False
     rotate_classes: bool = False
     seed: int = 0
     device: str = "auto"
