@@ -22,6 +22,7 @@ from edge_runtime.pipeline import RecognitionLoop
 from edge_runtime.preprocessing import read_image
 from edge_runtime.providers import CUDNN_SEARCH, PROVIDER_NAMES, ProviderSettings
 from edge_runtime.recognizer import Recognizer, resolve_threshold
+from edge_runtime.search_index import BACKENDS
 from edge_runtime.sources import open_source
 from edge_runtime.tracker import IouTracker
 
@@ -116,9 +117,10 @@ def _embedder(options: dict) -> Embedder:
 @click.option("--json", "json_lines", is_flag=True, help="JSON lines on stdout, one per recognition.")
 @click.option("--max-frames", type=int, help="Stop after this many frames.")
 @click.option("--build-engine", is_flag=True, help="Build and cache the TensorRT engine, then exit.")
+@click.option("--index", type=click.Choice(BACKENDS), default="numpy", help="Gallery search (faiss: millions).")
 @_fail_cleanly
 def recognize(detector, roi, gallery, enroll, uri, camera, threshold, smooth, output, headless, json_lines, max_frames,
-              input_width, input_height, input_rate, build_engine, **model):  # fmt: skip
+              input_width, input_height, input_rate, build_engine, index, **model):  # fmt: skip
     """Recognise enrolled identities in a camera, stream, video or folder, or say unknown."""
     embedder = _embedder(model)
     if build_engine:
@@ -127,7 +129,7 @@ def recognize(detector, roi, gallery, enroll, uri, camera, threshold, smooth, ou
     if uri is None and camera is None:
         raise click.UsageError("give --input or --camera")
     finder = make_detector(detector, _roi(roi))
-    known = open_gallery(gallery, embedder, create=bool(enroll)) if gallery else new_gallery(embedder)
+    known = open_gallery(gallery, embedder, bool(enroll), index) if gallery else new_gallery(embedder, index)
     if enroll:
         counts = enroll_folder(known, embedder, enroll, finder)
         log.info("enrolled %d identities from %s", len(counts), enroll)

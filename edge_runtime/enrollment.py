@@ -73,13 +73,13 @@ def enroll_folder(gallery: Gallery, embedder: Embedder, folder: str | Path, dete
     return enrolled
 
 
-def new_gallery(embedder: Embedder) -> Gallery:
+def new_gallery(embedder: Embedder, index: str = "numpy") -> Gallery:
     """An empty gallery bound to this embedder's model."""
-    return Gallery(embedder.info.model_hash, embedder.info.embedding_size)
+    return Gallery(embedder.info.model_hash, embedder.info.embedding_size, index)
 
 
-def open_gallery(path: str | Path, embedder: Embedder, create: bool = False) -> Gallery:
+def open_gallery(path: str | Path, embedder: Embedder, create: bool = False, index: str = "numpy") -> Gallery:
     """Load the gallery at `path` for this model (or start an empty one when `create` and absent)."""
     if create and not Path(path).exists():
-        return new_gallery(embedder)
-    return Gallery.load(path, model_hash=embedder.info.model_hash)
+        return new_gallery(embedder, index)
+    return Gallery.load(path, model_hash=embedder.info.model_hash, index=index)

@@ -14,6 +14,7 @@ import numpy as np
 
 from edge_runtime.atomic import atomic_path
 from edge_runtime.errors import SiameseEdgeError
+from edge_runtime.search_index import make_index
 
 GALLERY_FORMAT_VERSION = 1
 
@@ -33,14 +34,16 @@ class Match:
 class Gallery:
     """Enrolled embeddings with their identity names, matched by cosine similarity."""
 
-    def __init__(self, model_hash: str, embedding_size: int) -> None:
+    def __init__(self, model_hash: str, embedding_size: int, index: str = "numpy") -> None:
         self.model_hash = model_hash
+        self.index_backend = index
         self.embedding_size = embedding_size
         self.embeddings = np.empty((0, embedding_size), np.float32)
         self.owners = np.empty(0, np.int64)
         self.sources: list[str] = []
         self.names: list[str] = []
         self._prototypes: np.ndarray | None = None
+        self._search_index = None
 
     def __len__(self) -> int:
         """The number of enrolled identities."""
@@ -62,23 +65,23 @@ class Gallery:
         self.embeddings = np.vstack([self.embeddings, embeddings])
         self.owners = np.concatenate([self.owners, np.full(len(embeddings), owner)])
         self.sources += list(sources) if sources is not None else [""] * len(embeddings)
-        self._prototypes = None
+        self._prototypes = self._search_index = None
 
     def remove(self, name: str) -> None:
         """Forget an identity and all its embeddings."""
-        owner = self._index(name)
+        owner = self._owner_of(name)
         keep = self.owners != owner
         self.embeddings, self.sources = self.embeddings[keep], [s for s, k in zip(self.sources, keep, strict=True) if k]
         self.owners = np.where(self.owners[keep] > owner, self.owners[keep] - 1, self.owners[keep])
         del self.names[owner]
-        self._prototypes = None
+        self._prototypes = self._search_index = None
 
     def rename(self, old: str, new: str) -> None:
         """Give an identity a new name (merging with `new` if it already exists)."""
         new = new.strip()
         if not new:
             raise GalleryError("an identity needs a non-empty name")
-        owner = self._index(old)
+        owner = self._owner_of(old)
         if new in self.names and new != old:
             target = self.names.index(new)
             self.owners = np.where(self.owners == owner, target, self.owners)
@@ -86,14 +89,14 @@ class Gallery:
             del self.names[owner]
         else:
             self.names[owner] = new
-        self._prototypes = None
+        self._prototypes = self._search_index = None
 
     def counts(self) -> dict[str, int]:
         """How many embeddings each identity has."""
         tally = np.bincount(self.owners, minlength=len(self.names))
         return {name: int(n) for name, n in zip(self.names, tally, strict=True)}
 
-    def _index(self, name: str) -> int:
+    def _owner_of(self, name: str) -> int:
         if name not in self.names:
             raise GalleryError(f"no identity called {name!r} in the gallery")
         return self.names.index(name)
@@ -111,13 +114,13 @@ class Gallery:
         """For each query embedding, its `k` most similar identities, best first."""
         if len(self) == 0:
             raise GalleryError("the gallery is empty; enroll at least one identity")
-        scores = np.atleast_2d(queries).astype(np.float32) @ self.prototypes.T
-        k = min(k, scores.shape[1])
-        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        rows = np.arange(len(scores))[:, None]
-        order = np.argsort(-scores[rows, top], axis=1)
-        top = top[rows, order]
-        return [[Match(self.names[i], float(scores[r, i])) for i in top[r]] for r in range(len(scores))]
+        if self._search_index is None:
+            self._search_index = make_index(self.prototypes, self.index_backend)
+        scores, indices = self._search_index.search(queries, k)
+        return [
+            [Match(self.names[i], float(s)) for s, i in zip(row_scores, row_indices, strict=True) if i >= 0]
+            for row_scores, row_indices in zip(scores, indices, strict=True)
+        ]
 
     def search(self, query: np.ndarray, k: int = 5) -> list[tuple[str, str, float]]:
         """The `k` enrolled images most similar to one query: (name, source file, score), best first."""
@@ -141,7 +144,7 @@ class Gallery:
             )
 
     @classmethod
-    def load(cls, path: str | Path, model_hash: str | None = None) -> Gallery:
+    def load(cls, path: str | Path, model_hash: str | None = None, index: str = "numpy") -> Gallery:
         """Read a gallery; with `model_hash`, refuse one enrolled with another model."""
         path = Path(path)
         if not path.is_file():
@@ -167,6 +170,6 @@ class Gallery:
             raise GalleryError(f"gallery {path} is inconsistent; re-enroll")
         if len(owners) and (owners.min() < 0 or owners.max() >= len(names)):
             raise GalleryError(f"gallery {path} is inconsistent; re-enroll")
-        gallery = cls(stored_hash, embeddings.shape[1])
+        gallery = cls(stored_hash, embeddings.shape[1], index)
         gallery.embeddings, gallery.owners, gallery.names, gallery.sources = embeddings, owners, names, sources
         return gallery

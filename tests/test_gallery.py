@@ -68,3 +68,17 @@ def test_a_failed_save_keeps_the_previous_gallery(tmp_path, monkeypatch):
         gallery.save(tmp_path / "g.npz")
     assert Gallery.load(tmp_path / "g.npz").names == ["ann"]
     assert [p.name for p in tmp_path.iterdir()] == ["g.npz"]
+
+
+def test_faiss_index_finds_the_same_identities_as_numpy():
+    pytest.importorskip("faiss", reason="the faiss extra is not installed")
+    vectors = _unit(2000, dim=32, seed=4)
+    exact, approximate = Gallery("m", 32), Gallery("m", 32, index="faiss")
+    for i, vector in enumerate(vectors):
+        exact.add(f"id{i}", vector)
+        approximate.add(f"id{i}", vector)
+    queries = vectors[:50] + 0.05 * _unit(50, dim=32, seed=5)
+    a = [m[0].name for m in exact.match(queries, k=3)]
+    b = [m[0].name for m in approximate.match(queries, k=3)]
+    assert np.mean([x == y for x, y in zip(a, b, strict=True)]) >= 0.95
+    assert a == [f"id{i}" for i in range(50)]
