@@ -38,16 +38,44 @@ class Gallery:
         self.model_hash = model_hash
         self.index_backend = index
         self.embedding_size = embedding_size
-        self.embeddings = np.empty((0, embedding_size), np.float32)
-        self.owners = np.empty(0, np.int64)
-        self.sources: list[str] = []
         self.names: list[str] = []
+        self.sources: list[str] = []
+        self._embeddings = np.empty((0, embedding_size), np.float32)
+        self._owners = np.empty(0, np.int64)
+        self._pending: list[tuple[np.ndarray, int]] = []
+        self._positions: dict[str, int] = {}
         self._prototypes: np.ndarray | None = None
         self._search_index = None
 
     def __len__(self) -> int:
         """The number of enrolled identities."""
         return len(self.names)
+
+    @property
+    def embeddings(self) -> np.ndarray:
+        """Every enrolled embedding, one row each."""
+        self._flush()
+        return self._embeddings
+
+    @property
+    def owners(self) -> np.ndarray:
+        """For each embedding, the index of its identity in `names`."""
+        self._flush()
+        return self._owners
+
+    def _flush(self) -> None:
+        if self._pending:
+            blocks, owners = zip(*self._pending, strict=True)
+            self._embeddings = np.concatenate([self._embeddings, *blocks])
+            self._owners = np.concatenate(
+                [self._owners, *(np.full(len(b), o) for b, o in zip(blocks, owners, strict=True))]
+            )
+            self._pending = []
+
+    def _changed(self, renamed: bool = False) -> None:
+        self._prototypes = self._search_index = None
+        if renamed:
+            self._positions = {name: i for i, name in enumerate(self.names)}
 
     def add(self, name: str, embeddings: np.ndarray, sources: list[str] | None = None) -> None:
         """Enroll `name` (new or existing) with one or more L2-normalised embeddings."""
@@ -59,22 +87,22 @@ class Gallery:
             raise GalleryError(
                 f"embeddings of size {embeddings.shape[1]} do not fit a gallery of size {self.embedding_size}"
             )
-        if name not in self.names:
+        if name not in self._positions:
+            self._positions[name] = len(self.names)
             self.names.append(name)
-        owner = self.names.index(name)
-        self.embeddings = np.vstack([self.embeddings, embeddings])
-        self.owners = np.concatenate([self.owners, np.full(len(embeddings), owner)])
+        self._pending.append((embeddings, self._positions[name]))
         self.sources += list(sources) if sources is not None else [""] * len(embeddings)
-        self._prototypes = self._search_index = None
+        self._changed()
 
     def remove(self, name: str) -> None:
         """Forget an identity and all its embeddings."""
         owner = self._owner_of(name)
         keep = self.owners != owner
-        self.embeddings, self.sources = self.embeddings[keep], [s for s, k in zip(self.sources, keep, strict=True) if k]
-        self.owners = np.where(self.owners[keep] > owner, self.owners[keep] - 1, self.owners[keep])
+        self._embeddings = self._embeddings[keep]
+        self.sources = [s for s, k in zip(self.sources, keep, strict=True) if k]
+        self._owners = np.where(self._owners[keep] > owner, self._owners[keep] - 1, self._owners[keep])
         del self.names[owner]
-        self._prototypes = self._search_index = None
+        self._changed(renamed=True)
 
     def rename(self, old: str, new: str) -> None:
         """Give an identity a new name (merging with `new` if it already exists)."""
@@ -82,14 +110,14 @@ class Gallery:
         if not new:
             raise GalleryError("an identity needs a non-empty name")
         owner = self._owner_of(old)
-        if new in self.names and new != old:
-            target = self.names.index(new)
-            self.owners = np.where(self.owners == owner, target, self.owners)
-            self.owners = np.where(self.owners > owner, self.owners - 1, self.owners)
+        if new in self._positions and new != old:
+            target = self._positions[new]
+            owners = np.where(self.owners == owner, target, self._owners)
+            self._owners = np.where(owners > owner, owners - 1, owners)
             del self.names[owner]
         else:
             self.names[owner] = new
-        self._prototypes = self._search_index = None
+        self._changed(renamed=True)
 
     def counts(self) -> dict[str, int]:
         """How many embeddings each identity has."""
@@ -97,9 +125,9 @@ class Gallery:
         return {name: int(n) for name, n in zip(self.names, tally, strict=True)}
 
     def _owner_of(self, name: str) -> int:
-        if name not in self.names:
+        if name not in self._positions:
             raise GalleryError(f"no identity called {name!r} in the gallery")
-        return self.names.index(name)
+        return self._positions[name]
 
     @property
     def prototypes(self) -> np.ndarray:
@@ -171,5 +199,6 @@ class Gallery:
         if len(owners) and (owners.min() < 0 or owners.max() >= len(names)):
             raise GalleryError(f"gallery {path} is inconsistent; re-enroll")
         gallery = cls(stored_hash, embeddings.shape[1], index)
-        gallery.embeddings, gallery.owners, gallery.names, gallery.sources = embeddings, owners, names, sources
+        gallery._embeddings, gallery._owners, gallery.names, gallery.sources = embeddings, owners, names, sources
+        gallery._changed(renamed=True)
         return gallery
