@@ -30,13 +30,14 @@ def annotate(frame: np.ndarray, results: list[TrackedRecognition], fps: float | 
         cv2.rectangle(canvas, (x, y), (x + w, y + h), color, 2)
         label = f"{r.name} {r.score:.2f} #{r.track_id}"
         (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
-        top = max(0, y - th - 6)
+        top = y - th - 6 if y >= th + 6 else y  # above the box, or inside it at the frame's edge
         cv2.rectangle(canvas, (x, top), (x + tw + 4, top + th + 6), color, -1)
         cv2.putText(
             canvas, label, (x + 2, top + th + 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA
         )
     if fps is not None:
-        cv2.putText(canvas, f"{fps:.1f} FPS", (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 255, 255), 2, cv2.LINE_AA)
+        bottom = canvas.shape[0] - 10
+        cv2.putText(canvas, f"{fps:.1f} FPS", (8, bottom), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 255, 255), 2, cv2.LINE_AA)
     return canvas
 
 
