@@ -78,8 +78,9 @@ def model_options(command):
 
 
 def detector_options(command):
-    """--detector and --roi: what part of an image is recognised."""
+    """--detector, --min-face and --roi: what part of an image is recognised."""
     command = click.option("--roi", help="Recognise this region x,y,w,h instead of detecting.")(command)
+    command = click.option("--min-face", type=int, default=60, help="Smallest face to detect, in pixels.")(command)
     return click.option("--detector", type=click.Choice(["face", "none"]), default="none")(command)
 
 
@@ -119,8 +120,8 @@ def _embedder(options: dict) -> Embedder:
 @click.option("--build-engine", is_flag=True, help="Build and cache the TensorRT engine, then exit.")
 @click.option("--index", type=click.Choice(BACKENDS), default="numpy", help="Gallery search (faiss: millions).")
 @_fail_cleanly
-def recognize(detector, roi, gallery, enroll, uri, camera, threshold, smooth, output, headless, json_lines, max_frames,
-              input_width, input_height, input_rate, build_engine, index, **model):  # fmt: skip
+def recognize(detector, min_face, roi, gallery, enroll, uri, camera, threshold, smooth, output, headless, json_lines,
+              max_frames, input_width, input_height, input_rate, build_engine, index, **model):  # fmt: skip
     """Recognise enrolled identities in a camera, stream, video or folder, or say unknown."""
     embedder = _embedder(model)
     if build_engine:
@@ -128,7 +129,7 @@ def recognize(detector, roi, gallery, enroll, uri, camera, threshold, smooth, ou
         return
     if uri is None and camera is None:
         raise click.UsageError("give --input or --camera")
-    finder = make_detector(detector, _roi(roi))
+    finder = make_detector(detector, _roi(roi), min_face)
     known = open_gallery(gallery, embedder, bool(enroll), index) if gallery else new_gallery(embedder, index)
     if enroll:
         counts = enroll_folder(known, embedder, enroll, finder)
@@ -182,10 +183,10 @@ def gallery_command():
 @click.option("--name", help="Enroll the IMAGES under this name (else: PATH is a folder of <name>/<image>).")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @_fail_cleanly
-def gallery_enroll(detector, roi, gallery, name, paths, **model):
+def gallery_enroll(detector, min_face, roi, gallery, name, paths, **model):
     """Enroll identities from a folder (<name>/<image>) or image files (--name)."""
     embedder = _embedder(model)
-    finder = make_detector(detector, _roi(roi))
+    finder = make_detector(detector, _roi(roi), min_face)
     known = open_gallery(gallery, embedder, create=True)
     if name:
         count = enroll_images(known, embedder, name, [Path(p) for p in paths], finder)
@@ -248,10 +249,10 @@ def gallery_rename(gallery, old, new):
 @click.argument("first", type=click.Path(dir_okay=False))
 @click.argument("second", type=click.Path(dir_okay=False))
 @_fail_cleanly
-def verify(detector, roi, threshold, first, second, **model):
+def verify(detector, min_face, roi, threshold, first, second, **model):
     """1:1 verification: are FIRST and SECOND the same identity?"""
     embedder = _embedder(model)
-    finder = make_detector(detector, _roi(roi))
+    finder = make_detector(detector, _roi(roi), min_face)
     regions = []
     for path in (first, second):
         region = region_to_enroll(read_image(path), finder)
@@ -271,10 +272,10 @@ def verify(detector, roi, threshold, first, second, **model):
 @click.option("-k", type=int, default=5, help="How many results.")
 @click.argument("query", type=click.Path(dir_okay=False))
 @_fail_cleanly
-def search(detector, roi, gallery, k, query, **model):
+def search(detector, min_face, roi, gallery, k, query, **model):
     """Image retrieval: the K enrolled images most similar to QUERY."""
     embedder = _embedder(model)
-    region = region_to_enroll(read_image(query), make_detector(detector, _roi(roi)))
+    region = region_to_enroll(read_image(query), make_detector(detector, _roi(roi), min_face))
     if region is None:
         raise SiameseEdgeError(f"nothing detected in {query}")
     known = open_gallery(gallery, embedder)
