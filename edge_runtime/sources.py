@@ -150,7 +150,7 @@ class LiveSource:
         with self.condition:
             while self.running and self.sequence == self.delivered:
                 self.condition.wait(timeout)
-            if self.sequence == self.delivered:
+            if not self.running:
                 return None
             self.delivered = self.sequence
             return self.frame

@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_runtime.sources import ImageFolderSource, SourceError, csi_pipeline, open_source
+from edge_runtime.sources import ImageFolderSource, LiveSource, SourceError, csi_pipeline, open_source
 
 
 def _write_video(path, frames=12, size=(160, 120)):
@@ -48,3 +48,14 @@ def test_missing_camera_and_input_are_clear_errors(tmp_path):
 def test_csi_uri_builds_an_argus_pipeline():
     pipeline = csi_pipeline(1, 1280, 720, 30)
     assert pipeline.startswith("nvarguscamerasrc sensor-id=1") and "appsink drop=true" in pipeline
+
+
+def test_a_live_source_that_vanishes_is_reopened_without_a_crash(tmp_path):
+    _write_video(tmp_path / "clip.mp4", frames=5)
+    # A file opened as a live source ends after 5 frames, like a camera that is unplugged; the
+    # grabber must reopen it and go on delivering frames.
+    source = LiveSource(str(tmp_path / "clip.mp4"), cv2.CAP_ANY, "test stream", max_backoff=0.1)
+    frames = [source.read(timeout=5.0) for _ in range(12)]
+    source.close()
+    assert all(frame is not None for frame in frames)
+    assert source.read(timeout=0.1) is None
