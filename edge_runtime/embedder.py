@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
 from edge_runtime.errors import ModelError
 from edge_runtime.model_info import ModelInfo
+from edge_runtime.onnx_runtime import onnxruntime
 from edge_runtime.preprocessing import fit_image, to_input_tensor
 from edge_runtime.providers import ProviderSettings, check_required, provider_options, resolve_providers
 
@@ -66,7 +66,8 @@ class Embedder:
         return embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
 
 
-def _session(path: Path, providers: list[str], options=None, minimal: bool = False) -> ort.InferenceSession:
+def _session(path: Path, providers: list[str], options=None, minimal: bool = False):
+    ort = onnxruntime()
     session_options = ort.SessionOptions()
     if minimal:
         session_options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL

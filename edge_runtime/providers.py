@@ -10,10 +10,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import onnxruntime as ort
-
 from edge_runtime.errors import SiameseEdgeError
 from edge_runtime.model_info import ModelInfo
+from edge_runtime.onnx_runtime import onnxruntime
 
 PROVIDER_NAMES = {
     "tensorrt": "TensorrtExecutionProvider",
@@ -51,7 +50,7 @@ class ProviderSettings:
 
 def resolve_providers(requested=("auto",), available: list[str] | None = None) -> list[str]:
     """ONNX Runtime provider names for short names (`auto` = TensorRT, CUDA, CPU where available)."""
-    available_set = set(ort.get_available_providers() if available is None else available)
+    available_set = set(onnxruntime().get_available_providers() if available is None else available)
     names: list[str] = []
     for short in requested:
         short = short.lower()
