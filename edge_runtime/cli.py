@@ -17,6 +17,7 @@ from edge_runtime.detectors import make_detector
 from edge_runtime.embedder import Embedder, warm_up
 from edge_runtime.enrollment import enroll_folder, enroll_images, new_gallery, open_gallery, region_to_enroll
 from edge_runtime.errors import SiameseEdgeError
+from edge_runtime.gallery import GalleryError
 from edge_runtime.outputs import JsonLinesSink, VideoFileSink, display_available
 from edge_runtime.pipeline import RecognitionLoop
 from edge_runtime.preprocessing import read_image
@@ -39,6 +40,9 @@ def _fail_cleanly(command):
         except SiameseEdgeError as error:
             click.echo(f"{click.get_current_context().info_name}: error: {error}", err=True)
             sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo(f"{click.get_current_context().info_name}: interrupted", err=True)
+            sys.exit(130)
 
     return wrapper
 
@@ -136,14 +140,18 @@ def recognize(detector, min_face, roi, gallery, enroll, uri, camera, threshold, 
         log.info("enrolled %d identities from %s", len(counts), enroll)
         if gallery:
             known.save(gallery)
+    show = not headless and display_available()
+    if len(known) == 0 and not show:
+        raise GalleryError("the gallery is empty; enroll identities (--enroll, edge-gallery enroll) first")
     recognizer = Recognizer(embedder, known, finder, threshold)
     source = open_source(str(camera) if uri is None else uri, input_width, input_height, input_rate)
     log.info("input: %s; %d identities; threshold %.4f", source.description, len(known), recognizer.threshold)
-    show = not headless and display_available()
+    if show:
+        log.info("press e to enroll the person in view, q to quit")
 
     def enroll_live(key, frame, results):
-        if key == ord("e") and results:
-            region = region_to_enroll(frame, finder)
+        region = region_to_enroll(frame, finder) if key == ord("e") else None
+        if region is not None:
             name = click.prompt("name for the person in view", err=True).strip()
             known.add(name, embedder.embed([region]), ["live"])
             if gallery:

@@ -41,8 +41,6 @@ class Recognizer:
                 f"the gallery was enrolled with model {gallery.model_hash}, not with this model "
                 f"({embedder.info.model_hash}); re-enroll the identities with this model"
             )
-        if len(gallery) == 0:
-            raise GalleryError("the gallery is empty; enroll at least one identity")
         self.embedder, self.gallery = embedder, gallery
         self.detector = detector or WholeFrame()
         self.threshold = resolve_threshold(embedder, threshold)
@@ -52,9 +50,11 @@ class Recognizer:
         return self.recognize_boxes(frame, self.detector.detect(frame))
 
     def recognize_boxes(self, frame: np.ndarray, boxes: list[Box]) -> list[Recognition]:
-        """Embed and match the given regions of `frame`."""
+        """Embed and match the given regions of `frame` (all unknown while the gallery is empty)."""
         if not boxes:
             return []
+        if len(self.gallery) == 0:
+            return [Recognition(box=box, name=UNKNOWN, score=0.0) for box in boxes]
         embeddings = self.embedder.embed([crop(frame, box) for box in boxes])
         results = []
         for box, (best,) in zip(boxes, self.gallery.match(embeddings, k=1), strict=True):

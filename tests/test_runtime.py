@@ -157,10 +157,12 @@ def test_user_errors_are_one_line(tmp_path, enroll_dir, faces_root):
     other.add("x", np.ones(128, np.float32) / np.sqrt(128))
     other.save(tmp_path / "other.npz")
     (tmp_path / "cut.npz").write_bytes((tmp_path / "other.npz").read_bytes()[:50])
+    Gallery(Embedder(DEMO_MODEL, providers=("cpu",)).info.model_hash, 128).save(tmp_path / "empty.npz")
     model = ["-m", str(DEMO_MODEL), "--headless"]
     cases = [
         (["-g", str(tmp_path / "other.npz"), "-i", str(faces_root / "s1")], "re-enroll"),
         (["-g", str(tmp_path / "cut.npz"), "-i", str(faces_root / "s1")], "corrupt"),
+        (["-g", str(tmp_path / "empty.npz"), "-i", str(faces_root / "s1")], "the gallery is empty"),
         (["--enroll", str(enroll_dir), "--camera", "97"], "cannot open camera 97"),
         (["--enroll", str(tmp_path / "none"), "--camera", "0"], "does not exist"),
         (["-m", str(tmp_path / "missing.onnx"), "--camera", "0"], "does not exist"),
