@@ -1,0 +1,1 @@
+"""`edge-bench`: execution providers, precisions and batch sizes compared in one run."""

@@ -1,0 +1,156 @@
+"""`edge-bench model.onnx [more.onnx …]`: providers × precisions × batch sizes, measured in one run."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from bench.measure import Case, run_isolated, skip_reason
+from bench.quality import add_accuracy, add_agreement, load_validation, synthetic_images
+from bench.report import markdown, write_chart, write_csv, write_json
+from bench.system import system_facts
+from edge_runtime.errors import SiameseEdgeError
+from edge_runtime.onnx_runtime import onnxruntime
+
+log = logging.getLogger("bench")
+
+
+def _integers(value: str) -> list[int]:
+    try:
+        numbers = [int(v) for v in value.split(",")]
+    except ValueError:
+        raise click.BadParameter("give numbers separated by commas, e.g. 1,8,32") from None
+    if min(numbers) < 1:
+        raise click.BadParameter("batch sizes must be positive")
+    return numbers
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.argument("models", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True))
+@click.option("--providers", default="cpu", help="Comma-separated: cpu,cuda,tensorrt.")
+@click.option("--batch", "batches", default="1,8,32", help="Comma-separated batch sizes.")
+@click.option("--runs", type=int, default=100, help="Timed runs per case (throughput uses their median).")
+@click.option("--warmup", type=int, default=5, help="Untimed runs before timing.")
+@click.option("--trt-fp16", is_flag=True, help="TensorRT: allow FP16 kernels.")
+@click.option("--engine-cache", type=click.Path(file_okay=False), help="TensorRT engine cache (default: a fresh one).")
+@click.option("--val", type=click.Path(file_okay=False), help="Held-out classes (<class>/<image>): one-shot accuracy.")
+@click.option("--way", type=int, default=20, help="N of the N-way one-shot accuracy.")
+@click.option("--episodes", type=int, default=1000)
+@click.option("--same-group", is_flag=True, help="One-shot episodes within one group (alphabet).")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), help="PyTorch eager baseline from this checkpoint.")
+@click.option("--video", type=click.Path(dir_okay=False, exists=True), help="Also time the whole pipeline on it.")
+@click.option("--detector", type=click.Choice(["face", "none"]), default="face", help="Detector of --video.")
+@click.option("--enroll", type=click.Path(file_okay=False), help="Gallery of --video (default: 1,000 random ids).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the report as JSON.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write the results as CSV.")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Write a throughput chart (PNG; needs matplotlib).")
+def main(models, providers, batches, json_path, csv_path, plot, **options) -> None:
+    """Compare execution providers, precisions and batch sizes; speed always beside accuracy."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        report = run_benchmark(models, BenchOptions(providers.split(","), _integers(batches), **options))
+        click.echo(markdown(report))
+        if json_path:
+            write_json(report, json_path)
+        if csv_path:
+            write_csv(report, csv_path)
+        if plot:
+            write_chart(report, plot)
+    except SiameseEdgeError as error:
+        click.echo(f"edge-bench: error: {error}", err=True)
+        sys.exit(2)
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """What to measure and how (the options of `edge-bench`)."""
+
+    providers: list[str]
+    batches: list[int]
+    runs: int = 100
+    warmup: int = 5
+    trt_fp16: bool = False
+    engine_cache: str | None = None
+    val: str | None = None
+    way: int = 20
+    episodes: int = 1000
+    same_group: bool = False
+    checkpoint: str | None = None
+    video: str | None = None
+    detector: str = "face"
+    enroll: str | None = None
+
+
+def run_benchmark(models: list[str], options: BenchOptions) -> dict:
+    """Measure every runnable case; list the others as skipped with their reason."""
+    available = onnxruntime().get_available_providers()
+    if options.val:
+        images, labels, groups = load_validation(options.val)
+    else:
+        images, labels, groups = synthetic_images(), None, None
+    measurements, skipped = [], []
+    cases = [
+        Case(model, provider, batch, options.runs, options.warmup, options.trt_fp16, options.engine_cache)
+        for model in models
+        for provider in options.providers
+        for batch in options.batches
+    ]
+    for number, case in enumerate(cases, start=1):
+        reason = skip_reason(case, available)
+        if reason:
+            skipped.append({"model": case.model, "provider": case.provider, "batch": case.batch, "reason": reason})
+            continue
+        log.info("[%d/%d] %s on %s, batch %d", number, len(cases), Path(case.model).name, case.provider, case.batch)
+        measurements.append(run_isolated(case, images))
+    rows = [m.row() for m in measurements]
+    add_agreement(rows, measurements)
+    if labels is not None:
+        way = min(options.way, len(set(labels.tolist())))
+        add_accuracy(rows, measurements, labels, groups, way, options.episodes, options.same_group)
+        for row in rows:
+            row["accuracy_task"] = f"{way}-way 1-shot" + (", within group" if options.same_group else "")
+    report = {"system": system_facts(), "inputs": _describe_inputs(options.val, images), "results": rows}
+    report["skipped"] = skipped
+    if options.checkpoint:
+        report["eager"] = _eager(options, images, rows)
+    if options.video:
+        from bench.video import video_benchmark
+
+        provider = _first_runnable(options.providers, available)
+        report["video"] = [
+            video_benchmark(model, provider, options.video, options.detector, options.enroll) for model in models
+        ]
+    return report
+
+
+def _describe_inputs(val, images) -> str:
+    return f"{len(images)} images of {val}" if val else f"{len(images)} synthetic images (no --val given)"
+
+
+def _first_runnable(providers: list[str], available: list[str]) -> str:
+    from edge_runtime.providers import PROVIDER_NAMES
+
+    return next((p for p in providers if PROVIDER_NAMES.get(p) in available), "cpu")
+
+
+def _eager(options: BenchOptions, images, rows) -> list[dict]:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise SiameseEdgeError("--checkpoint needs torch: pip install 'siamese-edge[train]'") from None
+    from bench.eager import eager_baseline
+
+    family, eager = eager_baseline(options.checkpoint, images, options.batches, options.runs, options.warmup)
+    by_batch = {e["batch"]: e["images_per_s"] for e in eager}
+    for row in rows:
+        same_network = row["family"] == family and row["batch"] in by_batch
+        row["speedup_vs_eager"] = row["images_per_s"] / by_batch[row["batch"]] if same_network else None
+    return eager
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""The benchmark's outputs: a Markdown table, JSON, CSV and a chart."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from edge_runtime.atomic import atomic_write_bytes
+from edge_runtime.errors import SiameseEdgeError
+
+
+def _number(value, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def markdown(report: dict) -> str:
+    """The whole report as Markdown: system facts, results, eager baseline, video, skipped cases."""
+    lines = ["## System", "", "| | |", "| --- | --- |"]
+    lines += [f"| {key} | {value} |" for key, value in report["system"].items()]
+    lines += [
+        "",
+        "## Results",
+        "",
+        "| model | precision | provider | batch | start s (cached) | mean ms | p50 | p90 | p99 | images/s | × eager "
+        "| peak MB | min cos vs FP32 CPU | 1-shot accuracy |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in report["results"]:
+        start = _number(r["session_s"]) + (f" ({r['cached_session_s']:.2f})" if r["cached_session_s"] else "")
+        accuracy = r.get("one_shot_accuracy")
+        accuracy_text = "–" if accuracy is None else f"{100 * accuracy:.2f}% ± {100 * r['one_shot_ci95']:.2f}"
+        lines.append(
+            f"| {Path(r['model']).name} | {r['precision']} | {r['provider']} | {r['batch']} | {start} | "
+            f"{_number(r['mean_ms'], 3)} | {_number(r['p50_ms'], 3)} | {_number(r['p90_ms'], 3)} | "
+            f"{_number(r['p99_ms'], 3)} | {r['images_per_s']:.0f} | {_number(r.get('speedup_vs_eager'))} | "
+            f"{r['peak_rss_mb']:.0f} | {_number(r.get('min_cosine_vs_fp32_cpu'), 5)} | {accuracy_text} |"
+        )
+    if report.get("eager"):
+        lines += [
+            "",
+            "## PyTorch eager baseline (CPU)",
+            "",
+            "| batch | mean ms | p99 ms | images/s |",
+            "| ---: | ---: | ---: | ---: |",
+        ]
+        lines += [
+            f"| {e['batch']} | {e['mean_ms']:.3f} | {e['p99_ms']:.3f} | {e['images_per_s']:.0f} |"
+            for e in report["eager"]
+        ]
+    if report.get("video"):
+        lines += [
+            "",
+            "## End to end on a video",
+            "",
+            "| model | provider | detector | frames | FPS | decode ms | detect ms | embed+match ms | draw+encode ms |",
+            "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for v in report["video"]:
+            lines.append(
+                f"| {Path(v['model']).name} | {v['provider']} | {v['detector']} | {v['frames']} | {v['fps']:.1f} | "
+                f"{v['decode_ms']:.1f} | {v['detect_ms']:.1f} | {v['embed_match_ms']:.1f} | {v['draw_write_ms']:.1f} |"
+            )
+    if report["skipped"]:
+        lines += ["", "## Skipped", ""]
+        lines += [
+            f"- {Path(s['model']).name}, {s['provider']}, batch {s['batch']}: {s['reason']}" for s in report["skipped"]
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def write_json(report: dict, path: str | Path) -> None:
+    """The report as JSON."""
+    atomic_write_bytes(path, (json.dumps(report, indent=2) + "\n").encode())
+
+
+def write_csv(report: dict, path: str | Path) -> None:
+    """One CSV row per measured case."""
+    buffer = io.StringIO()
+    rows = report["results"]
+    if rows:
+        fields = [k for k in rows[0] if k != "active_providers"]
+        writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    atomic_write_bytes(path, buffer.getvalue().encode())
+
+
+def write_chart(report: dict, path: str | Path) -> None:
+    """Throughput of every variant at every batch size, as a bar chart (needs matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise SiameseEdgeError("--plot needs matplotlib: pip install 'siamese-edge[plot]'") from None
+    rows = report["results"]
+    batches = sorted({r["batch"] for r in rows})
+    variants = list(dict.fromkeys(f"{Path(r['model']).name}\n{r['provider']}" for r in rows))
+    figure, axis = plt.subplots(figsize=(max(6, 1.6 * len(variants)), 4.5))
+    width = 0.8 / len(batches)
+    for i, batch in enumerate(batches):
+        values = [
+            next(
+                (
+                    r["images_per_s"]
+                    for r in rows
+                    if f"{Path(r['model']).name}\n{r['provider']}" == v and r["batch"] == batch
+                ),
+                0,
+            )
+            for v in variants
+        ]
+        axis.bar([x + i * width for x in range(len(variants))], values, width, label=f"batch {batch}")
+    axis.set_xticks([x + width * (len(batches) - 1) / 2 for x in range(len(variants))], variants, fontsize=8)
+    axis.set_ylabel("images / second")
+    axis.set_title(f"edge-bench on {report['system']['cpu']}", fontsize=9)
+    axis.legend()
+    figure.tight_layout()
+    with io.BytesIO() as buffer:
+        figure.savefig(buffer, format="png", dpi=120)
+        atomic_write_bytes(path, buffer.getvalue())
+    plt.close(figure)
