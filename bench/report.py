@@ -37,6 +37,11 @@ def markdown(report: dict) -> str:
             f"{_number(r['p99_ms'], 3)} | {r['images_per_s']:.0f} | {_number(r.get('speedup_vs_eager'))} | "
             f"{r['peak_rss_mb']:.0f} | {_number(r.get('min_cosine_vs_fp32_cpu'), 5)} | {accuracy_text} |"
         )
+    ratios = precision_ratios(report["results"])
+    if ratios:
+        lines += ["", "## Throughput against FP32 (same model family, provider and batch)", "",
+                  "| model | provider | batch | ratio |", "| --- | --- | ---: | ---: |"]  # fmt: skip
+        lines += [f"| {Path(r['model']).name} | {r['provider']} | {r['batch']} | {r['ratio']:.2f}× |" for r in ratios]
     if report.get("eager"):
         lines += [
             "",
@@ -68,6 +73,18 @@ def markdown(report: dict) -> str:
             f"- {Path(s['model']).name}, {s['provider']}, batch {s['batch']}: {s['reason']}" for s in report["skipped"]
         ]
     return "\n".join(lines) + "\n"
+
+
+def precision_ratios(rows: list[dict]) -> list[dict]:
+    """Images/s of each non-FP32 variant divided by its FP32 sibling's, run side by side."""
+    fp32 = {(r["family"], r["provider"], r["batch"]): r["images_per_s"] for r in rows if r["precision"] == "fp32"}
+    ratios = []
+    for r in rows:
+        key = (r["family"], r["provider"], r["batch"])
+        if r["precision"] != "fp32" and key in fp32:
+            ratios.append({"model": r["model"], "provider": r["provider"], "batch": r["batch"],
+                           "ratio": r["images_per_s"] / fp32[key]})  # fmt: skip
+    return ratios
 
 
 def write_json(report: dict, path: str | Path) -> None:

@@ -26,6 +26,7 @@ def report(exported, trained, tmp_path_factory):
 
 def test_markdown_json_csv_and_chart_are_written(report):
     table, data, out = report
+    assert "## Throughput against FP32" in table
     assert "## System" in table and "| int8 | cpu | 4 |" in table.replace("faces.int8.onnx | ", "")
     assert len(data["results"]) == 4
     rows = list(csv.DictReader((out / "bench.csv").open()))
