@@ -68,7 +68,9 @@ def test_video_mode_times_every_stage(tmp_path, faces_root):
     result = CliRunner().invoke(main, [str(a) for a in arguments])
     assert result.exit_code == 0, result.output
     assert "## End to end on a video" in result.output
-    row = next(line for line in result.output.splitlines() if line.startswith("| att_faces_demo.int8.onnx | cpu | none"))
+    row = next(
+        line for line in result.output.splitlines() if line.startswith("| att_faces_demo.int8.onnx | cpu | none")
+    )
     assert "| 12 |" in row
 
 
