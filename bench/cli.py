@@ -11,7 +11,7 @@ import click
 
 from bench.measure import Case, run_isolated, skip_reason
 from bench.quality import add_accuracy, add_agreement, load_validation, synthetic_images
-from bench.report import markdown, write_chart, write_csv, write_json
+from bench.report import markdown, require_matplotlib, write_chart, write_csv, write_json
 from bench.system import system_facts
 from edge_runtime.errors import SiameseEdgeError
 from edge_runtime.onnx_runtime import onnxruntime
@@ -52,6 +52,8 @@ def main(models, providers, batches, json_path, csv_path, plot, **options) -> No
     """Compare execution providers, precisions and batch sizes; speed always beside accuracy."""
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
+        if plot:
+            require_matplotlib()  # before minutes of measuring, not after
         report = run_benchmark(models, BenchOptions(providers.split(","), _integers(batches), **options))
         click.echo(markdown(report))
         if json_path:

@@ -104,8 +104,8 @@ def write_csv(report: dict, path: str | Path) -> None:
     atomic_write_bytes(path, buffer.getvalue().encode())
 
 
-def write_chart(report: dict, path: str | Path) -> None:
-    """Throughput of every variant at every batch size, as a bar chart (needs matplotlib)."""
+def require_matplotlib():
+    """pyplot on a file backend, or a SiameseEdgeError that says how to install it."""
     try:
         import matplotlib
 
@@ -113,6 +113,12 @@ def write_chart(report: dict, path: str | Path) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         raise SiameseEdgeError("--plot needs matplotlib: pip install 'siamese-edge[plot]'") from None
+    return plt
+
+
+def write_chart(report: dict, path: str | Path) -> None:
+    """Throughput of every variant at every batch size, as a bar chart (needs matplotlib)."""
+    plt = require_matplotlib()
     rows = report["results"]
     batches = sorted({r["batch"] for r in rows})
     variants = list(dict.fromkeys(f"{Path(r['model']).name}\n{r['provider']}" for r in rows))
