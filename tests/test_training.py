@@ -125,3 +125,13 @@ def test_two_process_ddp_on_gloo(small_faces, tmp_path):
     log = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [entry["world_size"] for entry in log] == [2, 2]
     assert load_checkpoint(out / "best.pt")["threshold"] is not None
+
+
+def test_early_stopping_when_validation_stops_improving(small_faces, tmp_path):
+    # With a learning rate of 0 only BatchNorm statistics move, so validation soon stops improving.
+    result = Trainer(_config(small_faces, epochs=8, lr=0.0, patience=2), tmp_path / "stop", show_progress=False).run()
+    log = [json.loads(line) for line in (tmp_path / "stop" / "metrics.jsonl").read_text().splitlines()]
+    assert len(log) < 8
+    assert result.report["best_epoch"] == len(log) - 2
+    best = max(entry["val_few_shot_accuracy"] for entry in log)
+    assert all(entry["val_few_shot_accuracy"] <= best for entry in log[-2:])
