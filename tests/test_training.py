@@ -133,5 +133,5 @@ def test_early_stopping_when_validation_stops_improving(small_faces, tmp_path):
     log = [json.loads(line) for line in (tmp_path / "stop" / "metrics.jsonl").read_text().splitlines()]
     assert len(log) < 8
     assert result.report["best_epoch"] == len(log) - 2
-    best = max(entry["val_few_shot_accuracy"] for entry in log)
-    assert all(entry["val_few_shot_accuracy"] <= best for entry in log[-2:])
+    best = log[result.report["best_epoch"] - 1]["val_few_shot_accuracy"]
+    assert all(entry["val_few_shot_accuracy"] <= best for entry in log[result.report["best_epoch"] :])
