@@ -16,6 +16,9 @@ import numpy as np
 from edge_runtime.errors import ImageReadError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pgm", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
+# stretch: resize to the input size. ink: crop to the dark strokes on light paper (signatures,
+# handwriting), keep the aspect ratio, and pad with the paper's colour.
+RESIZE_MODES = ("stretch", "ink")
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,8 @@ class InputSpec:
             raise ValueError(f"color_order must be RGB or BGR, not {self.color_order}")
         if self.layout != "NCHW":
             raise ValueError(f"only the NCHW layout is supported, not {self.layout}")
-        if self.resize != "stretch":
-            raise ValueError(f"unknown resize mode {self.resize!r}")
+        if self.resize not in RESIZE_MODES:
+            raise ValueError(f"unknown resize mode {self.resize!r}; choose {', '.join(RESIZE_MODES)}")
 
     def to_dict(self) -> dict:
         """A plain dictionary (lists, numbers, strings) for checkpoints and model metadata."""
@@ -104,12 +107,34 @@ def fit_image(image: np.ndarray, spec: InputSpec) -> np.ndarray:
             image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
         if spec.color_order == "RGB":
             image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    if spec.resize == "ink":
+        return _fit_ink(image, spec)
     height, width = image.shape[:2]
     if (height, width) != (spec.height, spec.width):
         shrinking = height * width > spec.height * spec.width
         interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
         image = cv2.resize(image, (spec.width, spec.height), interpolation=interpolation)
     return image.reshape(spec.height, spec.width, spec.channels)
+
+
+def _fit_ink(image: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """Crop to the ink (Otsu threshold of the gray image), scale to fit keeping the aspect, pad."""
+    gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    _, ink = cv2.threshold(cv2.GaussianBlur(gray, (3, 3), 0), 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    points = cv2.findNonZero(ink)
+    if points is not None:
+        x, y, w, h = cv2.boundingRect(points)
+        image = image[y : y + h, x : x + w]
+    paper = np.median(gray[ink == 0]) if (ink == 0).any() else 255
+    height, width = image.shape[:2]
+    scale = min(spec.height / height, spec.width / width)
+    new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(image, (new_w, new_h), interpolation=interpolation).reshape(new_h, new_w, spec.channels)
+    canvas = np.full((spec.height, spec.width, spec.channels), paper, np.uint8)
+    top, left = (spec.height - new_h) // 2, (spec.width - new_w) // 2
+    canvas[top : top + new_h, left : left + new_w] = resized
+    return canvas
 
 
 def to_input_tensor(images: np.ndarray, spec: InputSpec) -> np.ndarray:

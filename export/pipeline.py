@@ -150,9 +150,14 @@ def _dataset_root(payload: dict, data_root: Path | None) -> Path:
     return root
 
 
+def _dataset_records(payload: dict, root: Path):
+    """The checkpoint's dataset, scanned as it was for training."""
+    return scan_dataset(root, payload["dataset"].get("layout", "auto"), payload["config"].get("group_separator", ""))
+
+
 def _held_out_images(payload: dict, data_root: Path | None, spec: InputSpec, part: str) -> ImageSet:
     root = _dataset_root(payload, data_root)
-    records = scan_dataset(root, payload["dataset"].get("layout", "auto"))
+    records = _dataset_records(payload, root)
     classes = tuple(payload["split"][part])
     if len(classes) < 2:
         raise ExportError(f"the checkpoint's {part} split has fewer than two classes to measure on")
@@ -172,7 +177,7 @@ def _calibration_images(payload: dict, options: ExportOptions, spec: InputSpec) 
     else:
         root = _dataset_root(payload, options.data_root)
         train = set(payload["split"]["train"])
-        paths = [r.path for r in scan_dataset(root, payload["dataset"].get("layout", "auto")) if r.label in train]
+        paths = [r.path for r in _dataset_records(payload, root) if r.label in train]
         log.info("no --calib folder: calibrating on the checkpoint's training images")
     order = np.random.default_rng(0).permutation(len(paths))
     images = []

@@ -84,3 +84,15 @@ def test_rotated_classes_are_new_classes(omniglot_root):
     assert len(rotated.class_names) == 8 and len(rotated) == 4 * len(image_set)
     first_rotated = rotated.images[len(image_set)]
     assert np.array_equal(first_rotated, np.rot90(image_set.images[0]))
+
+
+def test_group_separator_keeps_a_signers_genuine_and_forged_folders_together(tmp_path, faces_root):
+    image = (faces_root / "s1" / "1.png").read_bytes()
+    for folder in ("001", "001_forg", "002", "002_forg", "003", "003_forg"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "a.png").write_bytes(image)
+    records = scan_dataset(tmp_path, "folders", group_separator="_")
+    assert {r.label: r.group for r in records}["002_forg"] == "002"
+    split = split_classes(records, (1, 1, 1), seed=0)
+    for part in (split.train, split.val, split.test):
+        assert len({name.split("_")[0] for name in part}) == 1 and len(part) == 2

@@ -43,3 +43,15 @@ def test_spec_round_trips_through_a_dictionary():
     assert InputSpec.from_dict(spec.to_dict()) == spec
     with pytest.raises(ValueError, match="mean needs 3 values"):
         InputSpec(64, 64, 3)
+
+
+def test_ink_mode_crops_to_the_strokes_keeps_the_aspect_and_pads_with_paper():
+    page = np.full((200, 400), 240, np.uint8)
+    cv2.line(page, (100, 80), (300, 120), 20, 5)  # a 200×40 px stroke far from the centre
+    spec = InputSpec(32, 64, 1, resize="ink")
+    fitted = fit_image(page, spec)[:, :, 0]
+    ink_rows, ink_cols = np.nonzero(fitted < 128)
+    assert ink_cols.min() <= 2 and ink_cols.max() >= 61  # the stroke now spans the width
+    assert 8 <= ink_rows.min() and ink_rows.max() <= 24  # aspect kept: about 13 rows, centred
+    assert fitted[0, 0] == 240 and fitted[-1, -1] == 240  # padding is the paper's colour
+    assert InputSpec.from_dict(spec.to_dict()).resize == "ink"

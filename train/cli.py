@@ -8,6 +8,7 @@ import sys
 import click
 
 from edge_runtime.errors import SiameseEdgeError
+from edge_runtime.preprocessing import RESIZE_MODES
 from train.backbones import BACKBONES
 from train.config import TrainConfig
 from train.datasets import LAYOUTS
@@ -46,6 +47,8 @@ def _size(value: str) -> tuple[int, int]:
     help="Folder for checkpoints, logs and the report.",
 )
 @click.option("--layout", type=click.Choice(LAYOUTS), default="auto")
+@click.option("--group-separator", default="", help="Class folders sharing the name before it are one group.")
+@click.option("--resize", type=click.Choice(RESIZE_MODES), default="stretch", help="ink: crop to the strokes, pad.")
 @click.option("--split", default="0.7,0.1,0.2", help="train,val,test share of the groups (fractions or counts).")
 @click.option("--split-seed", type=int, default=0, help="Seed of the class split.")
 @click.option("--input-size", default="64", help="Network input, e.g. 105 or 112x96 (height x width).")

@@ -11,11 +11,13 @@ class TrainConfig:
 
     data: str
     layout: str = "auto"
+    group_separator: str = ""
     split: tuple[float, float, float] = (0.7, 0.1, 0.2)
     split_seed: int = 0
     height: int = 64
     width: int = 64
     channels: int = 0
+    resize: str = "stretch"
     backbone: str = "edge"
     embedding_size: int = 0
     loss: str = "triplet"

@@ -79,8 +79,12 @@ def detect_layout(root: Path) -> str:
     raise DatasetError(f"{root} holds no class folders with images (expected root/<class>/<image>)")
 
 
-def scan_dataset(root: str | Path, layout: str = "auto") -> list[ImageRecord]:
-    """List every image of a dataset with its class and group; raise DatasetError on a bad layout."""
+def scan_dataset(root: str | Path, layout: str = "auto", group_separator: str = "") -> list[ImageRecord]:
+    """List every image of a dataset with its class and group; raise DatasetError on a bad layout.
+
+    With `group_separator`, class folders that share the part of their name before it form one
+    group (signatures: `012/` and `012_forg/` are the same signer, never split apart).
+    """
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"dataset folder {root} does not exist")
@@ -89,7 +93,10 @@ def scan_dataset(root: str | Path, layout: str = "auto") -> list[ImageRecord]:
     if layout == "auto":
         layout = detect_layout(root)
     if layout == "folders":
-        class_folders = [(folder, folder.name, folder.name) for folder in _subfolders(root)]
+        class_folders = [
+            (folder, folder.name, folder.name.split(group_separator)[0] if group_separator else folder.name)
+            for folder in _subfolders(root)
+        ]
     else:
         class_folders = [
             (character, f"{alphabet.name}/{character.name}", alphabet.name)

@@ -155,7 +155,7 @@ class Trainer:
         config = self.config
         self.root = Path(config.data)
         self.layout = detect_layout(self.root) if config.layout == "auto" and self.root.is_dir() else config.layout
-        self.records = scan_dataset(self.root, self.layout)
+        self.records = scan_dataset(self.root, self.layout, config.group_separator)
         self.split = split_classes(self.records, config.split, config.split_seed)
         if self.resumed is not None:
             saved = self.resumed["split"]
@@ -165,7 +165,9 @@ class Trainer:
         else:
             channels = config.channels or _detect_channels(self.records)
             neutral = (0.5,) * channels
-            self.spec = InputSpec(config.height, config.width, channels, mean=neutral, std=neutral)
+            self.spec = InputSpec(
+                config.height, config.width, channels, mean=neutral, std=neutral, resize=config.resize
+            )
         self.train_set = self._load("train", self.split.train)
         self.val_set = self._load("validation", self.split.val)
         self.test_set = self._load("test", self.split.test) if self.split.test else None
@@ -173,7 +175,9 @@ class Trainer:
             raise DatasetError("the validation part of the split needs two classes at least (see --split)")
         if self.resumed is None:
             mean, std = channel_statistics(self.train_set.images)
-            self.spec = InputSpec(self.spec.height, self.spec.width, self.spec.channels, mean=mean, std=std)
+            self.spec = InputSpec(
+                self.spec.height, self.spec.width, self.spec.channels, mean=mean, std=std, resize=config.resize
+            )
         if config.rotate_classes:
             self.train_set = add_rotated_classes(self.train_set)
         self.val_way = feasible_way(self.val_set, config.way, config.shot, config.same_group)
