@@ -52,6 +52,6 @@ def test_ink_mode_crops_to_the_strokes_keeps_the_aspect_and_pads_with_paper():
     fitted = fit_image(page, spec)[:, :, 0]
     ink_rows, ink_cols = np.nonzero(fitted < 128)
     assert ink_cols.min() <= 2 and ink_cols.max() >= 61  # the stroke now spans the width
-    assert 8 <= ink_rows.min() and ink_rows.max() <= 24  # aspect kept: about 13 rows, centred
+    assert ink_rows.min() >= 8 and ink_rows.max() <= 24  # aspect kept: about 13 rows, centred
     assert fitted[0, 0] == 240 and fitted[-1, -1] == 240  # padding is the paper's colour
     assert InputSpec.from_dict(spec.to_dict()).resize == "ink"
