@@ -1,0 +1,41 @@
+"""The bundled signature model on a signer it never saw: genuine pairs score above forged pairs."""
+
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+from click.testing import CliRunner
+
+from edge_runtime.cli import verify
+from edge_runtime.embedder import Embedder
+from edge_runtime.preprocessing import read_image
+
+MODELS = Path(__file__).resolve().parents[1] / "edge_runtime" / "models"
+SIGNER = Path(__file__).resolve().parents[1] / "data" / "demo" / "signatures"
+
+
+def test_the_signature_model_was_never_trained_on_the_demo_signer():
+    held_out = json.loads((MODELS / "signatures.json").read_text())
+    assert "009" in held_out["never_trained_on"] and "009" not in held_out["trained_on"]
+
+
+def test_genuine_pairs_score_above_forged_pairs_of_an_unseen_signer():
+    embedder = Embedder(MODELS / "signatures.int8.onnx", providers=("cpu",))
+    assert embedder.info.spec.resize == "ink"
+    genuine = embedder.embed([read_image(p) for p in sorted((SIGNER / "009").iterdir())])
+    forged = embedder.embed([read_image(p) for p in sorted((SIGNER / "009_forg").iterdir())])
+    same = [genuine[a] @ genuine[b] for a, b in itertools.combinations(range(len(genuine)), 2)]
+    different = (genuine @ forged.T).ravel()
+    assert np.mean(same) > np.mean(different) + 0.2
+
+
+def test_edge_verify_says_forged_for_a_forgery():
+    reference = sorted((SIGNER / "009").iterdir())[0]
+    forgery = sorted((SIGNER / "009_forg").iterdir())[0]
+    genuine = sorted((SIGNER / "009").iterdir())[1]
+    model = str(MODELS / "signatures.int8.onnx")
+    forged = CliRunner().invoke(verify, ["-m", model, str(reference), str(forgery)])
+    real = CliRunner().invoke(verify, ["-m", model, str(reference), str(genuine)])
+    assert json.loads(forged.stdout)["verdict"] == "different"
+    assert json.loads(real.stdout)["score"] > json.loads(forged.stdout)["score"]
