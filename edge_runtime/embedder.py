@@ -31,11 +31,14 @@ class Embedder:
         if not path.is_file():
             raise ModelError(f"model {path} does not exist")
         names = resolve_providers(providers)
-        described = _session(path, ["CPUExecutionProvider"], minimal=True)
+        cpu_only = names == ["CPUExecutionProvider"]
+        # GPU provider options need the model's input shape and hash, so a GPU session is opened
+        # after a minimal CPU session has read the metadata; on the CPU one session does both.
+        described = _session(path, names) if cpu_only else _session(path, ["CPUExecutionProvider"], minimal=True)
         self.info = ModelInfo.from_metadata(described.get_modelmeta().custom_metadata_map, source=str(path))
         self.input_name = described.get_inputs()[0].name
-        if names == ["CPUExecutionProvider"]:
-            self.session = _session(path, names)
+        if cpu_only:
+            self.session = described
         else:
             settings = settings or ProviderSettings()
             options = [provider_options(name, settings, self.info, self.input_name) for name in names]
