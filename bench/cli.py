@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from bench.measure import Case, run_isolated, skip_reason
 from bench.quality import add_accuracy, add_agreement, load_validation, synthetic_images
 from bench.report import markdown, require_matplotlib, write_chart, write_csv, write_json
 from bench.system import system_facts
+from edge_runtime.command_line import CONTEXT, one_line_errors
 from edge_runtime.errors import SiameseEdgeError
 from edge_runtime.onnx_runtime import onnxruntime
 
@@ -29,7 +29,7 @@ def _integers(value: str) -> list[int]:
     return numbers
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.command(context_settings=CONTEXT)
 @click.argument("models", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True))
 @click.option("--providers", default="cpu", help="Comma-separated: cpu,cuda,tensorrt.")
 @click.option("--batch", "batches", default="1,8,32", help="Comma-separated batch sizes.")
@@ -48,23 +48,19 @@ def _integers(value: str) -> list[int]:
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the report as JSON.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write the results as CSV.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write a throughput chart (PNG; needs matplotlib).")
+@one_line_errors()
 def main(models, providers, batches, json_path, csv_path, plot, **options) -> None:
     """Compare execution providers, precisions and batch sizes; speed always beside accuracy."""
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    try:
-        if plot:
-            require_matplotlib()  # before minutes of measuring, not after
-        report = run_benchmark(models, BenchOptions(providers.split(","), _integers(batches), **options))
-        click.echo(markdown(report))
-        if json_path:
-            write_json(report, json_path)
-        if csv_path:
-            write_csv(report, csv_path)
-        if plot:
-            write_chart(report, plot)
-    except SiameseEdgeError as error:
-        click.echo(f"edge-bench: error: {error}", err=True)
-        sys.exit(2)
+    if plot:
+        require_matplotlib()  # before minutes of measuring, not after
+    report = run_benchmark(models, BenchOptions(providers.split(","), _integers(batches), **options))
+    click.echo(markdown(report))
+    if json_path:
+        write_json(report, json_path)
+    if csv_path:
+        write_csv(report, csv_path)
+    if plot:
+        write_chart(report, plot)
 
 
 @dataclass(frozen=True)

@@ -5,14 +5,13 @@ They only parse options and call the package; errors a user can cause become one
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
-import sys
 from pathlib import Path
 
 import click
 
+from edge_runtime.command_line import CONTEXT, one_line_errors
 from edge_runtime.detectors import make_detector
 from edge_runtime.embedder import Embedder, warm_up
 from edge_runtime.enrollment import enroll_folder, enroll_images, new_gallery, open_gallery, region_to_enroll
@@ -28,23 +27,6 @@ from edge_runtime.sources import open_source
 from edge_runtime.tracker import IouTracker
 
 log = logging.getLogger("edge_runtime")
-CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True}
-
-
-def _fail_cleanly(command):
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-        try:
-            return command(*args, **kwargs)
-        except SiameseEdgeError as error:
-            click.echo(f"{click.get_current_context().info_name}: error: {error}", err=True)
-            sys.exit(2)
-        except KeyboardInterrupt:
-            click.echo(f"{click.get_current_context().info_name}: interrupted", err=True)
-            sys.exit(130)
-
-    return wrapper
 
 
 def _roi(value: str | None):
@@ -123,7 +105,7 @@ def _embedder(options: dict) -> Embedder:
 @click.option("--max-frames", type=int, help="Stop after this many frames.")
 @click.option("--build-engine", is_flag=True, help="Build and cache the TensorRT engine, then exit.")
 @click.option("--index", type=click.Choice(BACKENDS), default="numpy", help="Gallery search (faiss: millions).")
-@_fail_cleanly
+@one_line_errors()
 def recognize(detector, min_face, roi, gallery, enroll, uri, camera, threshold, smooth, output, headless, json_lines,
               max_frames, input_width, input_height, input_rate, build_engine, index, **model):  # fmt: skip
     """Recognise enrolled identities in a camera, stream, video or folder, or say unknown."""
@@ -190,7 +172,7 @@ def gallery_command():
 @click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True)
 @click.option("--name", help="Enroll the IMAGES under this name (else: PATH is a folder of <name>/<image>).")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
-@_fail_cleanly
+@one_line_errors()
 def gallery_enroll(detector, min_face, roi, gallery, name, paths, **model):
     """Enroll identities from a folder (<name>/<image>) or image files (--name)."""
     embedder = _embedder(model)
@@ -209,7 +191,7 @@ def gallery_enroll(detector, min_face, roi, gallery, name, paths, **model):
 
 @gallery_command.command("list")
 @click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True)
-@_fail_cleanly
+@one_line_errors()
 def gallery_list(gallery):
     """List the enrolled identities and their image counts."""
     from edge_runtime.gallery import Gallery
@@ -223,7 +205,7 @@ def gallery_list(gallery):
 @gallery_command.command("remove")
 @click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True)
 @click.argument("names", nargs=-1, required=True)
-@_fail_cleanly
+@one_line_errors()
 def gallery_remove(gallery, names):
     """Remove identities."""
     from edge_runtime.gallery import Gallery
@@ -239,7 +221,7 @@ def gallery_remove(gallery, names):
 @click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True)
 @click.argument("old")
 @click.argument("new")
-@_fail_cleanly
+@one_line_errors()
 def gallery_rename(gallery, old, new):
     """Rename an identity."""
     from edge_runtime.gallery import Gallery
@@ -256,7 +238,7 @@ def gallery_rename(gallery, old, new):
 @click.option("--threshold", type=float, help="Cosine threshold (default: the model's).")
 @click.argument("first", type=click.Path(dir_okay=False))
 @click.argument("second", type=click.Path(dir_okay=False))
-@_fail_cleanly
+@one_line_errors()
 def verify(detector, min_face, roi, threshold, first, second, **model):
     """1:1 verification: are FIRST and SECOND the same identity?"""
     embedder = _embedder(model)
@@ -279,7 +261,7 @@ def verify(detector, min_face, roi, threshold, first, second, **model):
 @click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True)
 @click.option("-k", type=int, default=5, help="How many results.")
 @click.argument("query", type=click.Path(dir_okay=False))
-@_fail_cleanly
+@one_line_errors()
 def search(detector, min_face, roi, gallery, k, query, **model):
     """Image retrieval: the K enrolled images most similar to QUERY."""
     embedder = _embedder(model)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from pathlib import Path
 
 import click
 import cv2
 
+from edge_runtime.command_line import CONTEXT, one_line_errors
 from edge_runtime.detectors import WholeFrame
 from edge_runtime.embedder import Embedder
 from edge_runtime.enrollment import enroll_images, new_gallery
@@ -51,19 +51,14 @@ def build_demo_video(data: Path, subjects: list[str], path: Path, size=(640, 480
     return truth
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.command(context_settings=CONTEXT)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/demo"))
 @click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=DEMO_DATA)
 @click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=DEMO_MODEL)
+@one_line_errors()
 def main(out: Path, data: Path, model: Path) -> None:
     """Run the one-shot face demo on the bundled model and data, headless."""
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    try:
-        report = run_demo(out, data, model)
-    except SiameseEdgeError as error:
-        click.echo(f"edge-demo: error: {error}", err=True)
-        sys.exit(2)
-    click.echo(json.dumps(report, indent=2))
+    click.echo(json.dumps(run_demo(out, data, model), indent=2))
 
 
 def run_demo(out: Path, data: Path, model: Path) -> dict:

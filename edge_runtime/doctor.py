@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 import cv2
 
+from edge_runtime.command_line import CONTEXT
 from edge_runtime.providers import PROVIDER_NAMES, default_cache_dir
 
 LIBRARIES = {
@@ -141,7 +142,7 @@ def diagnose() -> tuple[list[Finding], list[str]]:
     return findings, available
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.command(context_settings=CONTEXT)
 @click.option("--provider", "providers", multiple=True, type=click.Choice(list(PROVIDER_NAMES)),
               help="Providers that must run here (repeatable); exit 1 if one cannot.")  # fmt: skip
 @click.option("--warmup", "warmup_model", type=click.Path(dir_okay=False), help="Build and cache MODEL's engine.")

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import logging
-import sys
 from pathlib import Path
 
 import click
 
+from edge_runtime.command_line import CONTEXT, one_line_errors
 from edge_runtime.errors import SiameseEdgeError
 from export.graph import DEFAULT_OPSET, IR_VERSION_FOR_OPSET
 from export.pipeline import PRECISIONS, ExportOptions, VariantReport, export_checkpoint
 from export.precision import CALIBRATION_METHODS
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.command(context_settings=CONTEXT)
 @click.argument("checkpoint", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--output",
@@ -33,9 +32,9 @@ from export.precision import CALIBRATION_METHODS
 @click.option("--data", type=click.Path(file_okay=False, path_type=Path), help="The training dataset, if it moved.")
 @click.option("--episodes", type=int, default=1000, help="Episodes for the accuracy column.")
 @click.option("--eval-split", type=click.Choice(["val", "test"]), default="val", help="Classes to measure on.")
+@one_line_errors()
 def main(checkpoint: Path, output: Path | None, precision, all_precisions: bool, opset: str, **options) -> None:
     """Export a siamese-train checkpoint's embedding branch to ONNX, check it and summarise it."""
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
     precisions = PRECISIONS if all_precisions else (precision or ("fp32",))
     settings = ExportOptions(
         precisions=tuple(precisions),
@@ -51,12 +50,8 @@ def main(checkpoint: Path, output: Path | None, precision, all_precisions: bool,
     )
     try:
         reports = export_checkpoint(checkpoint, output or checkpoint.with_suffix(".onnx"), settings)
-    except SiameseEdgeError as error:
-        click.echo(f"export-onnx: error: {error}", err=True)
-        sys.exit(2)
     except OSError as error:
-        click.echo(f"export-onnx: error: cannot write {error.filename or 'the output'}: {error.strerror}", err=True)
-        sys.exit(2)
+        raise SiameseEdgeError(f"cannot write {error.filename or 'the output'}: {error.strerror}") from None
     click.echo(summary_table(reports))
 
 

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-import sys
-
 import click
 
-from edge_runtime.errors import SiameseEdgeError
+from edge_runtime.command_line import CONTEXT, one_line_errors
 from edge_runtime.preprocessing import RESIZE_MODES
 from train.backbones import BACKBONES
 from train.config import TrainConfig
@@ -35,7 +32,7 @@ def _size(value: str) -> tuple[int, int]:
     return (parts[0], parts[0]) if len(parts) == 1 else (parts[0], parts[1])
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.command(context_settings=CONTEXT)
 @click.option(
     "--data", type=click.Path(file_okay=False), help="Dataset root: root/<class>/* or root/<alphabet>/<character>/*."
 )
@@ -93,9 +90,9 @@ def _size(value: str) -> tuple[int, int]:
     "--init-weights", type=click.Path(dir_okay=False), help="Start from these weights (checkpoint or state_dict)."
 )
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@one_line_errors(also=(ValueError,), interrupted="interrupted; the last finished epoch is in last.pt (use --resume)")
 def main(out_dir, resume, init_weights, quiet, input_size, channels, **options) -> None:
     """Train a Siamese embedding network and evaluate it on classes it never saw."""
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
     if not options["data"] and not resume:
         raise click.UsageError("give --data (or --resume)")
     height, width = _size(input_size)
@@ -103,14 +100,7 @@ def main(out_dir, resume, init_weights, quiet, input_size, channels, **options) 
     config = TrainConfig(height=height, width=width, channels=0 if channels == "auto" else int(channels), **options)
     from train.trainer import Trainer
 
-    try:
-        result = Trainer(config, out_dir, resume=resume, init_weights=init_weights, show_progress=not quiet).run()
-    except (SiameseEdgeError, ValueError) as error:
-        click.echo(f"siamese-train: error: {error}", err=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        click.echo("siamese-train: interrupted; the last finished epoch is in last.pt (use --resume)", err=True)
-        sys.exit(130)
+    result = Trainer(config, out_dir, resume=resume, init_weights=init_weights, show_progress=not quiet).run()
     if result is not None:
         _print_summary(result)
 
