@@ -23,6 +23,28 @@ class Roc:
     thresholds: np.ndarray
 
 
+def class_pools(
+    labels: np.ndarray, groups: np.ndarray | None, minimum_images: int, same_group: bool
+) -> tuple[dict[int, np.ndarray], list[np.ndarray]]:
+    """The image indices of each class with `minimum_images` or more, and the pools episodes draw
+    their classes from: all of those classes, or (with `same_group`) one pool per group."""
+    members = {int(c): np.flatnonzero(labels == c) for c in np.unique(labels)}
+    members = {c: idx for c, idx in members.items() if len(idx) >= minimum_images}
+    classes = np.array(sorted(members), dtype=np.int64)
+    if not same_group or groups is None:
+        return members, [classes]
+    by_group: dict = {}
+    for c in classes:
+        by_group.setdefault(groups[members[c][0]], []).append(c)
+    return members, [np.array(cs) for cs in by_group.values()]
+
+
+def largest_way(labels: np.ndarray, groups: np.ndarray | None, shot: int, same_group: bool, queries: int = 1) -> int:
+    """The largest N for which N-way `shot`-shot episodes can be drawn from these images."""
+    _, pools = class_pools(labels, groups, shot + queries, same_group)
+    return max((len(pool) for pool in pools), default=0)
+
+
 class EpisodeSampler:
     """N-way K-shot episodes: `way` classes, `shot` support and `queries` query images per class.
 
@@ -41,24 +63,11 @@ class EpisodeSampler:
         same_group: bool = False,
     ) -> None:
         self.way, self.shot, self.queries = way, shot, queries
-        members = {int(c): np.flatnonzero(labels == c) for c in np.unique(labels)}
-        self.members = {c: idx for c, idx in members.items() if len(idx) >= shot + queries}
-        self.pools = self._pools(labels, groups, same_group)
-
-    def _pools(self, labels, groups, same_group) -> list[np.ndarray]:
-        classes = np.array(sorted(self.members))
-        if not same_group or groups is None:
-            pools = [classes]
-        else:
-            by_group: dict = {}
-            for c in classes:
-                by_group.setdefault(groups[self.members[c][0]], []).append(c)
-            pools = [np.array(cs) for cs in by_group.values()]
-        pools = [pool for pool in pools if len(pool) >= self.way]
-        if not pools:
+        self.members, pools = class_pools(labels, groups, shot + queries, same_group)
+        self.pools = [pool for pool in pools if len(pool) >= way]
+        if not self.pools:
             scope = "any one group" if same_group else "the set"
-            raise ValueError(f"no {self.way}-way episodes possible: {scope} has fewer than {self.way} usable classes")
-        return pools
+            raise ValueError(f"no {way}-way episodes possible: {scope} has fewer than {way} usable classes")
 
     def episode(self, rng: np.random.Generator) -> np.ndarray:
         """One episode as a way×(shot+queries) index array: support columns first, then queries."""

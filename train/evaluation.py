@@ -10,6 +10,7 @@ from edge_runtime.openset import (
     EpisodeSampler,
     Roc,
     few_shot_accuracy,
+    largest_way,
     open_set_identification,
     pair_scores,
     roc_curve,
@@ -38,13 +39,7 @@ def embed_images(
 
 def feasible_way(image_set: ImageSet, way: int, shot: int, same_group: bool) -> int:
     """The largest N ≤ `way` for which N-way `shot`-shot episodes can be drawn from this set."""
-    counts = np.bincount(image_set.labels, minlength=len(image_set.class_names))
-    usable = np.flatnonzero(counts >= shot + 1)
-    if not same_group:
-        return min(way, len(usable))
-    first_group = {c: image_set.groups[np.flatnonzero(image_set.labels == c)[0]] for c in usable}
-    per_group = np.unique(list(first_group.values()), return_counts=True)[1] if first_group else [0]
-    return min(way, int(max(per_group)))
+    return min(way, largest_way(image_set.labels, image_set.groups, shot, same_group))
 
 
 def calibrate_threshold(embeddings: np.ndarray, labels: np.ndarray, target_far: float) -> float:
