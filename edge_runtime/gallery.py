@@ -14,7 +14,7 @@ import numpy as np
 
 from edge_runtime.atomic import atomic_path
 from edge_runtime.errors import SiameseEdgeError
-from edge_runtime.search_index import make_index
+from edge_runtime.search_index import NumpyIndex, make_index
 
 GALLERY_FORMAT_VERSION = 1
 
@@ -154,9 +154,8 @@ class Gallery:
         """The `k` enrolled images most similar to one query: (name, source file, score), best first."""
         if len(self.embeddings) == 0:
             raise GalleryError("the gallery is empty; enroll at least one identity")
-        scores = self.embeddings @ np.asarray(query, np.float32).reshape(-1)
-        top = np.argsort(-scores)[:k]
-        return [(self.names[self.owners[i]], self.sources[i], float(scores[i])) for i in top]
+        scores, top = NumpyIndex(self.embeddings).search(np.asarray(query).reshape(1, -1), k)
+        return [(self.names[self.owners[i]], self.sources[i], float(s)) for s, i in zip(scores[0], top[0], strict=True)]
 
     def save(self, path: str | Path) -> None:
         """Write the gallery atomically to `path` (.npz, no pickle)."""

@@ -168,11 +168,11 @@ class Trainer:
             self.spec = InputSpec(
                 config.height, config.width, channels, mean=neutral, std=neutral, resize=config.resize
             )
+        if len(self.split.val) < 2:
+            raise DatasetError("the validation part of the split needs two classes at least (see --split)")
         self.train_set = self._load("train", self.split.train)
         self.val_set = self._load("validation", self.split.val)
         self.test_set = self._load("test", self.split.test) if self.split.test else None
-        if len(self.split.val) < 2:
-            raise DatasetError("the validation part of the split needs two classes at least (see --split)")
         if self.resumed is None:
             mean, std = channel_statistics(self.train_set.images)
             self.spec = InputSpec(
@@ -445,8 +445,6 @@ class Trainer:
             curves[f"test ({len(self.test_set.class_names)} unseen classes)"] = (test_roc.far, test_roc.tar)
         draw_roc(curves, self.out_dir / ROC_IMAGE, title=f"ROC of {self.arch['name']} on {self.root.name}")
         atomic_write_bytes(self.out_dir / REPORT, (json.dumps(report, indent=2) + "\n").encode())
-        self.best_score = best["training"]["best_score"]
         payload = self._payload(best["training"]["epoch"], with_optimizer=False, threshold=threshold, evaluation=report)
-        payload["training"]["history"] = self.history
         save_checkpoint(payload, best_path)
         return TrainResult(best_checkpoint=best_path, report=report)
