@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.detectors import make_detector
 from edge_runtime.embedder import Embedder
 from edge_runtime.enrollment import enroll_folder, new_gallery
 from edge_runtime.outputs import VideoFileSink
 from edge_runtime.pipeline import RecognitionLoop
 from edge_runtime.recognizer import Recognizer
+from edge_runtime.regions import make_regions
 from edge_runtime.sources import open_source
 
 
@@ -23,7 +23,7 @@ def video_benchmark(model: str, provider: str, video: str, detector: str, enroll
     same, the names are meaningless.
     """
     embedder = Embedder(model, providers=(provider,))
-    finder = make_detector(detector)
+    finder = make_regions(embedder.info.kind, detector)
     gallery = new_gallery(embedder)
     if enroll:
         enroll_folder(gallery, embedder, enroll, finder)

@@ -12,19 +12,22 @@ from pathlib import Path
 import click
 
 from edge_runtime.command_line import CONTEXT, one_line_errors
-from edge_runtime.detectors import make_detector
+from edge_runtime.detectors import DEFAULT_MODEL, packaged_model
 from edge_runtime.embedder import Embedder, warm_up
-from edge_runtime.enrollment import enroll_folder, enroll_images, new_gallery, open_gallery, region_to_enroll
+from edge_runtime.enrollment import enroll_folder, enroll_images, new_gallery, open_gallery, usable_region
 from edge_runtime.errors import SiameseEdgeError
+from edge_runtime.face_quality import QualityGate
 from edge_runtime.gallery import GalleryError
 from edge_runtime.outputs import JsonLinesSink, VideoFileSink, display_available
 from edge_runtime.pipeline import RecognitionLoop
 from edge_runtime.preprocessing import read_image
 from edge_runtime.providers import CUDNN_SEARCH, PROVIDER_NAMES, ProviderSettings
-from edge_runtime.recognizer import Recognizer, resolve_threshold
+from edge_runtime.recognizer import Recognizer
+from edge_runtime.regions import RegionFinder, make_regions
 from edge_runtime.search_index import BACKENDS
 from edge_runtime.sources import open_source
 from edge_runtime.tracker import IouTracker
+from edge_runtime.verification import verify as verify_regions
 
 log = logging.getLogger("edge_runtime")
 
@@ -42,7 +45,9 @@ def _roi(value: str | None):
 def model_options(command):
     """--model, --provider and the GPU provider options, shared by every runtime command."""
     options = [
-        click.option("--model", "-m", type=click.Path(dir_okay=False), required=True, help="ONNX model."),
+        click.option(
+            "--model", "-m", type=click.Path(dir_okay=False), help=f"ONNX model (default: the bundled {DEFAULT_MODEL})."
+        ),
         click.option(
             "--provider",
             "providers",
@@ -64,10 +69,41 @@ def model_options(command):
 
 
 def detector_options(command):
-    """--detector, --min-face and --roi: what part of an image is recognised."""
-    command = click.option("--roi", help="Recognise this region x,y,w,h instead of detecting.")(command)
-    command = click.option("--min-face", type=int, default=60, help="Smallest face to detect, in pixels.")(command)
-    return click.option("--detector", type=click.Choice(["face", "none"]), default="none")(command)
+    """--detector, --min-face, --roi and the face quality gate: what part of an image is recognised."""
+    gate = QualityGate()
+    options = [
+        click.option(
+            "--detector",
+            type=click.Choice(["auto", "face", "none"]),
+            default="auto",
+            help="auto: faces for face models, the whole image otherwise.",
+        ),
+        click.option("--min-face", type=int, default=60, help="Smallest face to detect, in pixels."),
+        click.option("--roi", help="Recognise this region x,y,w,h instead of detecting."),
+        click.option("--min-face-size", type=int, default=gate.min_size, help="Skip faces smaller than this (px)."),
+        click.option(
+            "--min-sharpness", type=float, default=gate.min_sharpness, help="Skip blurrier faces (Laplacian variance)."
+        ),
+        click.option(
+            "--min-frontality",
+            type=float,
+            default=gate.min_frontality,
+            help="Skip faces turned further (mirror corr).",
+        ),
+        click.option("--no-quality", is_flag=True, help="Recognise every face, however small, blurred or turned."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _regions(embedder: Embedder, options: dict) -> RegionFinder:
+    """The RegionFinder the detector options describe for this model (they are removed from `options`)."""
+    gate = QualityGate(options.pop("min_face_size"), options.pop("min_sharpness"), options.pop("min_frontality"))
+    if options.pop("no_quality"):
+        gate = None
+    roi = _roi(options.pop("roi"))
+    return make_regions(embedder.info.kind, options.pop("detector"), roi, options.pop("min_face"), gate)
 
 
 def _embedder(options: dict) -> Embedder:
@@ -79,7 +115,7 @@ def _embedder(options: dict) -> Embedder:
         cuda_memory_limit=options.pop("cuda_mem_limit"),
         cudnn_search=options.pop("cudnn_search"),
     )
-    model = options.pop("model")
+    model = options.pop("model") or packaged_model(DEFAULT_MODEL)
     embedder = Embedder(model, options.pop("providers"), settings, options.pop("require_provider"))
     info = embedder.info
     log.info("model %s (%s, %s, hash %s); providers: %s", model, info.arch, info.precision, info.model_hash,
@@ -106,16 +142,16 @@ def _embedder(options: dict) -> Embedder:
 @click.option("--build-engine", is_flag=True, help="Build and cache the TensorRT engine, then exit.")
 @click.option("--index", type=click.Choice(BACKENDS), default="numpy", help="Gallery search (faiss: millions).")
 @one_line_errors()
-def recognize(detector, min_face, roi, gallery, enroll, uri, camera, threshold, smooth, output, headless, json_lines,
-              max_frames, input_width, input_height, input_rate, build_engine, index, **model):  # fmt: skip
+def recognize(gallery, enroll, uri, camera, threshold, smooth, output, headless, json_lines, max_frames, input_width,
+              input_height, input_rate, build_engine, index, **options):  # fmt: skip
     """Recognise enrolled identities in a camera, stream, video or folder, or say unknown."""
-    embedder = _embedder(model)
+    embedder = _embedder(options)
+    finder = _regions(embedder, options)
     if build_engine:
         warm_up(embedder)
         return
     if uri is None and camera is None:
         raise click.UsageError("give --input or --camera")
-    finder = make_detector(detector, _roi(roi), min_face)
     known = open_gallery(gallery, embedder, bool(enroll), index) if gallery else new_gallery(embedder, index)
     if enroll:
         counts = enroll_folder(known, embedder, enroll, finder)
@@ -132,9 +168,15 @@ def recognize(detector, min_face, roi, gallery, enroll, uri, camera, threshold, 
         log.info("press e to enroll the person in view, q to quit")
 
     def enroll_live(key, frame, results):
-        region = region_to_enroll(frame, finder) if key == ord("e") else None
-        if region is not None:
-            name = click.prompt("name for the person in view", err=True).strip()
+        if key != ord("e"):
+            return
+        try:
+            region = usable_region(frame, finder, "the frame")
+        except SiameseEdgeError as error:
+            log.warning("not enrolled: %s", error)
+            return
+        name = click.prompt("name for the person in view", err=True).strip()
+        if name:
             known.add(name, embedder.embed([region]), ["live"])
             if gallery:
                 known.save(gallery)
@@ -173,10 +215,10 @@ def gallery_command():
 @click.option("--name", help="Enroll the IMAGES under this name (else: PATH is a folder of <name>/<image>).")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @one_line_errors()
-def gallery_enroll(detector, min_face, roi, gallery, name, paths, **model):
+def gallery_enroll(gallery, name, paths, **options):
     """Enroll identities from a folder (<name>/<image>) or image files (--name)."""
-    embedder = _embedder(model)
-    finder = make_detector(detector, _roi(roi), min_face)
+    embedder = _embedder(options)
+    finder = _regions(embedder, options)
     known = open_gallery(gallery, embedder, create=True)
     if name:
         count = enroll_images(known, embedder, name, [Path(p) for p in paths], finder)
@@ -239,20 +281,12 @@ def gallery_rename(gallery, old, new):
 @click.argument("first", type=click.Path(dir_okay=False))
 @click.argument("second", type=click.Path(dir_okay=False))
 @one_line_errors()
-def verify(detector, min_face, roi, threshold, first, second, **model):
-    """1:1 verification: are FIRST and SECOND the same identity?"""
-    embedder = _embedder(model)
-    finder = make_detector(detector, _roi(roi), min_face)
-    regions = []
-    for path in (first, second):
-        region = region_to_enroll(read_image(path), finder)
-        if region is None:
-            raise SiameseEdgeError(f"nothing detected in {path}")
-        regions.append(region)
-    a, b = embedder.embed(regions)
-    score, limit = float(a @ b), resolve_threshold(embedder, threshold)
-    verdict = "same" if score >= limit else "different"
-    click.echo(json.dumps({"verdict": verdict, "score": round(score, 4), "threshold": round(limit, 4)}))
+def verify(threshold, first, second, **options):
+    """1:1 verification: is SECOND the same identity as FIRST (for signature models: genuine or forged)?"""
+    embedder = _embedder(options)
+    finder = _regions(embedder, options)
+    reference, questioned = (usable_region(read_image(path), finder, path) for path in (first, second))
+    click.echo(json.dumps(verify_regions(embedder, reference, questioned, threshold).to_dict()))
 
 
 @click.command(context_settings=CONTEXT)
@@ -262,12 +296,10 @@ def verify(detector, min_face, roi, threshold, first, second, **model):
 @click.option("-k", type=int, default=5, help="How many results.")
 @click.argument("query", type=click.Path(dir_okay=False))
 @one_line_errors()
-def search(detector, min_face, roi, gallery, k, query, **model):
+def search(gallery, k, query, **options):
     """Image retrieval: the K enrolled images most similar to QUERY."""
-    embedder = _embedder(model)
-    region = region_to_enroll(read_image(query), make_detector(detector, _roi(roi), min_face))
-    if region is None:
-        raise SiameseEdgeError(f"nothing detected in {query}")
+    embedder = _embedder(options)
+    region = usable_region(read_image(query), _regions(embedder, options), query)
     known = open_gallery(gallery, embedder)
     for rank, (name, source, score) in enumerate(known.search(embedder.embed([region])[0], k), start=1):
         click.echo(f"{rank}\t{score:.4f}\t{name}\t{source}")

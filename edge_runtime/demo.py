@@ -17,7 +17,6 @@ import click
 import cv2
 
 from edge_runtime.command_line import CONTEXT, one_line_errors
-from edge_runtime.detectors import WholeFrame
 from edge_runtime.embedder import Embedder
 from edge_runtime.enrollment import enroll_images, new_gallery
 from edge_runtime.errors import SiameseEdgeError
@@ -78,7 +77,7 @@ def run_demo(out: Path, data: Path, model: Path) -> dict:
     with open(out / "events.jsonl", "w") as events:
         loop = RecognitionLoop(
             source,
-            Recognizer(embedder, gallery, WholeFrame()),
+            Recognizer(embedder, gallery),
             IouTracker(smooth=FRAMES_PER_IMAGE),
             video=VideoFileSink(out / "demo_annotated.mp4", source.rate),
             events=JsonLinesSink(events),

@@ -20,6 +20,9 @@ class DetectorError(SiameseEdgeError):
     """A detector cannot be made from what was asked for."""
 
 
+DEFAULT_MODEL = "lfw_faces.int8.onnx"
+
+
 def packaged_model(name: str) -> str:
     """The path of a model file shipped inside edge_runtime/models."""
     return str(files("edge_runtime") / "models" / name)
@@ -79,17 +82,6 @@ class FaceDetector:
         )
         boxes = [tuple(int(round(v / scale)) for v in box) for box in found]
         return sorted(boxes, key=lambda b: -b[2] * b[3])
-
-
-def make_detector(kind: str, roi: Box | None = None, min_face: int = 60):
-    """The detector for `--detector face|none`, `--roi` and `--min-face`."""
-    if roi is not None:
-        return FixedRegion(roi)
-    if kind == "face":
-        return FaceDetector(min_size=min_face)
-    if kind in ("none", "frame"):
-        return WholeFrame()
-    raise DetectorError(f"unknown detector {kind!r}; choose face or none (or give --roi)")
 
 
 def crop(frame: np.ndarray, box: Box, margin: float = 0.0) -> np.ndarray:

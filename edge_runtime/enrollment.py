@@ -7,11 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.detectors import WholeFrame, crop
 from edge_runtime.embedder import Embedder
-from edge_runtime.errors import ImageReadError
+from edge_runtime.errors import SiameseEdgeError
+from edge_runtime.face_quality import SKIP_REASONS
 from edge_runtime.gallery import Gallery, GalleryError
 from edge_runtime.preprocessing import IMAGE_SUFFIXES, read_image
+from edge_runtime.regions import Region, RegionFinder
 
 log = logging.getLogger(__name__)
 
@@ -34,36 +35,42 @@ def identity_images(folder: str | Path) -> dict[str, list[Path]]:
     return found
 
 
-def region_to_enroll(image: np.ndarray, detector) -> np.ndarray | None:
+def region_to_enroll(image: np.ndarray, regions: RegionFinder | None) -> Region | None:
     """The region of an enrollment image the recognizer would see: its largest detection."""
-    boxes = (detector or WholeFrame()).detect(image)
-    return crop(image, boxes[0]) if boxes else None
+    return (regions or RegionFinder()).largest(image)
 
 
-def enroll_images(gallery: Gallery, embedder: Embedder, name: str, paths: list[Path], detector=None) -> int:
-    """Enroll `name` from image files; unreadable images or ones without a detection are skipped."""
-    regions, sources = [], []
+def usable_region(image: np.ndarray, regions: RegionFinder | None, source: str) -> np.ndarray:
+    """The pixels to embed from an image, or a SiameseEdgeError saying why there are none."""
+    region = region_to_enroll(image, regions)
+    if region is None:
+        raise SiameseEdgeError(f"{source}: nothing detected")
+    if region.skipped is not None:
+        raise SiameseEdgeError(f"{source}: the face is {SKIP_REASONS[region.skipped]} (--no-quality to use it anyway)")
+    return region.image
+
+
+def enroll_images(gallery: Gallery, embedder: Embedder, name: str, paths: list[Path], regions=None) -> int:
+    """Enroll `name` from image files; unreadable images, ones without a detection and ones the quality
+    gate turns away are skipped with a warning."""
+    images, sources = [], []
     for path in paths:
         try:
-            region = region_to_enroll(read_image(path), detector)
-        except ImageReadError as error:
-            log.warning("skipped: %s", error)
+            images.append(usable_region(read_image(path), regions, str(path)))
+        except SiameseEdgeError as error:
+            log.warning("skipped %s", error)
             continue
-        if region is None:
-            log.warning("skipped %s: nothing detected", path)
-            continue
-        regions.append(region)
         sources.append(str(path))
-    if regions:
-        gallery.add(name, embedder.embed(regions), sources)
-    return len(regions)
+    if images:
+        gallery.add(name, embedder.embed(images), sources)
+    return len(images)
 
 
-def enroll_folder(gallery: Gallery, embedder: Embedder, folder: str | Path, detector=None) -> dict[str, int]:
+def enroll_folder(gallery: Gallery, embedder: Embedder, folder: str | Path, regions=None) -> dict[str, int]:
     """Enroll every identity of a folder; returns how many images each got."""
     enrolled = {}
     for name, paths in identity_images(folder).items():
-        count = enroll_images(gallery, embedder, name, paths, detector)
+        count = enroll_images(gallery, embedder, name, paths, regions)
         if count:
             enrolled[name] = count
         else:

@@ -13,6 +13,8 @@ The export stage writes these keys (all values are strings; lists and numbers as
 | `arch` | backbone name |
 | `dataset_name`, `dataset_classes` | what the model was trained on, how many classes |
 | `package_version` | the siamese-edge version that exported it |
+| `kind` | identity, face or signature: what the runtime cuts out and how it words verdicts (absent: identity) |
+| `notes` | free text: training data, recipe, licence, measured accuracy (absent: empty) |
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from edge_runtime.preprocessing import InputSpec
 
 METADATA_FORMAT_VERSION = 1
 FORMAT_KEY = "siamese_edge.format_version"
+KINDS = ("identity", "face", "signature")
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ class ModelInfo:
     dataset_name: str
     dataset_classes: int
     package_version: str
+    kind: str = "identity"
+    notes: str = ""
 
     def to_metadata(self) -> dict[str, str]:
         """The metadata entries to write into the ONNX model."""
@@ -58,6 +63,8 @@ class ModelInfo:
             "dataset_name": self.dataset_name,
             "dataset_classes": str(self.dataset_classes),
             "package_version": self.package_version,
+            "kind": self.kind,
+            "notes": self.notes,
         }
 
     @classmethod
@@ -74,7 +81,7 @@ class ModelInfo:
                 "re-export it with this version's export-onnx"
             )
         try:
-            return cls(
+            info = cls(
                 spec=InputSpec.from_dict(json.loads(metadata["input"])),
                 embedding_size=int(metadata["embedding_size"]),
                 metric=metadata["metric"],
@@ -86,6 +93,11 @@ class ModelInfo:
                 dataset_name=metadata["dataset_name"],
                 dataset_classes=int(metadata["dataset_classes"]),
                 package_version=metadata["package_version"],
+                kind=metadata.get("kind", "identity"),
+                notes=metadata.get("notes", ""),
             )
         except (KeyError, ValueError, TypeError) as error:
             raise ModelError(f"{source} has incomplete siamese-edge metadata ({error}); re-export it") from None
+        if info.kind not in KINDS:
+            raise ModelError(f"{source} is of kind {info.kind!r}; this siamese-edge knows {', '.join(KINDS)}")
+        return info

@@ -11,10 +11,11 @@ import cv2
 import numpy as np
 
 from edge_runtime.errors import SiameseEdgeError
+from edge_runtime.face_quality import SKIP_REASONS
 from edge_runtime.recognizer import UNKNOWN
 from edge_runtime.tracker import TrackedRecognition
 
-KNOWN_COLOR, UNKNOWN_COLOR = (60, 200, 60), (40, 40, 230)
+KNOWN_COLOR, UNKNOWN_COLOR, SKIPPED_COLOR = (60, 200, 60), (40, 40, 230), (150, 150, 150)
 
 
 class OutputError(SiameseEdgeError):
@@ -26,9 +27,12 @@ def annotate(frame: np.ndarray, results: list[TrackedRecognition], fps: float | 
     canvas = frame.copy() if frame.ndim == 3 else cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
     for r in results:
         x, y, w, h = r.box
-        color = UNKNOWN_COLOR if r.name == UNKNOWN else KNOWN_COLOR
+        if r.skipped and r.name == UNKNOWN:
+            color, label = SKIPPED_COLOR, f"{SKIP_REASONS.get(r.skipped, r.skipped)} #{r.track_id}"
+        else:
+            color = UNKNOWN_COLOR if r.name == UNKNOWN else KNOWN_COLOR
+            label = f"{r.name} {r.score:.2f} #{r.track_id}"
         cv2.rectangle(canvas, (x, y), (x + w, y + h), color, 2)
-        label = f"{r.name} {r.score:.2f} #{r.track_id}"
         (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
         top = y - th - 6 if y >= th + 6 else y  # above the box, or inside it at the frame's edge
         cv2.rectangle(canvas, (x, top), (x + tw + 4, top + th + 6), color, -1)
@@ -72,7 +76,8 @@ class VideoFileSink:
 
 
 class JsonLinesSink:
-    """One JSON object per recognition: time, frame, track, box, name, score, and whether it is new."""
+    """One JSON object per recognition: time, frame, track, box, name, score, whether it is new, and
+    why the quality gate skipped it (null when it did not)."""
 
     def __init__(self, stream=None) -> None:
         self.stream = stream or sys.stdout
@@ -88,6 +93,7 @@ class JsonLinesSink:
                 "name": r.name,
                 "score": round(r.score, 4),
                 "event": r.is_new,
+                "skipped": r.skipped,
             }
             self.stream.write(json.dumps(record) + "\n")
         self.stream.flush()

@@ -153,9 +153,9 @@ class RecognitionLoop:
             if item is _END or self.stop.is_set():
                 return
             started = time.perf_counter()
-            boxes = self.recognizer.detector.detect(item.image)
+            boxes = self.recognizer.regions.detect(item.image)
             detected = time.perf_counter()
-            recognitions = self.recognizer.recognize_boxes(item.image, boxes)
+            recognitions = self.recognizer.recognize_regions(self.recognizer.regions.cut(item.image, boxes))
             item.results = self.tracker.update(recognitions)
             item.detect, item.embed = detected - started, time.perf_counter() - detected
             self._put(self.results, item)

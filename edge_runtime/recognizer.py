@@ -1,4 +1,4 @@
-"""`Recognizer`: detector, embedder and gallery together: a frame in, named boxes out."""
+"""`Recognizer`: regions, embedder and gallery together: a frame in, named boxes out."""
 
 from __future__ import annotations
 
@@ -6,21 +6,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_runtime.detectors import Box, WholeFrame, crop
+from edge_runtime.detectors import Box
 from edge_runtime.embedder import Embedder
 from edge_runtime.errors import SiameseEdgeError
 from edge_runtime.gallery import Gallery, GalleryError
+from edge_runtime.regions import Region, RegionFinder
 
 UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
 class Recognition:
-    """One recognised region: its box, the name (or "unknown") and the best cosine score."""
+    """One recognised region: its box, the name (or "unknown") and the best cosine score.
+
+    A region the quality gate turned away is "unknown" with score 0 and says why in `skipped`.
+    """
 
     box: Box
     name: str
     score: float
+    skipped: str | None = None
 
 
 def resolve_threshold(embedder: Embedder, override: float | None) -> float:
@@ -35,29 +40,28 @@ def resolve_threshold(embedder: Embedder, override: float | None) -> float:
 class Recognizer:
     """Name what a frame shows, or say "unknown" below the threshold."""
 
-    def __init__(self, embedder: Embedder, gallery: Gallery, detector=None, threshold: float | None = None) -> None:
+    def __init__(
+        self, embedder: Embedder, gallery: Gallery, regions: RegionFinder | None = None, threshold: float | None = None
+    ) -> None:
         if gallery.model_hash != embedder.info.model_hash:
             raise GalleryError(
                 f"the gallery was enrolled with model {gallery.model_hash}, not with this model "
                 f"({embedder.info.model_hash}); re-enroll the identities with this model"
             )
         self.embedder, self.gallery = embedder, gallery
-        self.detector = detector or WholeFrame()
+        self.regions = regions or RegionFinder()
         self.threshold = resolve_threshold(embedder, threshold)
 
     def recognize(self, frame: np.ndarray) -> list[Recognition]:
-        """Detect, embed and match every region of `frame`."""
-        return self.recognize_boxes(frame, self.detector.detect(frame))
+        """Detect, cut, vet, embed and match every region of `frame`."""
+        return self.recognize_regions(self.regions.find(frame))
 
-    def recognize_boxes(self, frame: np.ndarray, boxes: list[Box]) -> list[Recognition]:
-        """Embed and match the given regions of `frame` (all unknown while the gallery is empty)."""
-        if not boxes:
-            return []
-        if len(self.gallery) == 0:
-            return [Recognition(box=box, name=UNKNOWN, score=0.0) for box in boxes]
-        embeddings = self.embedder.embed([crop(frame, box) for box in boxes])
-        results = []
-        for box, (best,) in zip(boxes, self.gallery.match(embeddings, k=1), strict=True):
-            name = best.name if best.score >= self.threshold else UNKNOWN
-            results.append(Recognition(box=box, name=name, score=best.score))
-        return results
+    def recognize_regions(self, regions: list[Region]) -> list[Recognition]:
+        """Embed and match the usable regions (all unknown while the gallery is empty)."""
+        usable = [r for r in regions if r.skipped is None]
+        names: dict[int, tuple[str, float]] = {}
+        if usable and len(self.gallery):
+            matches = self.gallery.match(self.embedder.embed([r.image for r in usable]), k=1)
+            for region, (best,) in zip(usable, matches, strict=True):
+                names[id(region)] = (best.name if best.score >= self.threshold else UNKNOWN, best.score)
+        return [Recognition(r.box, *names.get(id(r), (UNKNOWN, 0.0)), skipped=r.skipped) for r in regions]

@@ -7,7 +7,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from edge_runtime.detectors import Box
-from edge_runtime.recognizer import Recognition
+from edge_runtime.recognizer import UNKNOWN, Recognition
 
 
 def iou(a: Box, b: Box) -> float:
@@ -47,6 +47,7 @@ class TrackedRecognition:
     name: str
     score: float
     is_new: bool
+    skipped: str | None = None
 
 
 class IouTracker:
@@ -83,9 +84,17 @@ class IouTracker:
                 self.next_id += 1
                 self.tracks.append(track)
             track.box, track.missed = recognition.box, 0
-            track.votes.append((recognition.name, recognition.score))
+            if recognition.skipped is None:
+                track.votes.append((recognition.name, recognition.score))
+            if not track.votes:  # only skipped so far: nothing to name yet
+                results.append(
+                    TrackedRecognition(track.track_id, recognition.box, UNKNOWN, 0.0, False, recognition.skipped)
+                )
+                continue
             name, score = track.voted()
             is_new = name != track.announced
             track.announced = name
-            results.append(TrackedRecognition(track.track_id, recognition.box, name, score, is_new))
+            results.append(
+                TrackedRecognition(track.track_id, recognition.box, name, score, is_new, recognition.skipped)
+            )
         return results

@@ -8,6 +8,7 @@ import click
 
 from edge_runtime.command_line import CONTEXT, one_line_errors
 from edge_runtime.errors import SiameseEdgeError
+from edge_runtime.model_info import KINDS
 from export.graph import DEFAULT_OPSET, IR_VERSION_FOR_OPSET
 from export.pipeline import PRECISIONS, ExportOptions, VariantReport, export_checkpoint
 from export.precision import CALIBRATION_METHODS
@@ -31,6 +32,8 @@ from export.precision import CALIBRATION_METHODS
 @click.option("--opset", type=click.Choice([str(o) for o in IR_VERSION_FOR_OPSET]), default=str(DEFAULT_OPSET))
 @click.option("--data", type=click.Path(file_okay=False, path_type=Path), help="The training dataset, if it moved.")
 @click.option("--episodes", type=int, default=1000, help="Episodes for the accuracy column.")
+@click.option("--kind", type=click.Choice(KINDS), help="Override the kind the checkpoint was trained as.")
+@click.option("--notes", default="", help="Free text for the metadata: data, recipe, licence, accuracy.")
 @click.option("--eval-split", type=click.Choice(["val", "test"]), default="val", help="Classes to measure on.")
 @one_line_errors()
 def main(checkpoint: Path, output: Path | None, precision, all_precisions: bool, opset: str, **options) -> None:
@@ -47,6 +50,8 @@ def main(checkpoint: Path, output: Path | None, precision, all_precisions: bool,
         data_root=options["data"],
         episodes=options["episodes"],
         eval_split=options["eval_split"],
+        kind=options["kind"],
+        notes=options["notes"],
     )
     try:
         reports = export_checkpoint(checkpoint, output or checkpoint.with_suffix(".onnx"), settings)

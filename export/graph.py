@@ -65,8 +65,10 @@ def graph_hash(proto: onnx.ModelProto) -> str:
     return hashlib.sha256(proto.graph.SerializeToString(deterministic=True)).hexdigest()[:16]
 
 
-def describe(payload: dict, proto: onnx.ModelProto, precision: str) -> ModelInfo:
-    """The ModelInfo of an exported graph of this checkpoint."""
+def describe(
+    payload: dict, proto: onnx.ModelProto, precision: str, kind: str | None = None, notes: str = ""
+) -> ModelInfo:
+    """The ModelInfo of an exported graph of this checkpoint (`kind` overrides the training config's)."""
     return ModelInfo(
         spec=InputSpec.from_dict(payload["input"]),
         embedding_size=int(payload["embedding_size"]),
@@ -79,6 +81,8 @@ def describe(payload: dict, proto: onnx.ModelProto, precision: str) -> ModelInfo
         dataset_name=payload["dataset"]["name"],
         dataset_classes=int(payload["dataset"]["num_classes"]),
         package_version=package_version(),
+        kind=kind or payload.get("config", {}).get("kind", "identity"),
+        notes=notes,
     )
 
 

@@ -40,6 +40,8 @@ class ExportOptions:
     data_root: Path | None = None
     episodes: int = 1000
     eval_split: str = "val"
+    kind: str | None = None
+    notes: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ def export_checkpoint(checkpoint: Path, output: Path, options: ExportOptions) ->
     fp32_embeddings: np.ndarray | None = None
     for precision in precisions:
         proto = _convert(fp32, precision, calibration, spec, options)
-        proto = attach_metadata(proto, describe(payload, proto, precision))
+        proto = attach_metadata(proto, describe(payload, proto, precision, options.kind, options.notes))
         check_onnx(proto)
         path = output_path(output, precision)
         with atomic_path(path) as temporary:

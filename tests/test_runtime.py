@@ -11,7 +11,6 @@ from click.testing import CliRunner
 
 from edge_runtime.cli import gallery_command, recognize, search, verify
 from edge_runtime.demo import DEMO_MODEL, DEMO_SPLIT, run_demo
-from edge_runtime.detectors import WholeFrame
 from edge_runtime.embedder import Embedder
 from edge_runtime.enrollment import enroll_images, new_gallery
 from edge_runtime.gallery import Gallery
@@ -66,7 +65,7 @@ def test_one_shot_recognition_of_faces_the_model_never_saw(embedder, faces_root)
     gallery = new_gallery(embedder)
     for subject in ENROLLED:
         enroll_images(gallery, embedder, subject, [faces_root / subject / "1.png"])
-    recognizer = Recognizer(embedder, gallery, WholeFrame())
+    recognizer = Recognizer(embedder, gallery)
     known = [
         recognizer.recognize(read_image(faces_root / s / f"{i}.png"))[0].name for s in ENROLLED for i in range(2, 11)
     ]

@@ -30,11 +30,23 @@ def random_affine_matrix(rng: np.random.Generator, height: int, width: int) -> n
     return np.hstack([linear, offset[:, None]])
 
 
-def augment_batch(images: np.ndarray, rng: np.random.Generator, flip: bool = False) -> np.ndarray:
+def photometric_jitter(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Brightness and contrast scaled by 0.7-1.3 each, and colour dropped one time in five."""
+    pixels = image.astype(np.float32)
+    if pixels.ndim == 3 and pixels.shape[2] == 3 and rng.random() < 0.2:
+        pixels[:] = pixels.mean(axis=2, keepdims=True)
+    mean = pixels.mean()
+    pixels = (pixels - mean) * rng.uniform(0.7, 1.3) + mean * rng.uniform(0.7, 1.3)
+    return np.clip(pixels, 0, 255).astype(np.uint8)
+
+
+def augment_batch(
+    images: np.ndarray, rng: np.random.Generator, flip: bool = False, photometric: bool = False
+) -> np.ndarray:
     """Distort each image of an N×H×W×C uint8 batch with its own random affine transform.
 
     With `flip`, half the images are also mirrored left to right (right for faces, wrong for
-    characters).
+    characters); with `photometric`, each also gets `photometric_jitter`.
     """
     count, height, width, channels = images.shape
     out = np.empty_like(images)
@@ -45,5 +57,6 @@ def augment_batch(images: np.ndarray, rng: np.random.Generator, flip: bool = Fal
         warped = cv2.warpAffine(
             images[i], matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
-        out[i] = warped.reshape(height, width, channels)
+        warped = warped.reshape(height, width, channels)
+        out[i] = photometric_jitter(warped, rng) if photometric else warped
     return out

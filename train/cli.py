@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from edge_runtime.command_line import CONTEXT, one_line_errors
+from edge_runtime.model_info import KINDS
 from edge_runtime.preprocessing import RESIZE_MODES
 from train.backbones import BACKBONES
 from train.config import TrainConfig
@@ -46,6 +47,12 @@ def _size(value: str) -> tuple[int, int]:
 @click.option("--layout", type=click.Choice(LAYOUTS), default="auto")
 @click.option("--group-separator", default="", help="Class folders sharing the name before it are one group.")
 @click.option("--resize", type=click.Choice(RESIZE_MODES), default="stretch", help="ink: crop to the strokes, pad.")
+@click.option(
+    "--kind",
+    type=click.Choice(KINDS),
+    default="identity",
+    help="What the model recognises; the runtime's defaults follow it (face: detect and align faces).",
+)
 @click.option("--split", default="0.7,0.1,0.2", help="train,val,test share of the groups (fractions or counts).")
 @click.option("--split-seed", type=int, default=0, help="Seed of the class split.")
 @click.option("--input-size", default="64", help="Network input, e.g. 105 or 112x96 (height x width).")
@@ -65,6 +72,7 @@ def _size(value: str) -> tuple[int, int]:
 @click.option("--weight-decay", type=float, default=5e-4)
 @click.option("--augment/--no-augment", default=True, help="Koch et al.'s random affine distortions.")
 @click.option("--flip", is_flag=True, help="Also mirror half the training images left to right (faces).")
+@click.option("--photometric", is_flag=True, help="Also vary brightness and contrast, and drop colour at times.")
 @click.option("--rotate-classes", is_flag=True, help="Add 90/180/270° rotations of training classes as new classes.")
 @click.option("--seed", type=int, default=0)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")

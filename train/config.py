@@ -18,6 +18,7 @@ class TrainConfig:
     width: int = 64
     channels: int = 0
     resize: str = "stretch"
+    kind: str = "identity"
     backbone: str = "edge"
     embedding_size: int = 0
     loss: str = "triplet"
@@ -33,6 +34,7 @@ class TrainConfig:
     weight_decay: float = 5e-4
     augment: bool = True
     flip: bool = False
+    photometric: bool = False
     rotate_classes: bool = False
     seed: int = 0
     device: str = "auto"

@@ -311,7 +311,7 @@ class Trainer:
             targets = torch.from_numpy(self.train_set.labels[index])
         images = self.train_set.images[index]
         if self.config.augment:
-            images = augment_batch(images, rng, flip=self.config.flip)
+            images = augment_batch(images, rng, flip=self.config.flip, photometric=self.config.photometric)
         inputs = torch.from_numpy(to_input_tensor(images, self.spec))
         return inputs.to(self.device, non_blocking=True), targets.to(self.device)
 

@@ -1,7 +1,7 @@
 """LFW for face recognition: the View 2 pair folds, and faces cropped the way the runtime crops them.
 
-Faces are cropped with the runtime's own detector (`--detector face`) and box, so a model trained
-on these crops sees at run time what it saw in training.
+Faces are found and cut by the runtime's own face regions (`--detector face`: Haar box, eyes
+levelled), so a model trained on these crops sees at run time what it saw in training.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.detectors import FaceDetector, crop
+from edge_runtime.detectors import crop
 from edge_runtime.preprocessing import read_image
+from edge_runtime.regions import RegionFinder, face_regions
 
 Pair = tuple[str, int, str, int, bool]
 
@@ -39,18 +40,23 @@ def image_path(root: Path, person: str, number: int) -> Path:
     return root / person / f"{person}_{number:04d}.jpg"
 
 
-def face_crop(image: np.ndarray, detector: FaceDetector) -> tuple[np.ndarray, bool]:
+def lfw_faces() -> RegionFinder:
+    """Face regions as the runtime cuts them, down to the 40 px faces of some LFW images."""
+    return face_regions(min_face=40)
+
+
+def face_crop(image: np.ndarray, faces: RegionFinder) -> tuple[np.ndarray, bool]:
     """The face nearest the centre (LFW centres the named person), or the central square if none."""
-    boxes = detector.detect(image)
+    boxes = faces.detect(image)
     height, width = image.shape[:2]
     if boxes:
         centre = np.array([width / 2, height / 2])
         box = min(boxes, key=lambda b: np.linalg.norm(np.array([b[0] + b[2] / 2, b[1] + b[3] / 2]) - centre))
-        return crop(image, box), True
+        return faces.cut(image, [box])[0].image, True
     side = min(height, width) // 2
     return crop(image, ((width - side) // 2, (height - side) // 2, side, side)), False
 
 
-def load_face(root: Path, person: str, number: int, detector: FaceDetector) -> tuple[np.ndarray, bool]:
-    """Read one LFW image and crop its face."""
-    return face_crop(read_image(image_path(root, person, number)), detector)
+def load_face(root: Path, person: str, number: int, faces: RegionFinder) -> tuple[np.ndarray, bool]:
+    """Read one LFW image and cut its face."""
+    return face_crop(read_image(image_path(root, person, number)), faces)

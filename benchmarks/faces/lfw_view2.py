@@ -16,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.faces.lfw import load_face, read_folds
-from edge_runtime.detectors import FaceDetector
+from benchmarks.faces.lfw import lfw_faces, load_face, read_folds
 from edge_runtime.embedder import Embedder
 from edge_runtime.openset import roc_curve, tar_at_far
 
@@ -37,7 +36,7 @@ def main() -> None:
     parser.add_argument("--test-folds", type=int, default=5)
     args = parser.parse_args()
     embedder = Embedder(args.model, providers=("cpu",))
-    detector = FaceDetector(min_size=40)
+    faces = lfw_faces()
     folds = read_folds(args.pairs)[: args.test_folds]
     cache: dict[tuple[str, int], np.ndarray] = {}
     fallbacks = 0
@@ -45,7 +44,7 @@ def main() -> None:
     def embedding(person: str, number: int) -> np.ndarray:
         nonlocal fallbacks
         if (person, number) not in cache:
-            face, found = load_face(args.lfw, person, number, detector)
+            face, found = load_face(args.lfw, person, number, faces)
             fallbacks += not found
             cache[person, number] = embedder.embed([face])[0]
         return cache[person, number]

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import cv2
 
-from benchmarks.faces.lfw import face_crop, read_folds
-from edge_runtime.detectors import FaceDetector
+from benchmarks.faces.lfw import face_crop, lfw_faces, read_folds
 from edge_runtime.preprocessing import read_image
 
 
@@ -25,14 +24,14 @@ def main() -> None:
     args = parser.parse_args()
     folds = read_folds(args.pairs)
     held_out = {name for fold in folds[: args.test_folds] for a, _, b, _, _ in fold for name in (a, b)}
-    detector = FaceDetector(min_size=40)
+    finder = lfw_faces()
     people = [p for p in sorted(args.lfw.iterdir()) if p.is_dir() and p.name not in held_out]
     kept = images = 0
     for person in people:
         files = sorted(person.glob("*.jpg"))
         if len(files) < 2:
             continue
-        faces = [face for face, found in (face_crop(read_image(f), detector) for f in files) if found]
+        faces = [face for face, found in (face_crop(read_image(f), finder) for f in files) if found]
         if len(faces) < 2:
             continue
         (args.out / person.name).mkdir(parents=True, exist_ok=True)
