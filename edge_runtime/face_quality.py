@@ -37,11 +37,17 @@ def frontality(region: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class QualityGate:
-    """Thresholds below which a face is skipped (0 turns a check off)."""
+    """Thresholds below which a face is skipped (0 turns the size and sharpness checks off, -1 the
+    frontality check).
 
-    min_size: int = 72
-    min_sharpness: float = 40.0
-    min_frontality: float = 0.35
+    The defaults were set on 300 random LFW faces: they pass about 95% of them (the 1st percentile
+    of sharpness is 120, the 5th of frontality -0.12) and stop most faces blurred with a Gaussian
+    of sigma 3 pixels (median sharpness 34), and faces turned well aside.
+    """
+
+    min_size: int = 64
+    min_sharpness: float = 60.0
+    min_frontality: float = -0.2
 
     def reason(self, region: np.ndarray) -> str | None:
         """Why the face should be skipped ("small", "blurred", "turned"), or None if it is usable."""
@@ -49,6 +55,6 @@ class QualityGate:
             return "small"
         if self.min_sharpness and sharpness(region) < self.min_sharpness:
             return "blurred"
-        if self.min_frontality and frontality(region) < self.min_frontality:
+        if self.min_frontality > -1 and frontality(region) < self.min_frontality:
             return "turned"
         return None

@@ -178,19 +178,20 @@ def verification_metrics(scores: np.ndarray, same: np.ndarray, fars=(1e-2, 1e-3)
 
 
 def open_set_identification(
-    embeddings: np.ndarray, labels: np.ndarray, threshold: float, *, seed: int = 0
+    embeddings: np.ndarray, labels: np.ndarray, threshold: float, *, seed: int = 0, enrolled: int | None = None
 ) -> dict[str, float]:
     """One-shot identification with an "unknown" answer, the way the runtime uses a gallery.
 
-    Half of the classes are enrolled with ONE image each; every other image is a probe. Known
-    probes must get their own name with a score at or above the threshold, never-enrolled ones
-    must be rejected as unknown.
+    `enrolled` classes (default: half) are enrolled with ONE image each; every other image is a
+    probe. Known probes must get their own name with a score at or above the threshold,
+    never-enrolled ones must be rejected as unknown.
     """
     rng = np.random.default_rng(seed)
     classes = np.unique(labels)
     if len(classes) < 2:
         raise ValueError("open-set identification needs two classes at least")
-    enrolled = rng.choice(classes, size=len(classes) // 2, replace=False)
+    count = len(classes) // 2 if enrolled is None else min(enrolled, len(classes) - 1)
+    enrolled = rng.choice(classes, size=count, replace=False)
     gallery_index = np.array([rng.choice(np.flatnonzero(labels == c)) for c in enrolled])
     probes = np.setdiff1d(np.arange(len(labels)), gallery_index)
     scores = embeddings[probes] @ embeddings[gallery_index].T

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from edge_runtime.cli import verify
 from edge_runtime.embedder import Embedder
 from edge_runtime.preprocessing import read_image
+from edge_runtime.verification import verify as verify_pair
 
 MODELS = Path(__file__).resolve().parents[1] / "edge_runtime" / "models"
 SIGNER = Path(__file__).resolve().parents[1] / "data" / "demo" / "signatures"
@@ -30,12 +31,22 @@ def test_genuine_pairs_score_above_forged_pairs_of_an_unseen_signer():
     assert np.mean(same) > np.mean(different) + 0.2
 
 
-def test_edge_verify_says_forged_for_a_forgery():
+def test_edge_verify_says_genuine_or_forged_for_a_signature_model():
     reference = sorted((SIGNER / "009").iterdir())[0]
     forgery = sorted((SIGNER / "009_forg").iterdir())[0]
     genuine = sorted((SIGNER / "009").iterdir())[1]
     model = str(MODELS / "signatures.int8.onnx")
     forged = CliRunner().invoke(verify, ["-m", model, str(reference), str(forgery)])
     real = CliRunner().invoke(verify, ["-m", model, str(reference), str(genuine)])
-    assert json.loads(forged.stdout)["verdict"] == "different"
+    assert json.loads(forged.stdout)["verdict"] == "forged"
+    assert json.loads(real.stdout)["verdict"] == "genuine"
     assert json.loads(real.stdout)["score"] > json.loads(forged.stdout)["score"]
+
+
+def test_the_verification_api_words_the_verdict_by_the_model_kind():
+    embedder = Embedder(MODELS / "signatures.int8.onnx", providers=("cpu",))
+    assert embedder.info.kind == "signature" and "EER" in embedder.info.notes
+    reference, forgery = (read_image(sorted((SIGNER / f).iterdir())[0]) for f in ("009", "009_forg"))
+    verdict = verify_pair(embedder, reference, forgery)
+    assert verdict.verdict == "forged" and not verdict.accepted and verdict.threshold == embedder.info.threshold
+    assert verify_pair(embedder, reference, reference).verdict == "genuine"

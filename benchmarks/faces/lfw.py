@@ -35,6 +35,11 @@ def read_folds(pairs_file: str | Path) -> list[list[Pair]]:
     return folds
 
 
+def held_out_people(folds: list[list[Pair]], count: int) -> set[str]:
+    """Everyone who appears in the first `count` folds: never to be trained on."""
+    return {name for fold in folds[:count] for a, _, b, _, _ in fold for name in (a, b)}
+
+
 def image_path(root: Path, person: str, number: int) -> Path:
     """Where LFW keeps image `number` of `person`."""
     return root / person / f"{person}_{number:04d}.jpg"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import cv2
 
-from benchmarks.faces.lfw import face_crop, lfw_faces, read_folds
+from benchmarks.faces.lfw import face_crop, held_out_people, lfw_faces, read_folds
 from edge_runtime.preprocessing import read_image
 
 
@@ -23,7 +23,7 @@ def main() -> None:
     parser.add_argument("--test-folds", type=int, default=5, help="the first N folds are held out")
     args = parser.parse_args()
     folds = read_folds(args.pairs)
-    held_out = {name for fold in folds[: args.test_folds] for a, _, b, _, _ in fold for name in (a, b)}
+    held_out = held_out_people(folds, args.test_folds)
     finder = lfw_faces()
     people = [p for p in sorted(args.lfw.iterdir()) if p.is_dir() and p.name not in held_out]
     kept = images = 0

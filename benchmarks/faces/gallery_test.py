@@ -1,0 +1,79 @@
+"""The runtime's gallery on LFW people the model never saw: one image enrolled per person, the
+person's other images must get the right name, the images of never-enrolled people must come out
+"unknown" (at the model's own calibrated threshold, with the runtime's face cut and quality gate).
+
+People of View 2 folds 1..N with two faces or more (at most --per-person images each): a random
+gallery of G of them is enrolled with ONE image each, everyone else is never enrolled. Each gallery
+size (--galleries, "half" for half the people) is repeated over --rounds random draws; means are
+reported. A bigger gallery gives a stranger more chances to pass for someone.
+
+Usage: python -m benchmarks.faces.gallery_test MODEL.onnx LFW_ROOT PAIRS_FILE [--test-folds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.faces.lfw import held_out_people, read_folds
+from edge_runtime.embedder import Embedder
+from edge_runtime.face_quality import QualityGate
+from edge_runtime.openset import open_set_identification
+from edge_runtime.preprocessing import read_image
+from edge_runtime.regions import face_regions
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", type=Path)
+    parser.add_argument("lfw", type=Path)
+    parser.add_argument("pairs", type=Path)
+    parser.add_argument("--test-folds", type=int, default=5)
+    parser.add_argument("--per-person", type=int, default=10, help="at most this many images of one person")
+    parser.add_argument("--galleries", default="10,100,half", help="gallery sizes, comma-separated")
+    parser.add_argument("--rounds", type=int, default=10)
+    args = parser.parse_args()
+    embedder = Embedder(args.model, providers=("cpu",))
+    finder = face_regions(min_face=40, gate=QualityGate())
+    people = sorted(held_out_people(read_folds(args.pairs), args.test_folds))
+    images, labels, skipped, undetected = [], [], 0, 0
+    for label, person in enumerate(people):
+        faces = []
+        for path in sorted((args.lfw / person).glob("*.jpg"))[: args.per_person]:
+            region = finder.largest(read_image(path))
+            undetected += region is None
+            skipped += region is not None and region.skipped is not None
+            if region is not None and region.skipped is None:
+                faces.append(region.image)
+        if len(faces) >= 2:
+            images += faces
+            labels += [label] * len(faces)
+    labels = np.array(labels)
+    embeddings = np.concatenate([embedder.embed(images[i : i + 64]) for i in range(0, len(images), 64)])
+    threshold = float(embedder.info.threshold)
+    report = {
+        "people (two usable faces or more)": int(len(np.unique(labels))),
+        "faces": int(len(labels)),
+        "images skipped by the quality gate": skipped,
+        "images without a detected face": undetected,
+        "threshold (the model's)": round(threshold, 4),
+        "galleries": [],
+    }
+    for size in args.galleries.split(","):
+        enrolled = None if size == "half" else int(size)
+        rounds = [
+            open_set_identification(embeddings, labels, threshold, seed=seed, enrolled=enrolled)
+            for seed in range(args.rounds)
+        ]
+        row = {"enrolled identities (one image each)": rounds[0]["enrolled_identities"]}
+        for key in ("known_probes", "unknown_probes", "known_identification_rate", "unknown_rejection_rate"):
+            row[key] = round(float(np.mean([r[key] for r in rounds])), 4)
+        report["galleries"].append(row)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
