@@ -33,6 +33,11 @@ from export.precision import CALIBRATION_METHODS
 @click.option("--data", type=click.Path(file_okay=False, path_type=Path), help="The training dataset, if it moved.")
 @click.option("--episodes", type=int, default=1000, help="Episodes for the accuracy column.")
 @click.option("--kind", type=click.Choice(KINDS), help="Override the kind the checkpoint was trained as.")
+@click.option(
+    "--target-far",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="Recalibrate the unknown threshold for this FAR (validation classes).",
+)
 @click.option("--notes", default="", help="Free text for the metadata: data, recipe, licence, accuracy.")
 @click.option("--eval-split", type=click.Choice(["val", "test"]), default="val", help="Classes to measure on.")
 @one_line_errors()
@@ -52,6 +57,7 @@ def main(checkpoint: Path, output: Path | None, precision, all_precisions: bool,
         eval_split=options["eval_split"],
         kind=options["kind"],
         notes=options["notes"],
+        target_far=options["target_far"],
     )
     try:
         reports = export_checkpoint(checkpoint, output or checkpoint.with_suffix(".onnx"), settings)

@@ -19,7 +19,7 @@ from export.precision import CalibrationError, to_fp16, to_int8
 from export.verify import ExportError, agreement, check_onnx, cpu_latency_ms, require_agreement
 from train.checkpoint import load_checkpoint
 from train.datasets import ImageSet, load_images, scan_dataset
-from train.evaluation import embed_images, evaluate_embeddings, feasible_way
+from train.evaluation import calibrate_threshold, embed_images, evaluate_embeddings, feasible_way
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ class ExportOptions:
     eval_split: str = "val"
     kind: str | None = None
     notes: str = ""
+    target_far: float | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,9 @@ def export_checkpoint(checkpoint: Path, output: Path, options: ExportOptions) ->
     spec = InputSpec.from_dict(payload["input"])
     held_out = _held_out_images(payload, options.data_root, spec, options.eval_split)
     reference = embed_images(model_from_checkpoint(payload), held_out.images, spec, torch.device("cpu"))
+    if options.target_far is not None:
+        validation = held_out if options.eval_split == "val" else None
+        payload = _recalibrated(payload, options, spec, validation, reference)
     precisions = _ordered(options.precisions)
     calibration = _calibration_images(payload, options, spec) if "int8" in precisions else None
     fp32 = export_fp32(payload, options.opset)
@@ -155,6 +159,22 @@ def _dataset_root(payload: dict, data_root: Path | None) -> Path:
 def _dataset_records(payload: dict, root: Path):
     """The checkpoint's dataset, scanned as it was for training."""
     return scan_dataset(root, payload["dataset"].get("layout", "auto"), payload["config"].get("group_separator", ""))
+
+
+def _recalibrated(
+    payload: dict, options: ExportOptions, spec: InputSpec, validation: ImageSet | None, embeddings: np.ndarray
+) -> dict:
+    """The checkpoint with its "unknown" threshold set for `options.target_far` on its validation
+    classes (`embeddings` are those of `validation` when it is given)."""
+    if not 0 < options.target_far < 1:
+        raise ExportError(f"--target-far must lie between 0 and 1, not {options.target_far}")
+    if validation is None:
+        validation = _held_out_images(payload, options.data_root, spec, "val")
+        embeddings = embed_images(model_from_checkpoint(payload), validation.images, spec, torch.device("cpu"))
+    threshold = calibrate_threshold(embeddings, validation.labels, options.target_far)
+    log.info("threshold %.4f for FAR %g on the validation classes (was %s)", threshold, options.target_far,
+             payload.get("threshold"))  # fmt: skip
+    return {**payload, "threshold": threshold, "target_far": options.target_far}
 
 
 def _held_out_images(payload: dict, data_root: Path | None, spec: InputSpec, part: str) -> ImageSet:
