@@ -1,6 +1,6 @@
 import numpy as np
 
-from train.augment import augment_batch, random_affine_matrix
+from train.augment import augment_batch, photometric_jitter, random_affine_matrix
 
 
 def test_affine_ranges_are_koch_et_al():
@@ -26,3 +26,15 @@ def test_flip_mirrors_about_half_the_images():
     mirrored = [augment_batch(image, rng, flip=True)[0, :, -2:].mean() > 100 for _ in range(200)]
     assert 0.35 < np.mean(mirrored) < 0.65
     assert not any(augment_batch(image, rng)[0, :, -2:].mean() > 100 for _ in range(50))
+
+
+def test_photometric_jitter_varies_brightness_and_contrast_and_sometimes_drops_colour():
+    rng = np.random.default_rng(0)
+    image = np.random.default_rng(2).integers(40, 200, size=(16, 16, 3), dtype=np.uint8)
+    image[..., 0] //= 2  # a colour cast, so that grey copies stand out
+    out = [photometric_jitter(image, rng) for _ in range(300)]
+    means = [o.mean() for o in out]
+    assert min(means) < 0.8 * image.mean() < 1.25 * image.mean() < max(means)
+    grey = np.mean([np.array_equal(o[..., 0], o[..., 1]) and np.array_equal(o[..., 1], o[..., 2]) for o in out])
+    assert 0.1 < grey < 0.3
+    assert all(o.dtype == np.uint8 and o.shape == image.shape for o in out)

@@ -109,3 +109,17 @@ def test_cli_errors_leave_no_model_behind(trained, tmp_path):
         assert list(out.iterdir()) == []
     result = _run([checkpoint, "-o", tmp_path / "a_file" / "m.onnx", "--episodes", "10"])
     assert result.exit_code == 2 and "cannot write" in result.output
+
+
+def test_kind_notes_and_a_recalibrated_threshold_reach_the_metadata(trained, tmp_path):
+    checkpoint, _ = trained
+    payload = load_checkpoint(checkpoint)
+    arguments = [str(checkpoint), "-o", str(tmp_path / "m.onnx"), "--episodes", "20", "--kind", "face"]
+    CliRunner().invoke(main, [*arguments, "--notes", "trained on twelve AT&T subjects", "--target-far", "0.2"])
+    info = Embedder(tmp_path / "m.fp32.onnx", providers=("cpu",)).info
+    assert info.kind == "face" and info.notes == "trained on twelve AT&T subjects"
+    assert info.target_far == 0.2 and info.threshold < payload["threshold"]  # a higher FAR accepts more
+    default = CliRunner().invoke(main, [str(checkpoint), "-o", str(tmp_path / "d.onnx"), "--episodes", "20"])
+    assert default.exit_code == 0, default.output
+    info = Embedder(tmp_path / "d.fp32.onnx", providers=("cpu",)).info
+    assert info.kind == "identity" and info.threshold == pytest.approx(payload["threshold"])
