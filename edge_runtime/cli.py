@@ -23,7 +23,7 @@ from edge_runtime.pipeline import RecognitionLoop
 from edge_runtime.preprocessing import read_image
 from edge_runtime.providers import CUDNN_SEARCH, PROVIDER_NAMES, ProviderSettings
 from edge_runtime.recognizer import Recognizer
-from edge_runtime.regions import RegionFinder, make_regions
+from edge_runtime.regions import DEFAULT_GATE, RegionFinder, make_regions
 from edge_runtime.search_index import BACKENDS
 from edge_runtime.sources import open_source
 from edge_runtime.tracker import IouTracker
@@ -70,7 +70,7 @@ def model_options(command):
 
 def detector_options(command):
     """--detector, --min-face, --roi and the face quality gate: what part of an image is recognised."""
-    gate = QualityGate()
+    gate = DEFAULT_GATE
     options = [
         click.option(
             "--detector",
@@ -78,9 +78,13 @@ def detector_options(command):
             default="auto",
             help="auto: faces for face models, the whole image otherwise.",
         ),
-        click.option("--min-face", type=int, default=60, help="Smallest face to detect, in pixels."),
+        click.option(
+            "--min-face",
+            type=click.IntRange(min=8),
+            default=gate.min_size,
+            help="Smallest face to detect and recognise, in pixels.",
+        ),
         click.option("--roi", help="Recognise this region x,y,w,h instead of detecting."),
-        click.option("--min-face-size", type=int, default=gate.min_size, help="Skip faces smaller than this (px)."),
         click.option(
             "--min-sharpness", type=float, default=gate.min_sharpness, help="Skip blurrier faces (Laplacian variance)."
         ),
@@ -99,11 +103,11 @@ def detector_options(command):
 
 def _regions(embedder: Embedder, options: dict) -> RegionFinder:
     """The RegionFinder the detector options describe for this model (they are removed from `options`)."""
-    gate = QualityGate(options.pop("min_face_size"), options.pop("min_sharpness"), options.pop("min_frontality"))
+    min_face = options.pop("min_face")
+    gate = QualityGate(min_face, options.pop("min_sharpness"), options.pop("min_frontality"))
     if options.pop("no_quality"):
         gate = None
-    roi = _roi(options.pop("roi"))
-    return make_regions(embedder.info.kind, options.pop("detector"), roi, options.pop("min_face"), gate)
+    return make_regions(embedder.info.kind, options.pop("detector"), _roi(options.pop("roi")), min_face, gate)
 
 
 def _embedder(options: dict) -> Embedder:

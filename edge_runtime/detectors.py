@@ -14,6 +14,7 @@ from edge_runtime.errors import SiameseEdgeError
 
 Box = tuple[int, int, int, int]
 FACE_CASCADE = "haarcascade_frontalface_default.xml"
+SEARCH_FACE_PIXELS = 32  # frames are searched at the scale where the smallest face measures this
 
 
 class DetectorError(SiameseEdgeError):
@@ -60,16 +61,16 @@ class FaceDetector:
         self.cascade = cv2.CascadeClassifier(packaged_model(FACE_CASCADE))
         if self.cascade.empty():
             raise DetectorError(f"cannot load the face detector {packaged_model(FACE_CASCADE)}")
-        window = self.cascade.getOriginalWindowSize()[0]
         self.min_size, self.scale_factor, self.min_neighbors = min_size, scale_factor, min_neighbors
-        self.search_scale = min(1.0, window / min_size)
+        self.search_scale = min(1.0, SEARCH_FACE_PIXELS / min_size)
 
     def detect(self, frame: np.ndarray) -> list[Box]:
         """Face boxes, largest first.
 
-        The frame is searched at the smallest scale at which a `min_size` face still fills the
-        cascade's window (24 px): for 60 px faces, a 640×480 frame is searched at 256×192, about
-        13 ms on 2 CPU cores (120 ms at full size with a pyramid step of 1.1).
+        The frame is searched at the scale where a `min_size` face measures 32 px: for 64 px faces,
+        a 640×480 frame is searched at 320×240 (120 ms at full size with a pyramid step of 1.1).
+        Searching smaller, where such a face just fills the cascade's 24 px window, was faster but
+        missed 8% of LFW's 100 px faces at `min_size` 64 (3% at 32 px).
         """
         gray = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
         scale = self.search_scale
@@ -84,10 +85,17 @@ class FaceDetector:
         return sorted(boxes, key=lambda b: -b[2] * b[3])
 
 
+def clip_box(box: Box, height: int, width: int) -> Box:
+    """`box` clipped to a height × width frame (zero width or height when it lies outside)."""
+    x, y, w, h = box
+    left, top = min(max(0, x), width), min(max(0, y), height)
+    right, bottom = max(left, min(width, x + w)), max(top, min(height, y + h))
+    return left, top, right - left, bottom - top
+
+
 def crop(frame: np.ndarray, box: Box, margin: float = 0.0) -> np.ndarray:
     """The part of `frame` inside `box`, grown by `margin` of its size on each side and clipped."""
     x, y, w, h = box
     dx, dy = int(w * margin), int(h * margin)
-    top, left = max(0, y - dy), max(0, x - dx)
-    bottom, right = min(frame.shape[0], y + h + dy), min(frame.shape[1], x + w + dx)
-    return frame[top:bottom, left:right]
+    left, top, w, h = clip_box((x - dx, y - dy, w + 2 * dx, h + 2 * dy), *frame.shape[:2])
+    return frame[top : top + h, left : left + w]

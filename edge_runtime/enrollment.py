@@ -12,7 +12,7 @@ from edge_runtime.errors import SiameseEdgeError
 from edge_runtime.face_quality import SKIP_REASONS
 from edge_runtime.gallery import Gallery, GalleryError
 from edge_runtime.preprocessing import IMAGE_SUFFIXES, read_image
-from edge_runtime.regions import Region, RegionFinder
+from edge_runtime.regions import RegionFinder, make_regions
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +35,10 @@ def identity_images(folder: str | Path) -> dict[str, list[Path]]:
     return found
 
 
-def region_to_enroll(image: np.ndarray, regions: RegionFinder | None) -> Region | None:
-    """The region of an enrollment image the recognizer would see: its largest detection."""
-    return (regions or RegionFinder()).largest(image)
-
-
-def usable_region(image: np.ndarray, regions: RegionFinder | None, source: str) -> np.ndarray:
-    """The pixels to embed from an image, or a SiameseEdgeError saying why there are none."""
-    region = region_to_enroll(image, regions)
+def usable_region(image: np.ndarray, regions: RegionFinder, source: str) -> np.ndarray:
+    """The pixels to embed from an image (its largest region, as the recognizer would cut it), or a
+    SiameseEdgeError saying why there are none."""
+    region = regions.largest(image)
     if region is None:
         raise SiameseEdgeError(f"{source}: nothing detected")
     if region.skipped is not None:
@@ -50,9 +46,12 @@ def usable_region(image: np.ndarray, regions: RegionFinder | None, source: str) 
     return region.image
 
 
-def enroll_images(gallery: Gallery, embedder: Embedder, name: str, paths: list[Path], regions=None) -> int:
+def enroll_images(
+    gallery: Gallery, embedder: Embedder, name: str, paths: list[Path], regions: RegionFinder | None = None
+) -> int:
     """Enroll `name` from image files; unreadable images, ones without a detection and ones the quality
-    gate turns away are skipped with a warning."""
+    gate turns away are skipped with a warning. `regions` defaults to what the model's kind needs."""
+    regions = regions or make_regions(embedder.info.kind)
     images, sources = [], []
     for path in paths:
         try:
@@ -66,7 +65,9 @@ def enroll_images(gallery: Gallery, embedder: Embedder, name: str, paths: list[P
     return len(images)
 
 
-def enroll_folder(gallery: Gallery, embedder: Embedder, folder: str | Path, regions=None) -> dict[str, int]:
+def enroll_folder(
+    gallery: Gallery, embedder: Embedder, folder: str | Path, regions: RegionFinder | None = None
+) -> dict[str, int]:
     """Enroll every identity of a folder; returns how many images each got."""
     enrolled = {}
     for name, paths in identity_images(folder).items():

@@ -13,7 +13,7 @@ import math
 import cv2
 import numpy as np
 
-from edge_runtime.detectors import Box, DetectorError, crop, packaged_model
+from edge_runtime.detectors import Box, DetectorError, clip_box, crop, packaged_model
 
 EYE_CASCADE = "haarcascade_eye.xml"
 SEARCH_WIDTH = 120  # faces are searched for eyes at this width, whatever their size
@@ -29,11 +29,11 @@ class EyeFinder:
             raise DetectorError(f"cannot load the eye detector {packaged_model(EYE_CASCADE)}")
 
     def find(self, frame: np.ndarray, box: Box) -> tuple[Point, Point] | None:
-        """Both eyes of the face in `box`, or None when either is missing or implausible."""
+        """Both eyes of the face in `box` (inside the frame), or None when either is missing or implausible."""
         x, y, w, h = box
         top = y + int(0.15 * h)
         band = crop(frame, (x, top, w, int(0.45 * h)))
-        if band.size == 0:
+        if band.size == 0 or w < 8:
             return None
         gray = band if band.ndim == 2 else cv2.cvtColor(band, cv2.COLOR_BGR2GRAY)
         scale = SEARCH_WIDTH / w
@@ -74,7 +74,8 @@ class FaceAligner:
         self.eyes, self.min_angle = EyeFinder(), min_angle
 
     def cut(self, frame: np.ndarray, box: Box) -> np.ndarray:
-        """The face in `box`, levelled by its eyes when both are found."""
+        """The face in `box` (clipped to the frame), levelled by its eyes when both are found."""
+        box = clip_box(box, *frame.shape[:2])
         eyes = self.eyes.find(frame, box)
         angle = eye_angle(eyes) if eyes else 0.0
         return level_crop(frame, box, angle) if abs(angle) >= self.min_angle else crop(frame, box)

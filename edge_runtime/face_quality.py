@@ -51,7 +51,7 @@ class QualityGate:
 
     def reason(self, region: np.ndarray) -> str | None:
         """Why the face should be skipped ("small", "blurred", "turned"), or None if it is usable."""
-        if min(region.shape[:2]) < self.min_size:
+        if region.size == 0 or min(region.shape[:2]) < self.min_size:
             return "small"
         if self.min_sharpness and sharpness(region) < self.min_sharpness:
             return "blurred"

@@ -27,7 +27,7 @@ def annotate(frame: np.ndarray, results: list[TrackedRecognition], fps: float | 
     canvas = frame.copy() if frame.ndim == 3 else cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
     for r in results:
         x, y, w, h = r.box
-        if r.skipped and r.name == UNKNOWN:
+        if r.skipped:
             color, label = SKIPPED_COLOR, f"{SKIP_REASONS.get(r.skipped, r.skipped)} #{r.track_id}"
         else:
             color = UNKNOWN_COLOR if r.name == UNKNOWN else KNOWN_COLOR

@@ -153,9 +153,9 @@ class RecognitionLoop:
             if item is _END or self.stop.is_set():
                 return
             started = time.perf_counter()
-            boxes = self.recognizer.regions.detect(item.image)
+            regions = self.recognizer.regions.find(item.image)  # detect, cut (faces: levelled), vet
             detected = time.perf_counter()
-            recognitions = self.recognizer.recognize_regions(self.recognizer.regions.cut(item.image, boxes))
+            recognitions = self.recognizer.recognize_regions(regions)
             item.results = self.tracker.update(recognitions)
             item.detect, item.embed = detected - started, time.perf_counter() - detected
             self._put(self.results, item)

@@ -10,7 +10,7 @@ from edge_runtime.detectors import Box
 from edge_runtime.embedder import Embedder
 from edge_runtime.errors import SiameseEdgeError
 from edge_runtime.gallery import Gallery, GalleryError
-from edge_runtime.regions import Region, RegionFinder
+from edge_runtime.regions import Region, RegionFinder, make_regions
 
 UNKNOWN = "unknown"
 
@@ -49,7 +49,7 @@ class Recognizer:
                 f"({embedder.info.model_hash}); re-enroll the identities with this model"
             )
         self.embedder, self.gallery = embedder, gallery
-        self.regions = regions or RegionFinder()
+        self.regions = regions or make_regions(embedder.info.kind)
         self.threshold = resolve_threshold(embedder, threshold)
 
     def recognize(self, frame: np.ndarray) -> list[Recognition]:
@@ -58,10 +58,10 @@ class Recognizer:
 
     def recognize_regions(self, regions: list[Region]) -> list[Recognition]:
         """Embed and match the usable regions (all unknown while the gallery is empty)."""
-        usable = [r for r in regions if r.skipped is None]
-        names: dict[int, tuple[str, float]] = {}
+        usable = [i for i, r in enumerate(regions) if r.skipped is None]
+        named: dict[int, tuple[str, float]] = {}
         if usable and len(self.gallery):
-            matches = self.gallery.match(self.embedder.embed([r.image for r in usable]), k=1)
-            for region, (best,) in zip(usable, matches, strict=True):
-                names[id(region)] = (best.name if best.score >= self.threshold else UNKNOWN, best.score)
-        return [Recognition(r.box, *names.get(id(r), (UNKNOWN, 0.0)), skipped=r.skipped) for r in regions]
+            matches = self.gallery.match(self.embedder.embed([regions[i].image for i in usable]), k=1)
+            for i, (best,) in zip(usable, matches, strict=True):
+                named[i] = (best.name if best.score >= self.threshold else UNKNOWN, best.score)
+        return [Recognition(r.box, *named.get(i, (UNKNOWN, 0.0)), skipped=r.skipped) for i, r in enumerate(regions)]

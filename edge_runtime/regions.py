@@ -50,21 +50,30 @@ class RegionFinder:
         return self.cut(frame, boxes[:1])[0] if boxes else None
 
 
-def face_regions(min_face: int = 60, gate: QualityGate | None = None) -> RegionFinder:
-    """Faces from the Haar detector, levelled by their eyes, optionally vetted by `gate`."""
+DEFAULT_GATE = QualityGate()
+
+
+def face_regions(min_face: int = DEFAULT_GATE.min_size, gate: QualityGate | None = None) -> RegionFinder:
+    """Faces from the Haar detector (`min_face` pixels and up), levelled by their eyes, optionally
+    vetted by `gate`."""
     return RegionFinder(FaceDetector(min_size=min_face), FaceAligner(), gate)
 
 
 def make_regions(
-    kind: str, detector: str = "auto", roi: Box | None = None, min_face: int = 60, gate: QualityGate | None = None
+    kind: str,
+    detector: str = "auto",
+    roi: Box | None = None,
+    min_face: int = DEFAULT_GATE.min_size,
+    gate: QualityGate | None = DEFAULT_GATE,
 ) -> RegionFinder:
-    """The regions for `--detector auto|face|none` and `--roi`; auto follows the model's kind."""
+    """The regions for `--detector auto|face|none` and `--roi`: auto follows the model's kind; the
+    quality gate applies to faces only."""
     if roi is not None:
         return RegionFinder(FixedRegion(roi))
     if detector == "auto":
         detector = "face" if kind == "face" else "none"
     if detector == "face":
         return face_regions(min_face, gate)
-    if detector in ("none", "frame"):
+    if detector == "none":
         return RegionFinder(WholeFrame())
     raise DetectorError(f"unknown detector {detector!r}; choose auto, face or none (or give --roi)")

@@ -84,17 +84,14 @@ class IouTracker:
                 self.next_id += 1
                 self.tracks.append(track)
             track.box, track.missed = recognition.box, 0
-            if recognition.skipped is None:
-                track.votes.append((recognition.name, recognition.score))
-            if not track.votes:  # only skipped so far: nothing to name yet
+            if recognition.skipped is not None:  # not named and no vote: the track's name waits
                 results.append(
                     TrackedRecognition(track.track_id, recognition.box, UNKNOWN, 0.0, False, recognition.skipped)
                 )
                 continue
+            track.votes.append((recognition.name, recognition.score))
             name, score = track.voted()
             is_new = name != track.announced
             track.announced = name
-            results.append(
-                TrackedRecognition(track.track_id, recognition.box, name, score, is_new, recognition.skipped)
-            )
+            results.append(TrackedRecognition(track.track_id, recognition.box, name, score, is_new))
         return results

@@ -21,11 +21,7 @@ class Verdict:
     verdict: str
     score: float
     threshold: float
-
-    @property
-    def accepted(self) -> bool:
-        """True for "same" / "genuine"."""
-        return self.score >= self.threshold
+    accepted: bool  # "same" / "genuine"
 
     def to_dict(self) -> dict:
         """Rounded values for JSON output."""
@@ -38,5 +34,6 @@ def verify(
     """Compare two regions (BGR or grayscale pixels) with the model's calibrated threshold or `threshold`."""
     a, b = embedder.embed([reference, questioned])
     score, limit = float(a @ b), resolve_threshold(embedder, threshold)
+    accepted = score >= limit
     accept, reject = VERDICT_WORDS.get(embedder.info.kind, DEFAULT_WORDS)
-    return Verdict(accept if score >= limit else reject, score, limit)
+    return Verdict(accept if accepted else reject, score, limit, accepted)

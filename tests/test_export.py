@@ -115,7 +115,8 @@ def test_kind_notes_and_a_recalibrated_threshold_reach_the_metadata(trained, tmp
     checkpoint, _ = trained
     payload = load_checkpoint(checkpoint)
     arguments = [str(checkpoint), "-o", str(tmp_path / "m.onnx"), "--episodes", "20", "--kind", "face"]
-    CliRunner().invoke(main, [*arguments, "--notes", "trained on twelve AT&T subjects", "--target-far", "0.2"])
+    result = CliRunner().invoke(main, [*arguments, "--notes", "trained on twelve AT&T subjects", "--target-far", "0.2"])
+    assert result.exit_code == 0, result.output
     info = Embedder(tmp_path / "m.fp32.onnx", providers=("cpu",)).info
     assert info.kind == "face" and info.notes == "trained on twelve AT&T subjects"
     assert info.target_far == 0.2 and info.threshold < payload["threshold"]  # a higher FAR accepts more

@@ -27,20 +27,21 @@ def _rotate(image: np.ndarray, degrees: float) -> np.ndarray:
 
 def test_a_tilted_face_is_cut_with_its_eyes_level():
     detector, aligner = FaceDetector(min_size=40), FaceAligner()
-    levelled = 0
+    tilts, residuals = [], []
     for path in FACES:
         tilted = _rotate(read_image(path), 12)  # counter-clockwise: the image-right eye rises
         boxes = detector.detect(tilted)
         eyes = aligner.eyes.find(tilted, boxes[0]) if boxes else None
         if eyes is None:
             continue
-        assert -17 < eye_angle(eyes) < -7
+        tilts.append(eye_angle(eyes))
         cut = aligner.cut(tilted, boxes[0])
         again = aligner.eyes.find(cut, (0, 0, cut.shape[1], cut.shape[0]))
         if again is not None:
-            assert abs(eye_angle(again)) < 5
-            levelled += 1
-    assert levelled >= 3
+            residuals.append(abs(eye_angle(again)))
+    assert len(tilts) >= 6 and len(residuals) >= 4
+    assert -15 < np.median(tilts) < -9  # the eye cascade is noisy face by face, right on the whole
+    assert np.median(residuals) < 4
 
 
 def test_the_quality_gate_passes_good_faces_and_names_what_is_wrong():
@@ -70,5 +71,7 @@ def test_a_track_seen_only_as_skipped_is_never_named():
     assert first[0].name == UNKNOWN and first[0].skipped == "blurred" and not first[0].is_new
     second = tracker.update([Recognition(box, "ada", 0.8)])
     assert second[0].name == "ada" and second[0].is_new
-    third = tracker.update([Recognition(box, UNKNOWN, 0.0, skipped="turned")])
-    assert third[0].name == "ada" and not third[0].is_new and third[0].skipped == "turned"
+    third = tracker.update([Recognition(box, UNKNOWN, 0.0, skipped="turned")])  # someone else could stand there
+    assert third[0].name == UNKNOWN and not third[0].is_new and third[0].skipped == "turned"
+    fourth = tracker.update([Recognition(box, "ada", 0.7)])
+    assert fourth[0].name == "ada" and not fourth[0].is_new and fourth[0].track_id == first[0].track_id

@@ -56,7 +56,9 @@ def main() -> None:
             if not same and len(strangers) < STRANGERS and person not in chosen + strangers and usable(person, number):
                 strangers.append(person)
                 copy("strangers", person, number)
-    turned = next((a, i) for a, i, *_ in fold if verdict(a, i) == "turned")
+    turned = next(((a, i) for a, i, *_ in fold if verdict(a, i) == "turned"), None)
+    if turned is None:
+        raise SystemExit("no turned-away face in fold 1")
     copy("turned", *turned)
     print(f"{len(chosen)} enrolled people, {len(strangers)} strangers in {args.out}")
 
