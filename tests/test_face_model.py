@@ -9,10 +9,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 from click.testing import CliRunner
 
 from edge_runtime.cli import gallery_command, recognize
+from edge_runtime.detectors import DEFAULT_MODEL, packaged_model
+from edge_runtime.embedder import Embedder
+from edge_runtime.enrollment import usable_region
+from edge_runtime.preprocessing import read_image
 from edge_runtime.recognizer import UNKNOWN
+from edge_runtime.regions import make_regions
 
 LFW = Path(__file__).resolve().parents[1] / "data" / "demo" / "lfw"
 MODEL = os.environ.get("SIAMESE_EDGE_TEST_FACE_MODEL")  # another face model to run these tests on
@@ -67,4 +73,18 @@ def test_one_enrolled_image_names_another_and_strangers_are_unknown(tmp_path):
     strangers = [s == UNKNOWN for s, t in zip(said, truth, strict=True) if t == UNKNOWN]
     wrong_names = [s for s, t in zip(said, truth, strict=True) if s not in (t, UNKNOWN, "nothing")]
     print(f"named right {sum(known)}/{len(known)}, strangers unknown {sum(strangers)}/{len(strangers)}; {said}")
-    assert sum(known) >= 6 and all(strangers) and len(wrong_names) <= 1
+    # measured: 6 of 12 named (the others "unknown"), 8 of 8 strangers unknown, no wrong name; the
+    # threshold is calibrated for a false accept rate of 1e-3, so enrolled people are often unknown
+    assert sum(known) >= 5 and all(strangers) and not wrong_names
+
+
+def test_closed_set_one_shot_identification_of_people_never_seen():
+    embedder = Embedder(MODEL or packaged_model(DEFAULT_MODEL), providers=("cpu",))
+    regions = make_regions(embedder.info.kind)
+    people = sorted((LFW / "enrolled").iterdir())
+    first, second = (
+        embedder.embed([usable_region(read_image(sorted(p.iterdir())[k]), regions, str(p)) for p in people])
+        for k in (0, 1)
+    )
+    named = np.argmax(second @ first.T, axis=1) == np.arange(len(people))
+    assert named.sum() >= 9  # measured: 11 of 12 (12-way, one enrolled image each)

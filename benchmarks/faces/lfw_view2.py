@@ -67,7 +67,9 @@ def main() -> None:
         "accuracy (mean over folds)": round(float(np.mean(accuracies)), 4),
         "accuracy std": round(float(np.std(accuracies)), 4),
         "tar_at_far_1e-3": round(tar_at_far(roc_curve(scores, same), 1e-3), 4),
-        "accuracy at the model's threshold": round(float(np.mean((scores >= metadata_threshold) == same)), 4),
+        "accuracy at the model's threshold": None
+        if metadata_threshold is None
+        else round(float(np.mean((scores >= metadata_threshold) == same)), 4),
         "images without a detected face (central crop used)": fallbacks,
         "images": len(cache),
     }
