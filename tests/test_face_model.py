@@ -73,7 +73,7 @@ def test_one_enrolled_image_names_another_and_strangers_are_unknown(tmp_path):
     strangers = [s == UNKNOWN for s, t in zip(said, truth, strict=True) if t == UNKNOWN]
     wrong_names = [s for s, t in zip(said, truth, strict=True) if s not in (t, UNKNOWN, "nothing")]
     print(f"named right {sum(known)}/{len(known)}, strangers unknown {sum(strangers)}/{len(strangers)}; {said}")
-    # measured: 6 of 12 named (the others "unknown"), 8 of 8 strangers unknown, no wrong name; the
+    # measured: 6 of 12 named (the others unknown), 8 of 8 strangers unknown, no wrong name; the
     # threshold is calibrated for a false accept rate of 1e-3, so enrolled people are often unknown
     assert sum(known) >= 5 and all(strangers) and not wrong_names
 

@@ -2,7 +2,7 @@
 # Rebuild the bundled face model (edge_runtime/models/lfw_faces.int8.onnx) from LFW: cut the faces
 # of the people outside View 2 folds 1-5 as the runtime cuts them, train, export to INT8, measure
 # View 2 verification on folds 1-5 (people never seen) and the one-shot gallery test, then bundle
-# the model with those figures in its metadata. About 45 minutes on 2 CPU cores.
+# the model with those figures in its metadata. About 50 minutes on 2 CPU cores.
 #   Usage: benchmarks/faces/run.sh OUTDIR [LFW_ROOT] [PAIRS_FILE] [--no-bundle]
 set -euo pipefail
 out=${1:?usage: $0 OUTDIR [LFW_ROOT] [PAIRS_FILE] [--no-bundle]}

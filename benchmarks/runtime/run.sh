@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end FPS and per-stage latency of edge-recognize on a 640x480 video with face detection,
-# the bundled default face model (INT8), eye levelling and the quality gate.   Usage: benchmarks/runtime/run.sh [OUTDIR]
+# the bundled default face model (INT8), eye levelling and the quality gate.
+#   Usage: benchmarks/runtime/run.sh [OUTDIR]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-$here/../../runs/runtime}
