@@ -15,6 +15,7 @@ The export stage writes these keys (all values are strings; lists and numbers as
 | `package_version` | the siamese-edge version that exported it |
 | `kind` | identity, face or signature: what the runtime cuts out and how it words verdicts (absent: identity) |
 | `notes` | free text: training data, recipe, licence, measured accuracy (absent: empty) |
+| `flip_average` | `true` when the graph embeds each image and its mirror image and averages them |
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class ModelInfo:
     package_version: str
     kind: str = "identity"
     notes: str = ""
+    flip_average: bool = False
 
     def to_metadata(self) -> dict[str, str]:
         """The metadata entries to write into the ONNX model."""
@@ -65,6 +67,7 @@ class ModelInfo:
             "package_version": self.package_version,
             "kind": self.kind,
             "notes": self.notes,
+            "flip_average": json.dumps(self.flip_average),
         }
 
     @classmethod
@@ -95,6 +98,7 @@ class ModelInfo:
                 package_version=metadata["package_version"],
                 kind=metadata.get("kind", "identity"),
                 notes=metadata.get("notes", ""),
+                flip_average=json.loads(metadata.get("flip_average", "false")) is True,
             )
         except (KeyError, ValueError, TypeError) as error:
             raise ModelError(f"{source} has incomplete siamese-edge metadata ({error}); re-export it") from None

@@ -38,6 +38,11 @@ from export.precision import CALIBRATION_METHODS
     type=click.FloatRange(0, 1, min_open=True, max_open=True),
     help="Recalibrate the unknown threshold for this FAR (validation classes).",
 )
+@click.option(
+    "--flip-average",
+    is_flag=True,
+    help="Embed each image and its mirror image and average them (twice the compute; threshold recalibrated).",
+)
 @click.option("--notes", default="", help="Free text for the metadata: data, recipe, licence, accuracy.")
 @click.option("--eval-split", type=click.Choice(["val", "test"]), default="val", help="Classes to measure on.")
 @one_line_errors()
@@ -58,6 +63,7 @@ def main(checkpoint: Path, output: Path | None, precision, all_precisions: bool,
         kind=options["kind"],
         notes=options["notes"],
         target_far=options["target_far"],
+        flip_average=options["flip_average"],
     )
     try:
         reports = export_checkpoint(checkpoint, output or checkpoint.with_suffix(".onnx"), settings)

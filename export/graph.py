@@ -8,6 +8,8 @@ import warnings
 
 import onnx
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from edge_runtime.model_info import ModelInfo
 from edge_runtime.preprocessing import InputSpec
@@ -27,12 +29,31 @@ def model_from_checkpoint(payload: dict) -> EmbeddingNet:
     return model.eval()
 
 
-def export_fp32(payload: dict, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
+class FlipAveraged(nn.Module):
+    """An embedding network that embeds each image and its mirror image in one batch and returns
+    their normalised mean (test-time flip augmentation, inside the graph)."""
+
+    def __init__(self, network: nn.Module) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        both = self.network(torch.cat([x, torch.flip(x, dims=[3])]))
+        return F.normalize(both.reshape(2, -1, both.shape[1]).sum(dim=0), dim=1)
+
+
+def embedding_module(payload: dict, flip_average: bool = False) -> nn.Module:
+    """What the exported graph computes: the checkpoint's network, flip-averaged if asked."""
+    network = model_from_checkpoint(payload)
+    return FlipAveraged(network).eval() if flip_average else network
+
+
+def export_fp32(payload: dict, opset: int = DEFAULT_OPSET, flip_average: bool = False) -> onnx.ModelProto:
     """Export the embedding branch (image in, L2-normalised embedding out, dynamic batch)."""
     if opset not in IR_VERSION_FOR_OPSET:
         raise ValueError(f"opset {opset} is not supported; choose one of {', '.join(map(str, IR_VERSION_FOR_OPSET))}")
     spec = InputSpec.from_dict(payload["input"])
-    model = model_from_checkpoint(payload)
+    model = embedding_module(payload, flip_average)
     dummy = torch.zeros(1, spec.channels, spec.height, spec.width)
     buffer = io.BytesIO()
     with warnings.catch_warnings():
@@ -66,7 +87,12 @@ def graph_hash(proto: onnx.ModelProto) -> str:
 
 
 def describe(
-    payload: dict, proto: onnx.ModelProto, precision: str, kind: str | None = None, notes: str = ""
+    payload: dict,
+    proto: onnx.ModelProto,
+    precision: str,
+    kind: str | None = None,
+    notes: str = "",
+    flip_average: bool = False,
 ) -> ModelInfo:
     """The ModelInfo of an exported graph of this checkpoint (`kind` overrides the training config's)."""
     return ModelInfo(
@@ -83,6 +109,7 @@ def describe(
         package_version=package_version(),
         kind=kind or payload.get("config", {}).get("kind", "identity"),
         notes=notes,
+        flip_average=flip_average,
     )
 
 

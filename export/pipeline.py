@@ -14,7 +14,7 @@ from edge_runtime.atomic import atomic_path
 from edge_runtime.embedder import Embedder
 from edge_runtime.errors import ImageReadError
 from edge_runtime.preprocessing import IMAGE_SUFFIXES, InputSpec, fit_image, read_image
-from export.graph import DEFAULT_OPSET, attach_metadata, describe, export_fp32, model_from_checkpoint
+from export.graph import DEFAULT_OPSET, attach_metadata, describe, embedding_module, export_fp32
 from export.precision import CalibrationError, to_fp16, to_int8
 from export.verify import ExportError, agreement, check_onnx, cpu_latency_ms, require_agreement
 from train.checkpoint import load_checkpoint
@@ -43,6 +43,7 @@ class ExportOptions:
     kind: str | None = None
     notes: str = ""
     target_far: float | None = None
+    flip_average: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,18 +74,21 @@ def export_checkpoint(checkpoint: Path, output: Path, options: ExportOptions) ->
         log.warning("the checkpoint has no calibrated threshold (training did not finish); the model will have none")
     spec = InputSpec.from_dict(payload["input"])
     held_out = _held_out_images(payload, options.data_root, spec, options.eval_split)
-    reference = embed_images(model_from_checkpoint(payload), held_out.images, spec, torch.device("cpu"))
-    if options.target_far is not None:
+    network = embedding_module(payload, options.flip_average)
+    reference = embed_images(network, held_out.images, spec, torch.device("cpu"))
+    if options.target_far is not None or options.flip_average:  # flip-averaged scores need their own threshold
         validation = held_out if options.eval_split == "val" else None
-        payload = _recalibrated(payload, options, spec, validation, reference)
+        payload = _recalibrated(payload, options, spec, network, validation, reference)
     precisions = _ordered(options.precisions)
     calibration = _calibration_images(payload, options, spec) if "int8" in precisions else None
-    fp32 = export_fp32(payload, options.opset)
+    fp32 = export_fp32(payload, options.opset, options.flip_average)
     reports: list[VariantReport] = []
     fp32_embeddings: np.ndarray | None = None
     for precision in precisions:
         proto = _convert(fp32, precision, calibration, spec, options)
-        proto = attach_metadata(proto, describe(payload, proto, precision, options.kind, options.notes))
+        proto = attach_metadata(
+            proto, describe(payload, proto, precision, options.kind, options.notes, options.flip_average)
+        )
         check_onnx(proto)
         path = output_path(output, precision)
         with atomic_path(path) as temporary:
@@ -162,19 +166,26 @@ def _dataset_records(payload: dict, root: Path):
 
 
 def _recalibrated(
-    payload: dict, options: ExportOptions, spec: InputSpec, validation: ImageSet | None, embeddings: np.ndarray
+    payload: dict,
+    options: ExportOptions,
+    spec: InputSpec,
+    network: torch.nn.Module,
+    validation: ImageSet | None,
+    embeddings: np.ndarray,
 ) -> dict:
-    """The checkpoint with its "unknown" threshold set for `options.target_far` on its validation
-    classes (`embeddings` are those of `validation` when it is given)."""
-    if not 0 < options.target_far < 1:
-        raise ExportError(f"--target-far must lie between 0 and 1, not {options.target_far}")
+    """The checkpoint with its "unknown" threshold set, for `options.target_far` (default: the FAR
+    it was trained for), on `network`'s embeddings of its validation classes (`embeddings` are
+    those of `validation` when it is given)."""
+    target_far = options.target_far if options.target_far is not None else payload.get("target_far")
+    if target_far is None or not 0 < target_far < 1:
+        raise ExportError(f"give --target-far between 0 and 1 (not {target_far}) to calibrate the threshold")
     if validation is None:
         validation = _held_out_images(payload, options.data_root, spec, "val")
-        embeddings = embed_images(model_from_checkpoint(payload), validation.images, spec, torch.device("cpu"))
-    threshold = calibrate_threshold(embeddings, validation.labels, options.target_far)
-    log.info("threshold %.4f for FAR %g on the validation classes (was %s)", threshold, options.target_far,
+        embeddings = embed_images(network, validation.images, spec, torch.device("cpu"))
+    threshold = calibrate_threshold(embeddings, validation.labels, target_far)
+    log.info("threshold %.4f for FAR %g on the validation classes (was %s)", threshold, target_far,
              payload.get("threshold"))  # fmt: skip
-    return {**payload, "threshold": threshold, "target_far": options.target_far}
+    return {**payload, "threshold": threshold, "target_far": target_far}
 
 
 def _held_out_images(payload: dict, data_root: Path | None, spec: InputSpec, part: str) -> ImageSet:

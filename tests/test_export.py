@@ -124,3 +124,15 @@ def test_kind_notes_and_a_recalibrated_threshold_reach_the_metadata(trained, tmp
     assert default.exit_code == 0, default.output
     info = Embedder(tmp_path / "d.fp32.onnx", providers=("cpu",)).info
     assert info.kind == "identity" and info.threshold == pytest.approx(payload["threshold"])
+
+
+def test_a_flip_averaged_model_embeds_an_image_and_its_mirror_alike(trained, tmp_path, faces_root):
+    checkpoint, _ = trained
+    arguments = [str(checkpoint), "-o", str(tmp_path / "f.onnx"), "-p", "int8", "--episodes", "20", "--flip-average"]
+    result = CliRunner().invoke(main, arguments)
+    assert result.exit_code == 0, result.output
+    embedder = Embedder(tmp_path / "f.int8.onnx", providers=("cpu",))
+    assert embedder.info.flip_average and embedder.info.threshold != load_checkpoint(checkpoint)["threshold"]
+    image = read_image(faces_root / "s1" / "1.png")
+    plain, mirrored = embedder.embed([image, image[:, ::-1].copy()])
+    assert plain @ mirrored > 0.999 and embedder.embed([image] * 3).shape == (3, 128)

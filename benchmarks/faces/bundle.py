@@ -55,6 +55,9 @@ def main() -> None:
     notes = " ".join([
         "Face embedding for one-shot recognition.",
         describe_training(payload),
+        "Exported to INT8 with --flip-average: each face and its mirror image are embedded and averaged."
+        if info.flip_average
+        else "Exported to INT8.",
         f"Threshold {info.threshold:.4f} calibrated for FAR {info.target_far:g} on the validation people.",
         accuracy,
         "Data: Labeled Faces in the Wild (Huang et al., UMass Amherst TR 07-49, 2007): no formal licence, "

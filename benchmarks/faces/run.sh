@@ -16,7 +16,7 @@ python -m benchmarks.faces.prepare "$lfw" "$pairs" "$out/faces" --test-folds 5
 siamese-train --data "$out/faces" --out "$out" --layout folders --split 0.9,0.1,0 --kind face \
   --backbone edge --input-size 96 --channels 3 --loss cosface --margin 0.35 -P 32 -K 4 --flip --photometric \
   --epochs 80 --way 20 --val-episodes 300 --target-far 1e-3 --seed 0 --threads 2 --quiet
-export-onnx "$out/best.pt" -p fp32 -p int8
+export-onnx "$out/best.pt" -p fp32 -p int8 --flip-average
 python -m benchmarks.faces.lfw_view2 "$out/best.int8.onnx" "$lfw" "$pairs" --test-folds 5 | tee "$out/view2.json"
 python -m benchmarks.faces.gallery_test "$out/best.int8.onnx" "$lfw" "$pairs" --test-folds 5 | tee "$out/gallery.json"
 if [[ "${4:-}" != "--no-bundle" ]]; then
