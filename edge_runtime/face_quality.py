@@ -23,12 +23,20 @@ def _gray(region: np.ndarray) -> np.ndarray:
 
 def sharpness(region: np.ndarray) -> float:
     """Variance of the Laplacian of the face at 64×64 (low: blurred)."""
-    return float(cv2.Laplacian(_gray(region), cv2.CV_64F).var())
+    return _laplacian_variance(_gray(region))
 
 
 def frontality(region: np.ndarray) -> float:
     """Correlation (-1..1) between the face and its mirror image (low: turned away)."""
-    gray = cv2.equalizeHist(_gray(region)).astype(np.float64)
+    return _mirror_correlation(_gray(region))
+
+
+def _laplacian_variance(gray: np.ndarray) -> float:
+    return float(cv2.Laplacian(gray, cv2.CV_64F).var())
+
+
+def _mirror_correlation(gray: np.ndarray) -> float:
+    gray = cv2.equalizeHist(gray).astype(np.float64)
     mirror = gray[:, ::-1]
     a, b = gray - gray.mean(), mirror - mirror.mean()
     norm = np.sqrt((a * a).sum() * (b * b).sum())
@@ -53,8 +61,9 @@ class QualityGate:
         """Why the face should be skipped ("small", "blurred", "turned"), or None if it is usable."""
         if region.size == 0 or min(region.shape[:2]) < self.min_size:
             return "small"
-        if self.min_sharpness and sharpness(region) < self.min_sharpness:
+        gray = _gray(region)
+        if self.min_sharpness and _laplacian_variance(gray) < self.min_sharpness:
             return "blurred"
-        if self.min_frontality > -1 and frontality(region) < self.min_frontality:
+        if self.min_frontality > -1 and _mirror_correlation(gray) < self.min_frontality:
             return "turned"
         return None

@@ -52,18 +52,9 @@ def main(checkpoint: Path, output: Path | None, precision, all_precisions: bool,
     settings = ExportOptions(
         precisions=tuple(precisions),
         opset=int(opset),
-        calib_dir=options["calib"],
-        calib_count=options["calib_count"],
-        calib_method=options["calib_method"],
-        symmetric=options["symmetric"],
-        full_range=options["full_range"],
-        data_root=options["data"],
-        episodes=options["episodes"],
-        eval_split=options["eval_split"],
-        kind=options["kind"],
-        notes=options["notes"],
-        target_far=options["target_far"],
-        flip_average=options["flip_average"],
+        calib_dir=options.pop("calib"),
+        data_root=options.pop("data"),
+        **options,
     )
     try:
         reports = export_checkpoint(checkpoint, output or checkpoint.with_suffix(".onnx"), settings)

@@ -12,13 +12,11 @@ Usage: python -m benchmarks.faces.gallery_test MODEL.onnx LFW_ROOT PAIRS_FILE [-
 
 from __future__ import annotations
 
-import argparse
 import json
-from pathlib import Path
 
 import numpy as np
 
-from benchmarks.faces.lfw import held_out_people, read_folds
+from benchmarks.faces.lfw import held_out_people, model_benchmark_parser, read_folds
 from edge_runtime.embedder import Embedder
 from edge_runtime.face_quality import QualityGate
 from edge_runtime.openset import open_set_identification
@@ -27,11 +25,7 @@ from edge_runtime.regions import face_regions
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", type=Path)
-    parser.add_argument("lfw", type=Path)
-    parser.add_argument("pairs", type=Path)
-    parser.add_argument("--test-folds", type=int, default=5)
+    parser = model_benchmark_parser(__doc__)
     parser.add_argument("--per-person", type=int, default=10, help="at most this many images of one person")
     parser.add_argument("--galleries", default="10,100,half", help="gallery sizes, comma-separated")
     parser.add_argument("--rounds", type=int, default=10)

@@ -6,6 +6,7 @@ levelled), so a model trained on these crops sees at run time what it saw in tra
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -65,3 +66,13 @@ def face_crop(image: np.ndarray, faces: RegionFinder) -> tuple[np.ndarray, bool]
 def load_face(root: Path, person: str, number: int, faces: RegionFinder) -> tuple[np.ndarray, bool]:
     """Read one LFW image and cut its face."""
     return face_crop(read_image(image_path(root, person, number)), faces)
+
+
+def model_benchmark_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The arguments every LFW benchmark of a model takes: MODEL LFW_ROOT PAIRS_FILE [--test-folds N]."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", type=Path)
+    parser.add_argument("lfw", type=Path)
+    parser.add_argument("pairs", type=Path)
+    parser.add_argument("--test-folds", type=int, default=5, help="the first N folds are held out")
+    return parser

@@ -10,13 +10,11 @@ Usage: python -m benchmarks.faces.lfw_view2 MODEL.onnx LFW_ROOT PAIRS_FILE [--te
 
 from __future__ import annotations
 
-import argparse
 import json
-from pathlib import Path
 
 import numpy as np
 
-from benchmarks.faces.lfw import lfw_faces, load_face, read_folds
+from benchmarks.faces.lfw import lfw_faces, load_face, model_benchmark_parser, read_folds
 from edge_runtime.embedder import Embedder
 from edge_runtime.openset import roc_curve, tar_at_far
 
@@ -29,11 +27,7 @@ def best_threshold(scores: np.ndarray, same: np.ndarray) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", type=Path)
-    parser.add_argument("lfw", type=Path)
-    parser.add_argument("pairs", type=Path)
-    parser.add_argument("--test-folds", type=int, default=5)
+    parser = model_benchmark_parser(__doc__)
     args = parser.parse_args()
     embedder = Embedder(args.model, providers=("cpu",))
     faces = lfw_faces()
