@@ -70,7 +70,6 @@ def model_options(command):
 
 def detector_options(command):
     """--detector, --min-face, --roi and the face quality gate: what part of an image is recognised."""
-    gate = DEFAULT_GATE
     options = [
         click.option(
             "--detector",
@@ -81,17 +80,20 @@ def detector_options(command):
         click.option(
             "--min-face",
             type=click.IntRange(min=8),
-            default=gate.min_size,
+            default=DEFAULT_GATE.min_size,
             help="Smallest face to detect and recognise, in pixels.",
         ),
         click.option("--roi", help="Recognise this region x,y,w,h instead of detecting."),
         click.option(
-            "--min-sharpness", type=float, default=gate.min_sharpness, help="Skip blurrier faces (Laplacian variance)."
+            "--min-sharpness",
+            type=float,
+            default=DEFAULT_GATE.min_sharpness,
+            help="Skip blurrier faces (Laplacian variance).",
         ),
         click.option(
             "--min-frontality",
             type=float,
-            default=gate.min_frontality,
+            default=DEFAULT_GATE.min_frontality,
             help="Skip faces turned further (mirror corr).",
         ),
         click.option("--no-quality", is_flag=True, help="Recognise every face, however small, blurred or turned."),

@@ -70,6 +70,7 @@ def enroll_folder(
 ) -> dict[str, int]:
     """Enroll every identity of a folder; returns how many images each got."""
     enrolled = {}
+    regions = regions or make_regions(embedder.info.kind)  # once: it loads the detectors
     for name, paths in identity_images(folder).items():
         count = enroll_images(gallery, embedder, name, paths, regions)
         if count:

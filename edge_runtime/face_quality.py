@@ -21,21 +21,13 @@ def _gray(region: np.ndarray) -> np.ndarray:
     return cv2.resize(gray, (MEASURE_SIZE, MEASURE_SIZE), interpolation=cv2.INTER_AREA)
 
 
-def sharpness(region: np.ndarray) -> float:
-    """Variance of the Laplacian of the face at 64×64 (low: blurred)."""
-    return _laplacian_variance(_gray(region))
-
-
-def frontality(region: np.ndarray) -> float:
-    """Correlation (-1..1) between the face and its mirror image (low: turned away)."""
-    return _mirror_correlation(_gray(region))
-
-
-def _laplacian_variance(gray: np.ndarray) -> float:
+def sharpness(gray: np.ndarray) -> float:
+    """Variance of the Laplacian of a 64×64 grayscale face (low: blurred)."""
     return float(cv2.Laplacian(gray, cv2.CV_64F).var())
 
 
-def _mirror_correlation(gray: np.ndarray) -> float:
+def frontality(gray: np.ndarray) -> float:
+    """Correlation (-1..1) between a 64×64 grayscale face and its mirror image (low: turned away)."""
     gray = cv2.equalizeHist(gray).astype(np.float64)
     mirror = gray[:, ::-1]
     a, b = gray - gray.mean(), mirror - mirror.mean()
@@ -62,8 +54,8 @@ class QualityGate:
         if region.size == 0 or min(region.shape[:2]) < self.min_size:
             return "small"
         gray = _gray(region)
-        if self.min_sharpness and _laplacian_variance(gray) < self.min_sharpness:
+        if self.min_sharpness and sharpness(gray) < self.min_sharpness:
             return "blurred"
-        if self.min_frontality > -1 and _mirror_correlation(gray) < self.min_frontality:
+        if self.min_frontality > -1 and frontality(gray) < self.min_frontality:
             return "turned"
         return None
