@@ -14,7 +14,7 @@ import click
 from edge_runtime.command_line import CONTEXT, one_line_errors
 from edge_runtime.detectors import DEFAULT_MODEL, packaged_model
 from edge_runtime.embedder import Embedder, warm_up
-from edge_runtime.enrollment import enroll_folder, enroll_images, new_gallery, open_gallery, usable_region
+from edge_runtime.enrollment import enroll_folder, enroll_paths, new_gallery, open_gallery, usable_region
 from edge_runtime.errors import SiameseEdgeError
 from edge_runtime.face_quality import QualityGate
 from edge_runtime.gallery import GalleryError
@@ -178,15 +178,14 @@ def recognize(gallery, enroll, uri, camera, threshold, smooth, output, headless,
             return
         try:
             region = usable_region(frame, finder, "the frame")
+            name = click.prompt("name for the person in view", err=True)
+            known.add(name, embedder.embed([region]), ["live"])
         except SiameseEdgeError as error:
             log.warning("not enrolled: %s", error)
             return
-        name = click.prompt("name for the person in view", err=True).strip()
-        if name:
-            known.add(name, embedder.embed([region]), ["live"])
-            if gallery:
-                known.save(gallery)
-            log.info("enrolled %s", name)
+        if gallery:
+            known.save(gallery)
+        log.info("enrolled %s", name)
 
     loop = RecognitionLoop(
         source,
@@ -218,21 +217,15 @@ def gallery_command():
 @model_options
 @detector_options
 @click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True)
-@click.option("--name", help="Enroll the IMAGES under this name (else: PATH is a folder of <name>/<image>).")
+@click.option("--name", help="Enroll the IMAGES (files, or folders of them) under this name.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @one_line_errors()
 def gallery_enroll(gallery, name, paths, **options):
-    """Enroll identities from a folder (<name>/<image>) or image files (--name)."""
+    """Enroll identities from folders (<name>/<image>) or, with --name, one person's images."""
     embedder = _embedder(options)
     finder = _regions(embedder, options)
     known = open_gallery(gallery, embedder, create=True)
-    if name:
-        count = enroll_images(known, embedder, name, [Path(p) for p in paths], finder)
-        if not count:
-            raise SiameseEdgeError(f"no usable image for {name}")
-    else:
-        for folder in paths:
-            enroll_folder(known, embedder, folder, finder)
+    enroll_paths(known, embedder, [Path(p) for p in paths], name, finder)
     known.save(gallery)
     click.echo(f"{len(known)} identities in {gallery}")
 
@@ -269,13 +262,14 @@ def gallery_remove(gallery, names):
 @click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True)
 @click.argument("old")
 @click.argument("new")
+@click.option("--merge", is_flag=True, help="NEW may already exist: merge OLD's images into it.")
 @one_line_errors()
-def gallery_rename(gallery, old, new):
-    """Rename an identity."""
+def gallery_rename(gallery, old, new, merge):
+    """Rename an identity (onto an existing one only with --merge)."""
     from edge_runtime.gallery import Gallery
 
     known = Gallery.load(gallery)
-    known.rename(old, new)
+    known.rename(old, new, merge)
     known.save(gallery)
     click.echo(f"renamed {old} to {new}")
 

@@ -1,8 +1,15 @@
-"""Enrollment: from a folder of identities, from image files, or from a live frame."""
+"""Enrollment: from a folder of identities, from image files, or from a live frame.
+
+Enrolling a photo that is already in the gallery (the same bytes, wherever the file now lies) is a
+no-op under the same name and is refused under another; a folder whose name is not a valid
+identity name (see `names`) is skipped with a warning, and the others are enrolled.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +18,7 @@ from edge_runtime.embedder import Embedder
 from edge_runtime.errors import SiameseEdgeError
 from edge_runtime.face_quality import SKIP_REASONS
 from edge_runtime.gallery import Gallery, GalleryError
+from edge_runtime.names import check_name, printable
 from edge_runtime.preprocessing import IMAGE_SUFFIXES, read_image
 from edge_runtime.regions import RegionFinder, make_regions
 
@@ -23,16 +31,32 @@ def identity_images(folder: str | Path) -> dict[str, list[Path]]:
     if not folder.is_dir():
         raise GalleryError(f"enrollment folder {folder} does not exist")
     found: dict[str, list[Path]] = {}
+    refused = 0
     for entry in sorted(folder.iterdir()):
-        if entry.is_dir():
-            images = sorted(p for p in entry.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-            if images:
-                found[entry.name] = images
-        elif entry.suffix.lower() in IMAGE_SUFFIXES:
-            found.setdefault(entry.stem, []).append(entry)
+        images = image_files(entry) if entry.is_dir() else [entry] if entry.suffix.lower() in IMAGE_SUFFIXES else []
+        if not images:
+            continue
+        try:
+            name = check_name(entry.name if entry.is_dir() else entry.stem)
+        except SiameseEdgeError as error:
+            log.warning("skipped %s: %s", printable(str(entry)), error)
+            refused += 1
+            continue
+        found.setdefault(name, []).extend(images)
     if not found:
-        raise GalleryError(f"no images to enroll in {folder} (expected {folder}/<name>/<image>)")
+        refused_note = f"; {refused} skipped for their names" if refused else ""
+        raise GalleryError(f"no images to enroll in {folder} (expected {folder}/<name>/<image>{refused_note})")
     return found
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The image files directly inside `folder`, in name order."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def file_digest(path: Path) -> str:
+    """The SHA-256 of a file's bytes: the same photo has the same digest wherever it lies."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def usable_region(image: np.ndarray, regions: RegionFinder, source: str) -> np.ndarray:
@@ -46,40 +70,84 @@ def usable_region(image: np.ndarray, regions: RegionFinder, source: str) -> np.n
     return region.image
 
 
+@dataclass
+class Enrolled:
+    """What enrolling some images did: how many were added, and how many were already enrolled."""
+
+    added: int = 0
+    already: int = 0
+
+
 def enroll_images(
     gallery: Gallery, embedder: Embedder, name: str, paths: list[Path], regions: RegionFinder | None = None
-) -> int:
-    """Enroll `name` from image files; unreadable images, ones without a detection and ones the quality
-    gate turns away are skipped with a warning. `regions` defaults to what the model's kind needs."""
+) -> Enrolled:
+    """Enroll `name` from image files; unreadable images, ones without a detection, ones the quality
+    gate turns away and ones enrolled under another name are skipped with a warning, ones already
+    enrolled under this name are left as they are. `regions` defaults to what the model's kind needs."""
+    name = check_name(name)
     regions = regions or make_regions(embedder.info.kind)
-    images, sources = [], []
+    result, images, sources, digests = Enrolled(), [], [], []
     for path in paths:
+        shown = printable(str(path))
         try:
-            images.append(usable_region(read_image(path), regions, str(path)))
-        except SiameseEdgeError as error:
+            digest = file_digest(Path(path))
+            owner = gallery.owner_of_digest(digest) or (name if digest in digests else None)
+            if owner == name:
+                log.info("%s is already enrolled as %s; left as it is", shown, name)
+                result.already += 1
+                continue
+            if owner is not None:
+                raise GalleryError(f"{shown} is already enrolled as {owner!r} (edge-gallery remove or rename first)")
+            images.append(usable_region(read_image(path), regions, shown))
+        except (SiameseEdgeError, OSError) as error:
             log.warning("skipped %s", error)
             continue
-        sources.append(str(path))
+        sources.append(shown)
+        digests.append(digest)
     if images:
-        gallery.add(name, embedder.embed(images), sources)
-    return len(images)
+        gallery.add(name, embedder.embed(images), sources, digests)
+    result.added = len(images)
+    return result
 
 
 def enroll_folder(
     gallery: Gallery, embedder: Embedder, folder: str | Path, regions: RegionFinder | None = None
 ) -> dict[str, int]:
-    """Enroll every identity of a folder; returns how many images each got."""
-    enrolled = {}
+    """Enroll every identity of a folder; returns how many images each added (identities whose
+    images were all enrolled already are left out)."""
+    enrolled, already = {}, 0
     regions = regions or make_regions(embedder.info.kind)  # once: it loads the detectors
     for name, paths in identity_images(folder).items():
-        count = enroll_images(gallery, embedder, name, paths, regions)
-        if count:
-            enrolled[name] = count
-        else:
+        result = enroll_images(gallery, embedder, name, paths, regions)
+        already += result.already
+        if result.added:
+            enrolled[name] = result.added
+        elif not result.already:
             log.warning("%s: no usable image, not enrolled", name)
-    if not enrolled:
+    if not enrolled and not already:
         raise GalleryError(f"no identity of {folder} could be enrolled")
+    if already:
+        log.info("%d images of %s were already enrolled", already, folder)
     return enrolled
+
+
+def enroll_paths(
+    gallery: Gallery, embedder: Embedder, paths: list[Path], name: str | None, regions: RegionFinder | None = None
+) -> None:
+    """`edge-gallery enroll`: folders of <name>/<image>, or with `name` image files and folders of
+    one person's images; an image file without `name` is an error that says to give one."""
+    if name is None:
+        for path in paths:
+            if not path.is_dir():
+                raise GalleryError(f"{printable(str(path))} is a file: give --name NAME to enroll it as NAME")
+        regions = regions or make_regions(embedder.info.kind)
+        for folder in paths:
+            enroll_folder(gallery, embedder, folder, regions)
+        return
+    images = [image for path in paths for image in (image_files(path) if path.is_dir() else [path])]
+    result = enroll_images(gallery, embedder, name, images, regions)
+    if not result.added and not result.already:
+        raise GalleryError(f"no usable image for {name}")
 
 
 def new_gallery(embedder: Embedder, index: str = "numpy") -> Gallery:

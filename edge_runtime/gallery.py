@@ -2,6 +2,8 @@
 
 A gallery remembers the hash of the model that made its embeddings; loading it for another model
 is an error that says to re-enroll. Saving is atomic, so a crash or Ctrl-C never corrupts it.
+Each embedding keeps its source file and the SHA-256 of that file's bytes, so enrolling the same
+photo again is recognised (see `enrollment`); names follow `names.check_name`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 
 from edge_runtime.atomic import atomic_path
 from edge_runtime.errors import SiameseEdgeError
+from edge_runtime.names import check_name
 from edge_runtime.search_index import NumpyIndex, make_index
 
 GALLERY_FORMAT_VERSION = 1
@@ -40,6 +43,7 @@ class Gallery:
         self.embedding_size = embedding_size
         self.names: list[str] = []
         self.sources: list[str] = []
+        self.digests: list[str] = []  # SHA-256 of each embedding's source file ("" when it had none)
         self._embeddings = np.empty((0, embedding_size), np.float32)
         self._owners = np.empty(0, np.int64)
         self._pending: list[tuple[np.ndarray, int]] = []
@@ -77,11 +81,12 @@ class Gallery:
         if renamed:
             self._positions = {name: i for i, name in enumerate(self.names)}
 
-    def add(self, name: str, embeddings: np.ndarray, sources: list[str] | None = None) -> None:
-        """Enroll `name` (new or existing) with one or more L2-normalised embeddings."""
-        name = name.strip()
-        if not name:
-            raise GalleryError("an identity needs a non-empty name")
+    def add(
+        self, name: str, embeddings: np.ndarray, sources: list[str] | None = None, digests: list[str] | None = None
+    ) -> None:
+        """Enroll `name` (new or existing; refused if not a valid name) with one or more L2-normalised
+        embeddings, their source files and the SHA-256 of those files."""
+        name = check_name(name)
         embeddings = np.atleast_2d(np.asarray(embeddings, np.float32))
         if embeddings.shape[1] != self.embedding_size:
             raise GalleryError(
@@ -92,7 +97,14 @@ class Gallery:
             self.names.append(name)
         self._pending.append((embeddings, self._positions[name]))
         self.sources += list(sources) if sources is not None else [""] * len(embeddings)
+        self.digests += list(digests) if digests is not None else [""] * len(embeddings)
         self._changed()
+
+    def owner_of_digest(self, digest: str) -> str | None:
+        """The identity already enrolled from a file with this SHA-256, or None."""
+        if digest and digest in self.digests:
+            return self.names[self.owners[self.digests.index(digest)]]
+        return None
 
     def remove(self, name: str) -> None:
         """Forget an identity and all its embeddings."""
@@ -100,17 +112,18 @@ class Gallery:
         keep = self.owners != owner
         self._embeddings = self._embeddings[keep]
         self.sources = [s for s, k in zip(self.sources, keep, strict=True) if k]
+        self.digests = [d for d, k in zip(self.digests, keep, strict=True) if k]
         self._owners = np.where(self._owners[keep] > owner, self._owners[keep] - 1, self._owners[keep])
         del self.names[owner]
         self._changed(renamed=True)
 
-    def rename(self, old: str, new: str) -> None:
-        """Give an identity a new name (merging with `new` if it already exists)."""
-        new = new.strip()
-        if not new:
-            raise GalleryError("an identity needs a non-empty name")
+    def rename(self, old: str, new: str, merge: bool = False) -> None:
+        """Give an identity a new name; onto an existing identity only with `merge` (both become one)."""
         owner = self._owner_of(old)
+        new = check_name(new)
         if new in self._positions and new != old:
+            if not merge:
+                raise GalleryError(f"{new!r} is already enrolled; merging {old!r} into it needs --merge")
             target = self._positions[new]
             owners = np.where(self.owners == owner, target, self._owners)
             self._owners = np.where(owners > owner, owners - 1, owners)
@@ -168,6 +181,7 @@ class Gallery:
                 owners=self.owners,
                 names=np.array(self.names, dtype=str),
                 sources=np.array(self.sources, dtype=str),
+                digests=np.array(self.digests, dtype=str),
             )
 
     @classmethod
@@ -184,6 +198,7 @@ class Gallery:
                 owners = data["owners"].astype(np.int64)
                 names = [str(n) for n in data["names"]]
                 sources = [str(s) for s in data["sources"]]
+                digests = [str(d) for d in data["digests"]] if "digests" in data else [""] * len(sources)
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as error:
             raise GalleryError(f"gallery {path} is corrupt or not a gallery ({error}); re-enroll") from None
         if version != GALLERY_FORMAT_VERSION:
@@ -193,11 +208,12 @@ class Gallery:
                 f"gallery {path} was enrolled with model {stored_hash}, not with this model ({model_hash}); "
                 "re-enroll the identities with this model"
             )
-        if embeddings.ndim != 2 or len(owners) != len(embeddings) or len(sources) != len(embeddings):
+        if embeddings.ndim != 2 or not len(owners) == len(sources) == len(digests) == len(embeddings):
             raise GalleryError(f"gallery {path} is inconsistent; re-enroll")
         if len(owners) and (owners.min() < 0 or owners.max() >= len(names)):
             raise GalleryError(f"gallery {path} is inconsistent; re-enroll")
         gallery = cls(stored_hash, embeddings.shape[1], index)
-        gallery._embeddings, gallery._owners, gallery.names, gallery.sources = embeddings, owners, names, sources
+        gallery._embeddings, gallery._owners, gallery.names = embeddings, owners, names
+        gallery.sources, gallery.digests = sources, digests
         gallery._changed(renamed=True)
         return gallery

@@ -10,9 +10,10 @@ from edge_runtime.detectors import Box
 from edge_runtime.embedder import Embedder
 from edge_runtime.errors import SiameseEdgeError
 from edge_runtime.gallery import Gallery, GalleryError
+from edge_runtime.names import UNKNOWN
 from edge_runtime.regions import Region, RegionFinder, make_regions
 
-UNKNOWN = "unknown"
+__all__ = ["UNKNOWN", "Recognition", "Recognizer", "resolve_threshold"]
 
 
 @dataclass(frozen=True)

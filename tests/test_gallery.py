@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from edge_runtime.gallery import Gallery, GalleryError
+from edge_runtime.names import InvalidName
 
 
 def _unit(rows: int, dim: int = 8, seed: int = 0) -> np.ndarray:
@@ -32,7 +33,10 @@ def test_remove_and_rename_keep_the_rest_intact():
     gallery.remove("ann")
     assert gallery.counts() == {"bob": 2, "cy": 1}
     assert gallery.match(vectors[3])[0][0].name == "cy"
-    gallery.rename("cy", "bob")
+    with pytest.raises(GalleryError, match="'bob' is already enrolled; merging 'cy' into it needs --merge"):
+        gallery.rename("cy", "bob")
+    assert gallery.counts() == {"bob": 2, "cy": 1}
+    gallery.rename("cy", "bob", merge=True)
     assert gallery.counts() == {"bob": 3}
     with pytest.raises(GalleryError, match="no identity called 'zed'"):
         gallery.remove("zed")
@@ -82,3 +86,48 @@ def test_faiss_index_finds_the_same_identities_as_numpy():
     b = [m[0].name for m in approximate.match(queries, k=3)]
     assert np.mean([x == y for x, y in zip(a, b, strict=True)]) >= 0.95
     assert a == [f"id{i}" for i in range(50)]
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("unknown", "reserved"),
+        ("Unknown", "reserved"),
+        ("", "not empty or only spaces"),
+        ("   ", "not empty or only spaces"),
+        (" ann", "starts or ends with a space"),
+        ("ann ", "starts or ends with a space"),
+        ("ann\tlee", "control character"),
+        ("Jos\udce9", "not valid UTF-8"),  # how Python keeps the byte 0xE9 of a Latin-1 folder name
+    ],
+)
+def test_names_that_would_mislead_are_refused(name, message):
+    gallery = Gallery("m", 8)
+    with pytest.raises(InvalidName, match=message):
+        gallery.add(name, _unit(1))
+    gallery.add("ann", _unit(1))
+    with pytest.raises(InvalidName, match=message):
+        gallery.rename("ann", name)
+    assert gallery.names == ["ann"]
+
+
+def test_names_are_kept_as_given_in_one_unicode_form(tmp_path):
+    gallery = Gallery("m", 8)
+    gallery.add("Jose\u0301", _unit(1))  # José as a macOS folder name spells it (e + combining accent)
+    gallery.add("Jos\u00e9", _unit(1, seed=1))  # José typed on Linux
+    gallery.add("Дмитрий", _unit(1, seed=2))
+    gallery.save(tmp_path / "g.npz")
+    assert Gallery.load(tmp_path / "g.npz").counts() == {"Jos\u00e9": 2, "Дмитрий": 1}
+
+
+def test_digests_survive_a_round_trip_and_old_galleries_still_load(tmp_path):
+    gallery = Gallery("m", 8)
+    gallery.add("ann", _unit(2), ["a.png", "b.png"], ["d1", "d2"])
+    gallery.add("bob", _unit(1, seed=3), ["c.png"], ["d3"])
+    gallery.remove("ann")
+    gallery.save(tmp_path / "g.npz")
+    loaded = Gallery.load(tmp_path / "g.npz")
+    assert loaded.digests == ["d3"] and loaded.owner_of_digest("d3") == "bob" and loaded.owner_of_digest("d1") is None
+    with np.load(tmp_path / "g.npz", allow_pickle=False) as data:  # a gallery saved before digests existed
+        np.savez(tmp_path / "old.npz", **{k: data[k] for k in data.files if k != "digests"})
+    assert Gallery.load(tmp_path / "old.npz").digests == [""]
