@@ -19,8 +19,8 @@ from edge_runtime.errors import SiameseEdgeError
 from edge_runtime.face_quality import SKIP_REASONS
 from edge_runtime.gallery import Gallery, GalleryError
 from edge_runtime.names import check_name, printable
-from edge_runtime.preprocessing import IMAGE_SUFFIXES, read_image
-from edge_runtime.regions import RegionFinder, make_regions
+from edge_runtime.preprocessing import image_files, is_image_file, read_image
+from edge_runtime.regions import RegionFinder, image_problem, make_regions
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def identity_images(folder: str | Path) -> dict[str, list[Path]]:
     found: dict[str, list[Path]] = {}
     refused = 0
     for entry in sorted(folder.iterdir()):
-        images = image_files(entry) if entry.is_dir() else [entry] if entry.suffix.lower() in IMAGE_SUFFIXES else []
+        images = image_files(entry) if entry.is_dir() else [entry] if is_image_file(entry) else []
         if not images:
             continue
         try:
@@ -49,11 +49,6 @@ def identity_images(folder: str | Path) -> dict[str, list[Path]]:
     return found
 
 
-def image_files(folder: Path) -> list[Path]:
-    """The image files directly inside `folder`, in name order."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-
-
 def file_digest(path: Path) -> str:
     """The SHA-256 of a file's bytes: the same photo has the same digest wherever it lies."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -62,6 +57,9 @@ def file_digest(path: Path) -> str:
 def usable_region(image: np.ndarray, regions: RegionFinder, source: str) -> np.ndarray:
     """The pixels to embed from an image (its largest region, as the recognizer would cut it), or a
     SiameseEdgeError saying why there are none."""
+    problem = image_problem(image)
+    if problem:
+        raise SiameseEdgeError(f"{source}: {problem}")
     region = regions.largest(image)
     if region is None:
         raise SiameseEdgeError(f"{source}: nothing detected")

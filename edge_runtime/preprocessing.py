@@ -72,6 +72,16 @@ class InputSpec:
         return cls(**values)
 
 
+def is_image_file(path: Path) -> bool:
+    """Whether `path` is a file with an image suffix."""
+    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The image files directly inside `folder`, in name order."""
+    return sorted(p for p in folder.iterdir() if is_image_file(p))
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """Decode an image file as OpenCV does (H×W or H×W×3 uint8, BGR), or raise ImageReadError."""
     path = Path(path)

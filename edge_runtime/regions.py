@@ -1,5 +1,7 @@
 """What the recognizer embeds: detected regions of a frame, cut (faces with their eyes level) and
-checked for quality; regions that fail the check are kept with the reason and not embedded."""
+checked for quality; regions that fail the check are kept with the reason and not embedded.
+An image too small or too flat to hold anything (`image_problem`) yields no region, whatever the
+detector."""
 
 from __future__ import annotations
 
@@ -10,6 +12,19 @@ import numpy as np
 from edge_runtime.detectors import Box, DetectorError, FaceDetector, FixedRegion, WholeFrame, crop
 from edge_runtime.face_alignment import FaceAligner
 from edge_runtime.face_quality import QualityGate
+
+MIN_IMAGE_SIDE = 8  # no model input is smaller; a thinner image is a strip, not a picture
+
+
+def image_problem(image: np.ndarray) -> str | None:
+    """Why `image` holds nothing to recognise (too small, a thin strip, one flat colour), or None."""
+    height, width = image.shape[:2]
+    if min(height, width) < MIN_IMAGE_SIDE:
+        side = MIN_IMAGE_SIDE
+        return f"the image is {width}x{height} pixels, too small to recognise anything ({side}x{side} at least)"
+    if image.min() == image.max():
+        return "the image is one flat colour: nothing to recognise"
+    return None
 
 
 @dataclass(frozen=True)
@@ -29,7 +44,9 @@ class RegionFinder:
         self.aligner, self.gate = aligner, gate
 
     def detect(self, frame: np.ndarray) -> list[Box]:
-        """The detector's boxes, largest first for faces."""
+        """The detector's boxes, largest first for faces (none in an image with `image_problem`)."""
+        if image_problem(frame) or min(frame.shape[:2]) < getattr(self.detector, "min_size", 0):
+            return []
         return self.detector.detect(frame)
 
     def cut(self, frame: np.ndarray, boxes: list[Box]) -> list[Region]:
