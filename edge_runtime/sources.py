@@ -6,12 +6,14 @@
 | `/dev/video0` | a V4L2 camera by device path |
 | `csi://0` | a Jetson CSI camera (GStreamer `nvarguscamerasrc`; needs JetPack's OpenCV) |
 | `rtsp://…`, `http://…`, `https://…` | a network stream |
-| a folder | its images in name order |
+| a folder, an image file, several of these | photos: each image on its own, in name order |
 | a file | a video file, every frame in order |
 
 Live sources (cameras, streams) are read by a grabber thread that keeps only the newest frame,
 so recognition never lags behind reality, and that reopens a vanished source with backoff.
-Files and folders are read frame by frame, none dropped.
+Files and folders are read frame by frame, none dropped. Photos are separate pictures, not a
+video (`separate_images`): they are recognised one by one, never tracked, and each keeps its file
+name (`last_file`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import cv2
 import numpy as np
 
 from edge_runtime.errors import ImageReadError, SiameseEdgeError
-from edge_runtime.preprocessing import IMAGE_SUFFIXES, read_image
+from edge_runtime.preprocessing import image_files, is_image_file, read_image
 
 log = logging.getLogger(__name__)
 
@@ -43,29 +45,33 @@ def csi_pipeline(sensor: int, width: int, height: int, rate: int) -> str:
     )
 
 
-class ImageFolderSource:
-    """The images of a folder in name order; unreadable files are skipped with a warning."""
+class PhotoSource:
+    """Separate photos: image files, and the images of folders in name order; unreadable files are
+    skipped with a warning."""
 
     is_live = False
+    separate_images = True
 
-    def __init__(self, folder: Path) -> None:
-        self.paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    def __init__(self, paths: list[Path]) -> None:
+        self.paths = [image for path in paths for image in (image_files(path) if path.is_dir() else [path])]
         if not self.paths:
-            raise SourceError(f"folder {folder} holds no images")
+            raise SourceError(f"{', '.join(map(str, paths))}: no images")
         self.position = 0
-        self.description = f"folder {folder} ({len(self.paths)} images)"
+        self.description = f"{len(self.paths)} photos from {', '.join(map(str, paths))}"
         self.rate = 0.0
+        self.last_file: str | None = None
 
     def read(self) -> np.ndarray | None:
-        """The next image, or None at the end."""
+        """The next image (its file name in `last_file`), or None at the end."""
         while self.position < len(self.paths):
             path = self.paths[self.position]
             self.position += 1
             try:
                 image = read_image(path)
             except ImageReadError as error:
-                log.warning("%s", error)
+                log.warning("skipped %s", error)
                 continue
+            self.last_file = str(path)
             return image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
         return None
 
@@ -77,6 +83,8 @@ class VideoFileSource:
     """Every frame of a video file, in order."""
 
     is_live = False
+    separate_images = False
+    last_file = None
 
     def __init__(self, path: Path) -> None:
         self.capture = cv2.VideoCapture(str(path))
@@ -96,13 +104,21 @@ class VideoFileSource:
 
 
 class LiveSource:
-    """A camera or stream read by a grabber thread that keeps only the newest frame."""
+    """A camera or stream read by a grabber thread that keeps only the newest frame.
+
+    A source that stops delivering is reopened after `retry_after` seconds, doubling up to
+    `max_backoff`; `close()` wakes the grabber from that wait at once.
+    """
 
     is_live = True
+    separate_images = False
+    last_file = None
 
-    def __init__(self, target, api: int, description: str, size=None, rate=None, max_backoff: float = 10.0) -> None:
+    def __init__(
+        self, target, api: int, description: str, size=None, rate=None, max_backoff: float = 10.0, retry_after=0.5
+    ) -> None:
         self.target, self.api, self.description = target, api, description
-        self.size, self.requested_rate, self.max_backoff = size, rate, max_backoff
+        self.size, self.requested_rate, self.max_backoff, self.retry_after = size, rate, max_backoff, retry_after
         self.capture = self._open()
         if self.capture is None:
             raise SourceError(f"cannot open {description}: is it connected, and free (not used by another program)?")
@@ -111,9 +127,14 @@ class LiveSource:
         self.sequence = 0
         self.delivered = 0
         self.condition = threading.Condition()
-        self.running = True
+        self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._grab, name="frame-grabber", daemon=True)
         self.thread.start()
+
+    @property
+    def closed(self) -> bool:
+        """Whether `close()` was called: `read()` will deliver nothing more."""
+        return self.stopped.is_set()
 
     def _open(self):
         capture = cv2.VideoCapture(self.target, self.api)
@@ -129,40 +150,52 @@ class LiveSource:
         return capture
 
     def _grab(self) -> None:
-        backoff = 0.5
-        while self.running:
-            ok, frame = self.capture.read() if self.capture is not None else (False, None)
-            if ok:
-                backoff = 0.5
-                with self.condition:
-                    self.frame, self.sequence = frame, self.sequence + 1
-                    self.condition.notify_all()
-                continue
-            log.warning("lost %s; reopening in %.1f s", self.description, backoff)
+        """The grabber thread: it alone touches the capture, and releases it when it stops."""
+        backoff = self.retry_after
+        try:
+            while not self.stopped.is_set():
+                ok, frame = self.capture.read() if self.capture is not None else (False, None)
+                if ok:
+                    backoff = self.retry_after
+                    with self.condition:
+                        self.frame, self.sequence = frame, self.sequence + 1
+                        self.condition.notify_all()
+                    continue
+                log.warning("lost %s; reopening in %.1f s", self.description, backoff)
+                if self.capture is not None:
+                    self.capture.release()
+                    self.capture = None
+                if self.stopped.wait(backoff):
+                    return
+                backoff = min(backoff * 2, self.max_backoff)
+                self.capture = self._open()
+        finally:
             if self.capture is not None:
                 self.capture.release()
-            time.sleep(backoff)
-            backoff = min(backoff * 2, self.max_backoff)
-            self.capture = self._open() if self.running else None
 
     def read(self, timeout: float = 1.0) -> np.ndarray | None:
-        """The newest frame not yet delivered, waiting through reconnects; None once closed."""
+        """The newest frame not yet delivered, or None when none came within `timeout` seconds (the
+        grabber goes on reconnecting) or the source is closed."""
+        deadline = time.monotonic() + timeout
         with self.condition:
-            while self.running and self.sequence == self.delivered:
-                self.condition.wait(timeout)
-            if not self.running:
+            while not self.closed and self.sequence == self.delivered:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self.condition.wait(left)
+            if self.closed:
                 return None
             self.delivered = self.sequence
             return self.frame
 
-    def close(self) -> None:
-        """Stop the grabber and release the device."""
-        self.running = False
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the grabber (waking it from a reconnect wait) and wait for it to release the device."""
+        self.stopped.set()
         with self.condition:
             self.condition.notify_all()
-        self.thread.join(timeout=2.0)
-        if self.capture is not None:
-            self.capture.release()
+        self.thread.join(timeout)
+        if self.thread.is_alive():  # blocked inside the driver's read: it releases the device when that returns
+            log.warning("%s does not answer; it is released when its driver returns", self.description)
 
 
 def open_source(uri: str, width: int | None = None, height: int | None = None, rate: int | None = None):
@@ -179,8 +212,19 @@ def open_source(uri: str, width: int | None = None, height: int | None = None, r
     if uri.split("://")[0] in ("rtsp", "rtmp", "http", "https"):
         return LiveSource(uri, cv2.CAP_FFMPEG, f"stream {uri}", size, rate)
     path = Path(uri)
-    if path.is_dir():
-        return ImageFolderSource(path)
+    if path.is_dir() or is_image_file(path):
+        return PhotoSource([path])
     if path.is_file():
         return VideoFileSource(path)
     raise SourceError(f"input {uri} is neither a camera, a stream, a folder nor an existing file")
+
+
+def open_sources(uris: list[str], width: int | None = None, height: int | None = None, rate: int | None = None):
+    """Open one input (see `open_source`), or several photos and folders of photos as one source."""
+    if len(uris) == 1:
+        return open_source(uris[0], width, height, rate)
+    paths = [Path(uri) for uri in uris]
+    for uri, path in zip(uris, paths, strict=True):
+        if not (path.is_dir() or is_image_file(path)):
+            raise SourceError(f"input {uri}: several inputs must all be image files or folders of images")
+    return PhotoSource(paths)

@@ -1,8 +1,10 @@
+import threading
+
 import cv2
 import numpy as np
 import pytest
 
-from edge_runtime.sources import ImageFolderSource, LiveSource, SourceError, csi_pipeline, open_source
+from edge_runtime.sources import LiveSource, PhotoSource, SourceError, csi_pipeline, open_source, open_sources
 
 
 def _write_video(path, frames=12, size=(160, 120)):
@@ -29,10 +31,21 @@ def test_image_folders_in_name_order_skipping_broken_files(tmp_path, faces_root)
         cv2.imwrite(str(tmp_path / name), np.full((10, 10), 100 + i, np.uint8))
     (tmp_path / "c.png").write_bytes(b"broken")
     source = open_source(str(tmp_path))
-    assert isinstance(source, ImageFolderSource)
+    assert isinstance(source, PhotoSource) and source.separate_images
     first, second = source.read(), source.read()
     assert first[0, 0, 0] == 101 and second[0, 0, 0] == 100 and first.shape == (10, 10, 3)
+    assert source.last_file == str(tmp_path / "b.png")
     assert source.read() is None
+
+
+def test_image_files_and_several_inputs_are_photos(tmp_path, faces_root):
+    single = open_source(str(faces_root / "s1" / "1.png"))
+    assert isinstance(single, PhotoSource) and single.read() is not None and single.read() is None
+    several = open_sources([str(faces_root / "s1" / "1.png"), str(faces_root / "s2")])
+    assert len(several.paths) == 11
+    _write_video(tmp_path / "clip.mp4")
+    with pytest.raises(SourceError, match="several inputs must all be image files or folders"):
+        open_sources([str(faces_root / "s1" / "1.png"), str(tmp_path / "clip.mp4")])
 
 
 def test_missing_camera_and_input_are_clear_errors(tmp_path):
@@ -58,4 +71,38 @@ def test_a_live_source_that_vanishes_is_reopened_without_a_crash(tmp_path):
     frames = [source.read(timeout=5.0) for _ in range(12)]
     source.close()
     assert all(frame is not None for frame in frames)
+    assert source.read(timeout=0.1) is None
+
+
+def _never_delivering(path):
+    """A real source that opens and never delivers a frame: a video file with no frames, read as a
+    live source, behaves like a camera that stopped sending."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    writer.release()
+    return LiveSource(str(path), cv2.CAP_ANY, "dead camera", retry_after=30.0, max_backoff=30.0)
+
+
+def _within(seconds, action):
+    """Run `action` in a thread; whether it finished within `seconds` (the test never hangs)."""
+    worker = threading.Thread(target=action, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    return not worker.is_alive()
+
+
+def test_reading_a_camera_that_delivers_nothing_times_out(tmp_path):
+    source = _never_delivering(tmp_path / "dead.avi")
+    frames = []
+    try:
+        assert _within(5.0, lambda: frames.append(source.read(timeout=0.3))), "read(timeout=0.3) did not return"
+        assert frames == [None] and not source.closed
+    finally:
+        source.close()
+
+
+def test_close_stops_a_grabber_that_waits_to_reconnect(tmp_path):
+    source = _never_delivering(tmp_path / "dead.avi")
+    assert _within(5.0, lambda: source.read(timeout=0.5))  # by now the grabber waits 30 s to reopen
+    assert _within(5.0, source.close), "close() did not return"
+    assert not source.thread.is_alive(), "close() returned while the grabber still sleeps"
     assert source.read(timeout=0.1) is None
