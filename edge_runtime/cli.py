@@ -25,8 +25,8 @@ from edge_runtime.providers import CUDNN_SEARCH, PROVIDER_NAMES, ProviderSetting
 from edge_runtime.recognizer import Recognizer
 from edge_runtime.regions import DEFAULT_GATE, RegionFinder, make_regions
 from edge_runtime.search_index import BACKENDS
-from edge_runtime.sources import open_source
-from edge_runtime.tracker import IouTracker
+from edge_runtime.sources import open_sources
+from edge_runtime.tracker import DEFAULT_MIN_VOTES, IouTracker, SeparateImages
 from edge_runtime.verification import verify as verify_regions
 
 log = logging.getLogger("edge_runtime")
@@ -134,13 +134,25 @@ def _embedder(options: dict) -> Embedder:
 @detector_options
 @click.option("--gallery", "-g", type=click.Path(dir_okay=False), help="Gallery file (.npz).")
 @click.option("--enroll", type=click.Path(file_okay=False), help="Enroll this folder first (<name>/<image>).")
-@click.option("--input", "-i", "uri", help="Camera index, /dev/videoN, csi://N, rtsp://…, video file or folder.")
+@click.option(
+    "--input",
+    "-i",
+    "uris",
+    multiple=True,
+    help="Camera index, /dev/videoN, csi://N, rtsp://…, video file, or photos: image files and folders (repeatable).",
+)
 @click.option("--camera", type=int, help="Camera index (same as --input N).")
 @click.option("--input-width", type=int)
 @click.option("--input-height", type=int)
 @click.option("--input-rate", type=int)
 @click.option("--threshold", type=float, help="Cosine threshold for unknown (default: the model's).")
-@click.option("--smooth", type=int, default=5, help="Frames a track's name is voted over.")
+@click.option("--smooth", type=int, default=5, help="Votes a track's name is decided over (videos and cameras).")
+@click.option(
+    "--min-votes",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MIN_VOTES,
+    help="Votes a name needs, beside a majority, to be confirmed.",
+)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the annotated video here.")
 @click.option("--headless", is_flag=True, help="Never open a window.")
 @click.option("--json", "json_lines", is_flag=True, help="JSON lines on stdout, one per recognition.")
@@ -148,15 +160,15 @@ def _embedder(options: dict) -> Embedder:
 @click.option("--build-engine", is_flag=True, help="Build and cache the TensorRT engine, then exit.")
 @click.option("--index", type=click.Choice(BACKENDS), default="numpy", help="Gallery search (faiss: millions).")
 @one_line_errors()
-def recognize(gallery, enroll, uri, camera, threshold, smooth, output, headless, json_lines, max_frames, input_width,
-              input_height, input_rate, build_engine, index, **options):  # fmt: skip
+def recognize(gallery, enroll, uris, camera, threshold, smooth, min_votes, output, headless, json_lines, max_frames,
+              input_width, input_height, input_rate, build_engine, index, **options):  # fmt: skip
     """Recognise enrolled identities in a camera, stream, video or folder, or say unknown."""
     embedder = _embedder(options)
     finder = _regions(embedder, options)
     if build_engine:
         warm_up(embedder)
         return
-    if uri is None and camera is None:
+    if not uris and camera is None:
         raise click.UsageError("give --input or --camera")
     known = open_gallery(gallery, embedder, bool(enroll), index) if gallery else new_gallery(embedder, index)
     if enroll:
@@ -168,7 +180,7 @@ def recognize(gallery, enroll, uri, camera, threshold, smooth, output, headless,
     if len(known) == 0 and not show:
         raise GalleryError("the gallery is empty; enroll identities (--enroll, edge-gallery enroll) first")
     recognizer = Recognizer(embedder, known, finder, threshold)
-    source = open_source(str(camera) if uri is None else uri, input_width, input_height, input_rate)
+    source = open_sources(list(uris) or [str(camera)], input_width, input_height, input_rate)
     log.info("input: %s; %d identities; threshold %.4f", source.description, len(known), recognizer.threshold)
     if show:
         log.info("press e to enroll the person in view, q to quit")
@@ -187,25 +199,28 @@ def recognize(gallery, enroll, uri, camera, threshold, smooth, output, headless,
             known.save(gallery)
         log.info("enrolled %s", name)
 
-    loop = RecognitionLoop(
-        source,
-        recognizer,
-        IouTracker(smooth=smooth),
-        video=VideoFileSink(output, source.rate) if output else None,
-        events=JsonLinesSink() if json_lines else None,
-        show=show,
-        max_frames=max_frames,
-        on_key=enroll_live,
-    )
     try:
+        video = VideoFileSink(output, source.rate) if output else None
+        loop = RecognitionLoop(
+            source,
+            recognizer,
+            SeparateImages() if source.separate_images else IouTracker(smooth=smooth, min_votes=min_votes),
+            video=video,
+            events=JsonLinesSink() if json_lines else None,
+            show=show,
+            max_frames=max_frames,
+            on_key=enroll_live,
+        )
         summary = loop.run()
     finally:
         source.close()
     stages = ", ".join(f"{k} {v:.1f} ms" for k, v in summary.stage_ms().items())
     log.info("%d frames in %.1f s: %.1f FPS (%s)", summary.frames, summary.seconds, summary.fps, stages)
     log.info("seen: %s", ", ".join(f"{n} ×{c}" for n, c in sorted(summary.appearances.items())) or "nobody")
-    if output:
-        log.info("annotated video: %s", output)
+    if summary.interrupted:
+        log.info("stopped (Ctrl-C or SIGTERM) after %d frames", summary.frames)
+    if video is not None:
+        log.info("annotated video: %s", output if video.size else "none (no frame was written)")
 
 
 @click.group(context_settings=CONTEXT)

@@ -78,7 +78,7 @@ def run_demo(out: Path, data: Path, model: Path) -> dict:
         loop = RecognitionLoop(
             source,
             Recognizer(embedder, gallery),
-            IouTracker(smooth=FRAMES_PER_IMAGE),
+            IouTracker(smooth=FRAMES_PER_IMAGE, min_votes=2),
             video=VideoFileSink(out / "demo_annotated.mp4", source.rate),
             events=JsonLinesSink(events),
         )

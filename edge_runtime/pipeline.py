@@ -4,7 +4,9 @@ set by the slowest stage, not by their sum.
     capture thread ──frames──▶ inference thread ──results──▶ output (main thread: draw, write, show)
 
 Files are read without dropping a frame (the queues block); live sources already drop stale
-frames in their grabber. Ctrl-C stops cleanly: the video file is finalised before returning.
+frames in their grabber. Photos (a folder, image files) pass through `SeparateImages` instead of
+the tracker, and their file name goes with each result. Ctrl-C (and SIGTERM, see `command_line`)
+stops cleanly: the video file is finalised before returning.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from edge_runtime.names import UNKNOWN
 from edge_runtime.outputs import JsonLinesSink, VideoFileSink, annotate
-from edge_runtime.recognizer import UNKNOWN, Recognizer
-from edge_runtime.tracker import IouTracker, TrackedRecognition
+from edge_runtime.recognizer import Recognizer
+from edge_runtime.regions import image_problem
+from edge_runtime.tracker import IouTracker, SeparateImages, TrackedRecognition
 
 log = logging.getLogger(__name__)
 STAGES = ("decode", "detect", "embed_match", "draw_write")
@@ -38,6 +42,7 @@ class LoopSummary:
     stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     appearances: Counter = field(default_factory=Counter)
     interrupted: bool = False
+    _counted: set = field(default_factory=set, repr=False)
 
     @property
     def fps(self) -> float:
@@ -48,6 +53,16 @@ class LoopSummary:
         """Mean milliseconds per frame in each stage."""
         return {k: 1000.0 * v / max(1, self.frames) for k, v in self.stage_seconds.items()}
 
+    def count(self, result: TrackedRecognition) -> None:
+        """Count an appearance: each identity once per track (a track confirming ann, then unknown,
+        then ann again is one appearance of ann), each named photo once."""
+        if not result.is_new or result.name == UNKNOWN:
+            return
+        key = (result.track_id, result.name)
+        if result.track_id is None or key not in self._counted:
+            self._counted.add(key)
+            self.appearances[result.name] += 1
+
 
 @dataclass
 class _Frame:
@@ -55,19 +70,24 @@ class _Frame:
     timestamp: float
     image: np.ndarray
     decode: float
+    file: str | None = None  # a photo's file name
     results: list[TrackedRecognition] = field(default_factory=list)
+    note: str | None = None  # why a photo gave no result
     detect: float = 0.0
     embed: float = 0.0
 
 
 class RecognitionLoop:
-    """Run a recognizer over a source until it ends, `max_frames` pass, or the user stops it."""
+    """Run a recognizer over a source until it ends, `max_frames` pass, or the user stops it.
+
+    `tracker` defaults to an `IouTracker` for videos and cameras, `SeparateImages` for photos.
+    """
 
     def __init__(
         self,
         source,
         recognizer: Recognizer,
-        tracker: IouTracker | None = None,
+        tracker: IouTracker | SeparateImages | None = None,
         *,
         video: VideoFileSink | None = None,
         events: JsonLinesSink | None = None,
@@ -76,7 +96,7 @@ class RecognitionLoop:
         on_key: Callable[[int, np.ndarray, list[TrackedRecognition]], None] | None = None,
     ) -> None:
         self.source, self.recognizer = source, recognizer
-        self.tracker = tracker or IouTracker()
+        self.tracker = tracker or (SeparateImages() if source.separate_images else IouTracker())
         self.video, self.events, self.show, self.max_frames, self.on_key = video, events, show, max_frames, on_key
         self.stop = threading.Event()
         self.frames: queue.Queue = queue.Queue(maxsize=4)
@@ -143,8 +163,11 @@ class RecognitionLoop:
             started = time.perf_counter()
             image = self.source.read()
             if image is None:
+                if self.source.is_live and not self.source.closed:
+                    continue  # nothing yet: the grabber goes on reconnecting
                 return
-            self._put(self.frames, _Frame(index, time.time(), image, time.perf_counter() - started))
+            decoded = time.perf_counter() - started
+            self._put(self.frames, _Frame(index, time.time(), image, decoded, self.source.last_file))
             index += 1
 
     def _infer(self) -> None:
@@ -157,8 +180,18 @@ class RecognitionLoop:
             detected = time.perf_counter()
             recognitions = self.recognizer.recognize_regions(regions)
             item.results = self.tracker.update(recognitions)
+            if item.file is not None and not regions:
+                item.note = self._nothing_in(item)
             item.detect, item.embed = detected - started, time.perf_counter() - detected
             self._put(self.results, item)
+
+    @staticmethod
+    def _nothing_in(photo: _Frame) -> str:
+        problem = image_problem(photo.image)
+        if problem:
+            log.warning("skipped %s: %s", photo.file, problem)
+            return "unusable image"
+        return "nothing detected"
 
     def _output(self, summary: LoopSummary) -> None:
         window_started = time.perf_counter()
@@ -169,10 +202,9 @@ class RecognitionLoop:
             started = time.perf_counter()
             fps = (summary.frames + 1) / max(1e-6, started - window_started)
             for result in item.results:
-                if result.is_new and result.name != UNKNOWN:
-                    summary.appearances[result.name] += 1
+                summary.count(result)
             if self.events is not None:
-                self.events.write(item.index, item.timestamp, item.results)
+                self.events.write(item.index, item.timestamp, item.results, item.file, item.note)
             if self.video is not None or self.show:
                 canvas = annotate(item.image, item.results, fps)
                 if self.video is not None:

@@ -65,7 +65,7 @@ def test_auto_regions_follow_the_model_kind(kind, expected):
 
 
 def test_a_track_seen_only_as_skipped_is_never_named():
-    tracker = IouTracker(smooth=3)
+    tracker = IouTracker(smooth=3, min_votes=1)
     box = (10, 10, 50, 50)
     first = tracker.update([Recognition(box, UNKNOWN, 0.0, skipped="blurred")])
     assert first[0].name == UNKNOWN and first[0].skipped == "blurred" and not first[0].is_new

@@ -89,8 +89,8 @@ def test_cli_recognises_a_video_with_json_events_and_an_annotated_video(tmp_path
     events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert len(events) == len(truth)
     assert {"time", "frame", "track", "box", "name", "score", "event"} <= set(events[0])
-    assert events[0]["name"] == ENROLLED[0] and events[0]["event"]
-    assert sum(e["event"] for e in events) <= 4
+    announced = [e["name"] for e in events if e["event"]]
+    assert announced[0] == ENROLLED[0] and len(announced) <= 2  # confirmed once: 2 of 2 votes (--smooth 2)
     capture = cv2.VideoCapture(str(tmp_path / "out.mp4"))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == len(truth)
     assert Gallery.load(tmp_path / "g.npz").names == ENROLLED
@@ -102,7 +102,7 @@ def test_ctrl_c_finalises_the_video(tmp_path, faces_root, embedder, monkeypatch)
     enroll_images(gallery, embedder, ENROLLED[0], [faces_root / ENROLLED[0] / "1.png"])
     written = []
 
-    def interrupt_after_five(self, index, timestamp, results):
+    def interrupt_after_five(self, index, timestamp, results, *photo):
         written.append(index)
         if len(written) == 5:
             raise KeyboardInterrupt
