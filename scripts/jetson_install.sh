@@ -11,7 +11,7 @@ ort_version=${ORT_VERSION:-1.20.0}
 sudo apt-get update && sudo apt-get install -y --no-install-recommends libopencv-python python3-venv
 python3 -m venv --system-site-packages "$venv"
 . "$venv/bin/activate"
-python -m pip install "numpy==1.26.4" "click==8.1.7"
+python -m pip install "numpy==1.26.4" "click==8.1.7" "pillow>=9.2"
 python -m pip install --extra-index-url "$ort_index" "onnxruntime-gpu==$ort_version"
 python -m pip install --no-deps -e .      # no torch, no opencv-python wheel
 
