@@ -1,0 +1,264 @@
+"""What a camera, a folder or a user hands the runtime: tiny and flat images, photos that are not a
+video, unwritable outputs, photos of mixed sizes, names in any script, SIGTERM and interrupted saves.
+Real files and real processes throughout."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from edge_runtime.cli import gallery_command, recognize, verify
+from edge_runtime.demo import DEMO_MODEL
+from edge_runtime.embedder import Embedder
+from edge_runtime.enrollment import enroll_images, new_gallery
+from edge_runtime.gallery import Gallery
+from edge_runtime.outputs import annotate
+from edge_runtime.preprocessing import read_image
+from edge_runtime.recognizer import Recognizer
+from edge_runtime.tracker import TrackedRecognition
+
+REPO = Path(__file__).resolve().parent.parent
+LFW_FACE = REPO / "data" / "demo" / "lfw" / "enrolled" / "Amber_Tamblyn" / "Amber_Tamblyn_0002.jpg"
+MODEL = ["-m", str(DEMO_MODEL)]
+SCRIPTS = Path(sys.executable).parent  # the installed commands, run as a user runs them
+DEGENERATE = {"1x1": (1, 1), "2000x1": (1, 2000), "1x2000": (2000, 1)}
+
+
+def _degenerate(folder: Path, name: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    height, width = DEGENERATE[name]
+    path = folder / f"{name}.png"
+    cv2.imwrite(str(path), np.random.default_rng(0).integers(0, 255, (height, width, 3), np.uint8))
+    return path
+
+
+def _json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def _cli(command, *arguments):
+    return CliRunner().invoke(command, [str(a) for a in arguments])
+
+
+@pytest.mark.parametrize("shape", list(DEGENERATE))
+@pytest.mark.parametrize("model", [[], MODEL], ids=["face model", "whole-image model"])
+def test_verify_refuses_a_tiny_or_strip_image_in_one_line(tmp_path, shape, model):
+    result = _cli(verify, *model, LFW_FACE, _degenerate(tmp_path, shape))
+    assert result.exit_code == 2, result.output
+    assert "too small to recognise anything (8x8 at least)" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
+def test_verify_refuses_a_flat_image_instead_of_scoring_it(tmp_path, faces_root):
+    cv2.imwrite(str(tmp_path / "grey.png"), np.full((112, 92), 128, np.uint8))
+    result = _cli(verify, *MODEL, faces_root / "s1" / "1.png", tmp_path / "grey.png")
+    assert result.exit_code == 2 and "one flat colour: nothing to recognise" in result.output
+
+
+@pytest.mark.parametrize("model", [[], MODEL], ids=["face model", "whole-image model"])
+def test_a_tiny_image_in_an_enrollment_folder_is_skipped_and_the_rest_enrolled(tmp_path, faces_root, model, caplog):
+    people = tmp_path / "people"
+    shutil.copytree(LFW_FACE.parent, people / "amber")
+    shutil.copytree(faces_root / "s1", people / "s1")
+    for folder in ("amber", "s1"):
+        _degenerate(people / folder, "1x1")
+        _degenerate(people / folder, "2000x1")
+    result = _cli(gallery_command, "enroll", *model, "-g", tmp_path / "g.npz", people)
+    assert result.exit_code == 0, result.output
+    assert "1x1 pixels, too small" in caplog.text and "2000x1 pixels" in caplog.text
+    assert Gallery.load(tmp_path / "g.npz").names  # whatever the model could use is enrolled
+
+
+@pytest.mark.parametrize("model", [[], MODEL], ids=["face model", "whole-image model"])
+def test_a_tiny_image_in_a_recognition_folder_is_skipped_with_its_reason(tmp_path, faces_root, model):
+    photos = tmp_path / "photos"
+    _degenerate(photos, "1x1")
+    _degenerate(photos, "2000x1")
+    shutil.copy(faces_root / "s1" / "1.png", photos / "s1.png")
+    shutil.copy(LFW_FACE, photos / "z_amber.jpg")
+    result = _cli(recognize, *model, "--enroll", faces_root.parent / "lfw" / "enrolled", "-i", photos,
+                  "--headless", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = _json_lines(result.stdout)
+    assert {Path(line["file"]).name for line in lines} == {"1x1.png", "2000x1.png", "s1.png", "z_amber.jpg"}
+    by_file = {Path(line["file"]).name: line for line in lines}
+    assert by_file["1x1.png"]["skipped"] == "unusable image" and by_file["1x1.png"]["name"] is None
+
+
+def test_photos_are_recognised_each_on_its_own_not_voted_like_a_video(tmp_path, faces_root):
+    """Three photos of one enrolled person, then a stranger: as a video the stranger would inherit
+    the name by vote; as photos each is named by itself, and each JSON line names its file."""
+    embedder = Embedder(DEMO_MODEL, providers=("cpu",))
+    gallery = new_gallery(embedder)
+    enroll_images(gallery, embedder, "s14", [faces_root / "s14" / "1.png"])
+    gallery.save(tmp_path / "g.npz")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    chosen = [faces_root / "s14" / f"{i}.png" for i in (2, 3, 4)] + [faces_root / "s23" / "2.png"]
+    for index, path in enumerate(chosen):
+        shutil.copy(path, photos / f"{index}.png")
+    alone = [Recognizer(embedder, gallery).recognize(read_image(p))[0].name for p in chosen]
+    assert alone[-1] == "unknown"  # the stranger, on its own
+    result = _cli(recognize, *MODEL, "-g", tmp_path / "g.npz", "-i", photos, "--headless", "--json")
+    lines = _json_lines(result.stdout)
+    assert [line["name"] for line in lines] == alone
+    assert [Path(line["file"]).name for line in lines] == ["0.png", "1.png", "2.png", "3.png"]
+    assert all(line["track"] is None for line in lines)
+    listed = _cli(recognize, *MODEL, "-g", tmp_path / "g.npz", "-i", photos / "3.png", "-i", photos / "0.png",
+                  "--headless", "--json")  # fmt: skip
+    assert [(Path(line["file"]).name, line["name"]) for line in _json_lines(listed.stdout)] == [
+        ("3.png", alone[3]), ("0.png", alone[0])]  # fmt: skip
+
+
+def test_photos_of_different_sizes_all_reach_the_annotated_video(tmp_path, faces_root):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    face = read_image(faces_root / "s1" / "1.png")
+    for name, size in (("a.png", (92, 112)), ("b.png", (300, 200)), ("c.png", (64, 200))):
+        cv2.imwrite(str(photos / name), cv2.resize(face, size))
+    result = _cli(recognize, *MODEL, "--enroll", faces_root, "-i", photos, "--headless", "-o", tmp_path / "out.mp4")
+    assert result.exit_code == 0, result.output
+    capture = cv2.VideoCapture(str(tmp_path / "out.mp4"))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
+    assert (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))) == (92, 112)
+
+
+@pytest.mark.parametrize("output", ["/proc/x.mp4", "/nonexistent-root-dir/sub/x.mp4"])
+def test_an_unwritable_output_is_one_clean_error(tmp_path, faces_root, output):
+    if os.access("/", os.W_OK) and "nonexistent" in output:
+        output = "/proc/self/nope/x.mp4"  # running as root: / is writable, /proc never is
+    done = subprocess.run(
+        [str(SCRIPTS / "edge-recognize"), *MODEL, "--enroll", str(faces_root),
+         "-i", str(faces_root / "s1"), "--headless", "--output", output],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith(f"edge-recognize: error: cannot write video {output}")
+    assert "Traceback" not in done.stderr
+
+
+def _label_pixels(name: str) -> np.ndarray:
+    frame = np.zeros((120, 320, 3), np.uint8)
+    result = TrackedRecognition(1, (10, 40, 200, 60), name, 0.9, True)
+    return annotate(frame, [result])[:40]
+
+
+@pytest.mark.parametrize(("name", "other"), [("José", "Josà"), ("Дмитрий", "Дмитрик"), ("Ελένη", "Ελένα")])
+def test_names_in_any_script_are_drawn_as_themselves_not_as_question_marks(name, other):
+    as_opencv_drew_it = "".join(c if c.isascii() else "?" * len(c.encode()) for c in name)  # "Jos??"
+    assert not np.array_equal(_label_pixels(name), _label_pixels(as_opencv_drew_it))
+    assert not np.array_equal(_label_pixels(name), _label_pixels(other))  # the letters themselves are drawn
+
+
+def test_a_name_with_undecodable_bytes_is_drawn_without_crashing():
+    """Names from an old gallery may hold undecodable bytes; OpenCV's text drawing crashed on them."""
+    code = (
+        "import numpy as np; from edge_runtime.outputs import annotate;"
+        "from edge_runtime.tracker import TrackedRecognition;"
+        "result = TrackedRecognition(1, (10, 40, 200, 60), 'Jos\\udce9', 0.9, True);"
+        "annotate(np.zeros((120, 320, 3), np.uint8), [result])"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_gallery_folder_named_in_another_encoding_and_an_annotated_video(tmp_path, faces_root):
+    people = tmp_path / "people"
+    shutil.copytree(faces_root / "s1", people / "José")
+    shutil.copytree(faces_root / "s2", people / "latin1")
+    os.rename(people / "latin1", os.fsencode(people) + b"/Jos\xe9")
+    done = subprocess.run(
+        [str(SCRIPTS / "edge-recognize"), *MODEL, "--enroll", str(people),
+         "-i", str(faces_root / "s2"), "--headless", "--output", str(tmp_path / "out.mp4")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Jos\\xe9" in done.stderr and "not valid UTF-8" in done.stderr
+    assert int(cv2.VideoCapture(str(tmp_path / "out.mp4")).get(cv2.CAP_PROP_FRAME_COUNT)) == 10
+
+
+def _long_video(path: Path, faces_root: Path, frames: int = 3000) -> None:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (92, 112))
+    images = [cv2.imread(str(faces_root / "s1" / f"{i}.png")) for i in range(1, 11)]
+    for index in range(frames):
+        writer.write(images[index % 10])
+    writer.release()
+
+
+def _read_lines(stream, count: int, seconds: float) -> list[str]:
+    """Up to `count` lines of `stream`, waiting `seconds` at most (the test never hangs)."""
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(stream.readline() for _ in range(count)), daemon=True)
+    reader.start()
+    reader.join(seconds)
+    return lines
+
+
+def test_sigterm_finalises_the_video_like_ctrl_c(tmp_path, faces_root):
+    _long_video(tmp_path / "in.mp4", faces_root)
+    process = subprocess.Popen(
+        [str(SCRIPTS / "edge-recognize"), *MODEL, "--enroll", str(faces_root),
+         "-i", str(tmp_path / "in.mp4"), "--headless", "--json", "--output", str(tmp_path / "out.mp4")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert len(_read_lines(process.stdout, 20, 60)) == 20, "not 20 frames recognised within 60 s"
+        process.send_signal(signal.SIGTERM)
+        _, errors = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode in (0, 143), errors
+    capture = cv2.VideoCapture(str(tmp_path / "out.mp4"))
+    assert capture.isOpened() and 0 < int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) < 3000
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no .partial.mp4 left
+
+
+def _save_and_die(gallery: Path, how: str) -> subprocess.CompletedProcess:
+    """A real process that is stopped halfway through writing `gallery` (kill -9 or SIGTERM)."""
+    code = f"""
+import os, signal, click
+from edge_runtime.atomic import atomic_path
+from edge_runtime.command_line import one_line_errors
+
+@click.command()
+@one_line_errors()
+def save():
+    with atomic_path({str(gallery)!r}) as temporary:
+        temporary.write_bytes(b"half a gallery")
+        os.kill(os.getpid(), signal.{how})
+        signal.pause()
+
+save()
+"""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+
+
+def test_a_save_stopped_by_sigterm_leaves_no_temporary_file(tmp_path):
+    gallery = Gallery("m", 8)
+    gallery.add("ann", np.eye(8, dtype=np.float32)[:1])
+    gallery.save(tmp_path / "g.npz")
+    done = _save_and_die(tmp_path / "g.npz", "SIGTERM")
+    assert done.returncode == 143 and done.stderr.strip().endswith(": interrupted (SIGTERM)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.npz"]
+    assert Gallery.load(tmp_path / "g.npz").names == ["ann"]
+
+
+def test_the_next_save_removes_what_a_killed_save_left(tmp_path):
+    gallery = Gallery("m", 8)
+    gallery.add("ann", np.eye(8, dtype=np.float32)[:1])
+    gallery.save(tmp_path / "g.npz")
+    assert _save_and_die(tmp_path / "g.npz", "SIGKILL").returncode == -signal.SIGKILL
+    assert len(list(tmp_path.glob(".g.npz.*.tmp"))) == 1  # what kill -9 leaves
+    gallery.add("bob", np.eye(8, dtype=np.float32)[1:2])
+    gallery.save(tmp_path / "g.npz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.npz"]
+    assert Gallery.load(tmp_path / "g.npz").names == ["ann", "bob"]
