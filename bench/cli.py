@@ -14,6 +14,7 @@ from bench.report import markdown, require_matplotlib, write_chart, write_csv, w
 from bench.system import system_facts
 from edge_runtime.command_line import CONTEXT, one_line_errors
 from edge_runtime.errors import SiameseEdgeError
+from edge_runtime.extras import install_command
 from edge_runtime.onnx_runtime import onnxruntime
 
 log = logging.getLogger("bench")
@@ -139,7 +140,7 @@ def _eager(options: BenchOptions, images, rows) -> list[dict]:
     try:
         import torch  # noqa: F401
     except ImportError:
-        raise SiameseEdgeError("--checkpoint needs torch: pip install 'siamese-edge[train]'") from None
+        raise SiameseEdgeError(f"--checkpoint needs torch: {install_command('train')}") from None
     from bench.eager import eager_baseline
 
     family, eager = eager_baseline(options.checkpoint, images, options.batches, options.runs, options.warmup)

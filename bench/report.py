@@ -9,6 +9,7 @@ from pathlib import Path
 
 from edge_runtime.atomic import atomic_write_bytes
 from edge_runtime.errors import SiameseEdgeError
+from edge_runtime.extras import install_command
 
 
 def _number(value, digits: int = 2) -> str:
@@ -112,7 +113,7 @@ def require_matplotlib():
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise SiameseEdgeError("--plot needs matplotlib: pip install 'siamese-edge[plot]'") from None
+        raise SiameseEdgeError(f"--plot needs matplotlib: {install_command('plot')}") from None
     return plt
 
 

@@ -19,8 +19,13 @@ import click
 import cv2
 
 from edge_runtime.command_line import CONTEXT
+from edge_runtime.extras import install_command
 from edge_runtime.providers import PROVIDER_NAMES, default_cache_dir
 
+# JetPack 6's OpenCV (4.8, with GStreamer) for Python, from the L4T apt repository: what
+# Dockerfile.jetson and scripts/jetson_install.sh install (nvidia-opencv is a meta-package that
+# also pulls the C++ headers and samples).
+JETPACK_OPENCV = "libopencv-python"
 LIBRARIES = {
     "CUDA runtime": ("libcudart.so.12", "libcudart.so.11.0", "libcudart.so"),
     "cuDNN": ("libcudnn.so.9", "libcudnn.so.8", "libcudnn.so"),
@@ -52,14 +57,14 @@ def check_onnxruntime() -> tuple[list[Finding], list[str]]:
     try:
         import onnxruntime as ort
     except ImportError:
-        fix = "pip install 'siamese-edge[cpu]', or on a Jetson the onnxruntime-gpu wheel for your JetPack (README)"
+        fix = f"{install_command('cpu')}, or on a Jetson the onnxruntime-gpu wheel for your JetPack (README, Jetson)"
         return [Finding("onnxruntime", "not installed", fix)], []
     available = ort.get_available_providers()
     findings = [Finding("onnxruntime", f"{ort.__version__}; providers: {', '.join(available)}")]
     if PROVIDER_NAMES["cuda"] not in available:
         findings.append(
             Finding("GPU providers", "CPU only: this onnxruntime build has no CUDA or TensorRT provider",
-                    "for a GPU: pip uninstall onnxruntime && pip install 'siamese-edge[gpu]' (Jetson: see README)")
+                    f"for a GPU: pip uninstall -y onnxruntime && {install_command('gpu')} (Jetson: see README)")
         )  # fmt: skip
     return findings, available
 
@@ -94,7 +99,8 @@ def check_opencv() -> list[Finding]:
     findings.append(
         Finding("GStreamer", "yes") if has("GStreamer")
         else Finding("GStreamer", "no: csi:// cameras cannot open",
-                     "on a Jetson use JetPack's OpenCV (apt: nvidia-opencv) instead of the pip wheel")
+                     f"on a Jetson: pip uninstall -y opencv-python && sudo apt-get install {JETPACK_OPENCV} "
+                     "(JetPack's OpenCV with GStreamer; scripts/jetson_install.sh does both)")
     )  # fmt: skip
     findings.append(
         Finding("FFmpeg", "yes") if has("FFMPEG")

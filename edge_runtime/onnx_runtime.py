@@ -7,6 +7,7 @@ environment, so siamese-edge depends on neither directly: the `cpu` and `gpu` ex
 from __future__ import annotations
 
 from edge_runtime.errors import SiameseEdgeError
+from edge_runtime.extras import install_command
 
 try:
     import onnxruntime as ort
@@ -17,5 +18,5 @@ except ImportError:  # reported when a session is first needed
 def onnxruntime():
     """The onnxruntime module, or a SiameseEdgeError that says how to install it."""
     if ort is None:
-        raise SiameseEdgeError("ONNX Runtime is not installed: pip install 'siamese-edge[cpu]' (or '[gpu]')")
+        raise SiameseEdgeError(f"ONNX Runtime is not installed: {install_command('cpu')} (or the [gpu] extra)")
     return ort

@@ -1,7 +1,7 @@
 """Nearest-identity search over a gallery's unit vectors: numpy (exact, default) or FAISS.
 
 numpy answers a query against 100k identities in milliseconds (one matrix product and a partial
-sort). For galleries of millions, the optional FAISS backend (`pip install siamese-edge[faiss]`)
+sort). For galleries of millions, the optional FAISS backend (the `faiss` extra)
 uses an HNSW graph: approximate, sub-linear.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from edge_runtime.errors import SiameseEdgeError
+from edge_runtime.extras import install_command
 
 BACKENDS = ("numpy", "faiss")
 
@@ -38,7 +39,7 @@ class FaissIndex:
         try:
             import faiss
         except ImportError:
-            raise SiameseEdgeError("the faiss index needs faiss: pip install 'siamese-edge[faiss]'") from None
+            raise SiameseEdgeError(f"the faiss index needs faiss: {install_command('faiss')}") from None
         self.index = faiss.IndexHNSWFlat(vectors.shape[1], neighbours, faiss.METRIC_INNER_PRODUCT)
         self.index.hnsw.efSearch = search_depth
         self.index.add(np.ascontiguousarray(vectors, np.float32))

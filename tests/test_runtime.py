@@ -177,4 +177,5 @@ def test_the_demo_main_job(tmp_path, faces_root):
     assert report["frames"] == 10 * 9 * 3
     assert report["accuracy"] >= 0.75
     assert set(report["seen"]) <= set(ENROLLED)
+    assert all(count == 1 for count in report["seen"].values())  # each subject is on screen once
     assert (tmp_path / "demo" / "demo_annotated.mp4").stat().st_size > 0

@@ -1,0 +1,8 @@
+"""`siamese-train`'s entry point: in an install without the [train] extra it says so in one line."""
+
+from edge_runtime.extras import run_needing_extra
+
+
+def main() -> None:
+    """Run `siamese-train`, or name the extra it needs."""
+    run_needing_extra("train.cli:main", "train")
