@@ -51,7 +51,7 @@ def one_line_errors(also: tuple[type[Exception], ...] = (), interrupted: str = "
         @functools.wraps(command)
         def wrapper(*args, **kwargs):
             logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-            name = click.get_current_context().info_name
+            name = click.get_current_context().command_path
             try:
                 with sigterm_as_interrupt():
                     return command(*args, **kwargs)

@@ -91,7 +91,7 @@ def enroll_images(
             digest = file_digest(Path(path))
             owner = gallery.owner_of_digest(digest) or (name if digest in digests else None)
             if owner == name:
-                log.info("%s is already enrolled as %s; left as it is", shown, name)
+                log.debug("%s is already enrolled as %s; left as it is", shown, name)
                 result.already += 1
                 continue
             if owner is not None:
@@ -125,7 +125,7 @@ def enroll_folder(
     if not enrolled and not already:
         raise GalleryError(f"no identity of {folder} could be enrolled")
     if already:
-        log.info("%d images of %s were already enrolled", already, folder)
+        log.info("%d images of %s were already enrolled; left as they are", already, folder)
     return enrolled
 
 
@@ -144,6 +144,8 @@ def enroll_paths(
         return
     images = [image for path in paths for image in (image_files(path) if path.is_dir() else [path])]
     result = enroll_images(gallery, embedder, name, images, regions)
+    if result.already:
+        log.info("%d images were already enrolled as %s; left as they are", result.already, name)
     if not result.added and not result.already:
         raise GalleryError(f"no usable image for {name}")
 

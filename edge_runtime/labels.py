@@ -39,8 +39,8 @@ def text_size(text: str, size: int) -> tuple[int, int]:
     if ImageFont is None:
         (width, height), _ = cv2.getTextSize(_ascii(text), cv2.FONT_HERSHEY_SIMPLEX, size / 32, 1)
         return width, height + size // 4
-    left, top, right, bottom = _font_for(text, size).getbbox(text)
-    return right - left, bottom - top
+    mask = _mask(text, size)
+    return mask.shape[1], mask.shape[0]
 
 
 def draw_text(canvas: np.ndarray, text: str, origin: tuple[int, int], color: Color, size: int) -> None:
@@ -51,19 +51,25 @@ def draw_text(canvas: np.ndarray, text: str, origin: tuple[int, int], color: Col
         cv2.putText(canvas, _ascii(text), (origin[0], baseline), cv2.FONT_HERSHEY_SIMPLEX, size / 32, color, 1,
                     cv2.LINE_AA)  # fmt: skip
         return
+    _blend(canvas, _mask(text, size), origin, color)
+
+
+@functools.lru_cache(maxsize=2048)
+def _mask(text: str, size: int) -> np.ndarray:
+    """The coverage (0..1) of `text` drawn at `size` pixels; cached, as labels repeat from frame to frame."""
     font = _font_for(text, size)
     left, top, right, bottom = font.getbbox(text)
-    if right <= left or bottom <= top:
-        return
-    mask = Image.new("L", (right - left, bottom - top))
-    ImageDraw.Draw(mask).text((-left, -top), text, fill=255, font=font)
-    _blend(canvas, np.asarray(mask, np.float32) / 255.0, origin, color)
+    image = Image.new("L", (max(0, right - left), max(0, bottom - top)))
+    ImageDraw.Draw(image).text((-left, -top), text, fill=255, font=font)
+    mask = np.asarray(image, np.float32) / 255.0
+    mask.flags.writeable = False
+    return mask
 
 
 def _blend(canvas: np.ndarray, alpha: np.ndarray, origin: tuple[int, int], color: Color) -> None:
     x, y = origin
     height, width = canvas.shape[:2]
-    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + alpha.shape[1], width), min(y + alpha.shape[0], height)
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + alpha.shape[1], width), min(y + alpha.shape[0], height)  # clipped
     if x1 <= x0 or y1 <= y0:
         return
     a = alpha[y0 - y : y1 - y, x0 - x : x1 - x, None]
