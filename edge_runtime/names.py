@@ -36,7 +36,7 @@ def check_name(name: str) -> str:
     """`name` as a gallery stores it (NFC), or InvalidName saying what is wrong with it."""
     shown = printable(name)
     if shown != name:
-        raise InvalidName(f"name {shown!r} is not valid UTF-8 text; rename it (e.g. its folder) in UTF-8")
+        raise InvalidName(f"name '{shown}' is not valid UTF-8 text; rename it (its folder, its file) in UTF-8")
     if not name.strip():
         raise InvalidName("an identity needs a name that is not empty or only spaces")
     if name != name.strip():
