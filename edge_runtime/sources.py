@@ -14,6 +14,10 @@ so recognition never lags behind reality, and that reopens a vanished source wit
 Files and folders are read frame by frame, none dropped. Photos are separate pictures, not a
 video (`separate_images`): they are recognised one by one, never tracked, and each keeps its file
 name (`last_file`).
+
+What every source offers the recognition loop: `read()` (the next frame, or None), `close()`,
+`description`, `rate`, `is_live`, `separate_images` and `last_file`; a live source's `read(timeout)`
+also returns None when no frame came in time, and its `closed` says whether that None is the end.
 """
 
 from __future__ import annotations
