@@ -23,7 +23,7 @@ def video_benchmark(model: str, provider: str, video: str, detector: str, enroll
     same, the names are meaningless.
     """
     embedder = Embedder(model, providers=(provider,))
-    finder = make_regions(embedder.info.kind, detector)
+    finder = make_regions(embedder.info, detector)
     gallery = new_gallery(embedder)
     if enroll:
         enroll_folder(gallery, embedder, enroll, finder)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import click
 
+from edge_runtime.bundled import DEFAULT_MODEL, packaged_model
 from edge_runtime.command_line import CONTEXT, one_line_errors
-from edge_runtime.detectors import DEFAULT_MODEL, packaged_model
 from edge_runtime.embedder import Embedder, warm_up
 from edge_runtime.enrollment import enroll_folder, enroll_paths, new_gallery, open_gallery, usable_region
 from edge_runtime.errors import SiameseEdgeError
@@ -23,7 +23,7 @@ from edge_runtime.pipeline import RecognitionLoop
 from edge_runtime.preprocessing import read_image
 from edge_runtime.providers import CUDNN_SEARCH, PROVIDER_NAMES, ProviderSettings
 from edge_runtime.recognizer import Recognizer
-from edge_runtime.regions import DEFAULT_GATE, RegionFinder, make_regions
+from edge_runtime.regions import DEFAULT_GATE, DEFAULT_MIN_SCORE, DETECTORS, RegionFinder, make_regions
 from edge_runtime.search_index import BACKENDS
 from edge_runtime.sources import open_sources
 from edge_runtime.tracker import DEFAULT_MIN_VOTES, IouTracker, SeparateImages
@@ -73,15 +73,21 @@ def detector_options(command):
     options = [
         click.option(
             "--detector",
-            type=click.Choice(["auto", "face", "none"]),
+            type=click.Choice(DETECTORS),
             default="auto",
-            help="auto: faces for face models, the whole image otherwise.",
+            help="auto: faces for face models, the whole image otherwise; face: YuNet; haar: the old cascade.",
         ),
         click.option(
             "--min-face",
             type=click.IntRange(min=8),
             default=DEFAULT_GATE.min_size,
             help="Smallest face to detect and recognise, in pixels.",
+        ),
+        click.option(
+            "--min-score",
+            type=click.FloatRange(0, 1, min_open=True, max_open=True),
+            default=DEFAULT_MIN_SCORE,
+            help="Smallest face detection score (YuNet).",
         ),
         click.option("--roi", help="Recognise this region x,y,w,h instead of detecting."),
         click.option(
@@ -94,7 +100,7 @@ def detector_options(command):
             "--min-frontality",
             type=float,
             default=DEFAULT_GATE.min_frontality,
-            help="Skip faces turned further (mirror corr).",
+            help="Skip faces turned further (1 frontal, 0 nose in line with an eye).",
         ),
         click.option("--no-quality", is_flag=True, help="Recognise every face, however small, blurred or turned."),
     ]
@@ -109,7 +115,8 @@ def _regions(embedder: Embedder, options: dict) -> RegionFinder:
     gate = QualityGate(min_face, options.pop("min_sharpness"), options.pop("min_frontality"))
     if options.pop("no_quality"):
         gate = None
-    return make_regions(embedder.info.kind, options.pop("detector"), _roi(options.pop("roi")), min_face, gate)
+    detector, roi, min_score = options.pop("detector"), _roi(options.pop("roi")), options.pop("min_score")
+    return make_regions(embedder.info, detector, roi, min_face, gate, min_score)
 
 
 def _embedder(options: dict) -> Embedder:

@@ -1,40 +1,44 @@
-"""What to recognise in a frame: faces (OpenCV's Haar cascade, shipped here), a fixed ROI, or all of it.
+"""What to recognise in a frame: a fixed ROI, all of it, or faces (`edge_runtime.face_detection`).
 
-Every detector maps a BGR frame to a list of boxes `(x, y, w, h)` in pixels.
+Every detector maps a BGR frame to a list of `Detection`s: a box `(x, y, w, h)` in pixels, a score
+and, for faces, landmarks.
 """
 
 from __future__ import annotations
 
-from importlib.resources import files
+from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from edge_runtime.errors import SiameseEdgeError
 
 Box = tuple[int, int, int, int]
-FACE_CASCADE = "haarcascade_frontalface_default.xml"
-SEARCH_FACE_PIXELS = 32  # frames are searched at the scale where the smallest face measures this
 
 
 class DetectorError(SiameseEdgeError):
     """A detector cannot be made from what was asked for."""
 
 
-DEFAULT_MODEL = "lfw_faces.int8.onnx"
+@dataclass(frozen=True)
+class Detection:
+    """A found region: its box, the detector's confidence and, for faces, landmarks.
 
+    `landmarks` is a K×2 float array in frame pixels, in YuNet's order: the subject's right eye
+    (on the image's left), left eye, nose tip, right and left mouth corners; a detector that finds
+    only the eyes gives the first two.
+    """
 
-def packaged_model(name: str) -> str:
-    """The path of a model file shipped inside edge_runtime/models."""
-    return str(files("edge_runtime") / "models" / name)
+    box: Box
+    score: float = 1.0
+    landmarks: np.ndarray | None = None
 
 
 class WholeFrame:
     """The whole frame is the one region to recognise."""
 
-    def detect(self, frame: np.ndarray) -> list[Box]:
+    def detect(self, frame: np.ndarray) -> list[Detection]:
         """One box covering the frame."""
-        return [(0, 0, frame.shape[1], frame.shape[0])]
+        return [Detection((0, 0, frame.shape[1], frame.shape[0]))]
 
 
 class FixedRegion:
@@ -46,44 +50,12 @@ class FixedRegion:
             raise DetectorError(f"region {box} needs x, y >= 0 and a positive width and height")
         self.box = box
 
-    def detect(self, frame: np.ndarray) -> list[Box]:
+    def detect(self, frame: np.ndarray) -> list[Detection]:
         """The region, clipped to the frame (none if it lies outside)."""
         x, y, w, h = self.box
         height, width = frame.shape[:2]
         w, h = min(w, width - x), min(h, height - y)
-        return [(x, y, w, h)] if w > 0 and h > 0 else []
-
-
-class FaceDetector:
-    """Frontal faces with OpenCV's Haar cascade (shipped with the package: OpenCV 5 wheels lack it)."""
-
-    def __init__(self, min_size: int = 60, scale_factor: float = 1.2, min_neighbors: int = 5) -> None:
-        self.cascade = cv2.CascadeClassifier(packaged_model(FACE_CASCADE))
-        if self.cascade.empty():
-            raise DetectorError(f"cannot load the face detector {packaged_model(FACE_CASCADE)}")
-        self.min_size, self.scale_factor, self.min_neighbors = min_size, scale_factor, min_neighbors
-        self.search_scale = min(1.0, SEARCH_FACE_PIXELS / min_size)
-
-    def detect(self, frame: np.ndarray) -> list[Box]:
-        """Face boxes, largest first.
-
-        The frame is searched at the scale where a `min_size` face measures 32 px: for 64 px faces,
-        a 640×480 frame is searched at 320×240 (120 ms at full size with a pyramid step of 1.1).
-        Searching smaller, where such a face just fills the cascade's 24 px window, was faster but
-        missed 11% of 300 random LFW images at `min_size` 64, against 3% at 32 px
-        (`python -m benchmarks.faces.gate_check`).
-        """
-        gray = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-        scale = self.search_scale
-        if scale < 1.0:
-            gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        gray = cv2.equalizeHist(gray)
-        minimum = max(1, int(self.min_size * scale))
-        found = self.cascade.detectMultiScale(
-            gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors, minSize=(minimum, minimum)
-        )
-        boxes = [tuple(int(round(v / scale)) for v in box) for box in found]
-        return sorted(boxes, key=lambda b: -b[2] * b[3])
+        return [Detection((x, y, w, h))] if w > 0 and h > 0 else []
 
 
 def clip_box(box: Box, height: int, width: int) -> Box:

@@ -83,7 +83,7 @@ def enroll_images(
     gate turns away and ones enrolled under another name are skipped with a warning, ones already
     enrolled under this name are left as they are. `regions` defaults to what the model's kind needs."""
     name = check_name(name)
-    regions = regions or make_regions(embedder.info.kind)
+    regions = regions or make_regions(embedder.info)
     result, images, sources, digests = Enrolled(), [], [], []
     for path in paths:
         shown = printable(str(path))
@@ -114,7 +114,7 @@ def enroll_folder(
     """Enroll every identity of a folder; returns how many images each added (identities whose
     images were all enrolled already are left out)."""
     enrolled, already = {}, 0
-    regions = regions or make_regions(embedder.info.kind)  # once: it loads the detectors
+    regions = regions or make_regions(embedder.info)  # once: it loads the detectors
     for name, paths in identity_images(folder).items():
         result = enroll_images(gallery, embedder, name, paths, regions)
         already += result.already
@@ -138,7 +138,7 @@ def enroll_paths(
         for path in paths:
             if not path.is_dir():
                 raise GalleryError(f"{printable(str(path))} is a file: give --name NAME to enroll it as NAME")
-        regions = regions or make_regions(embedder.info.kind)
+        regions = regions or make_regions(embedder.info)
         for folder in paths:
             enroll_folder(gallery, embedder, folder, regions)
         return

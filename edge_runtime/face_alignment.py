@@ -1,61 +1,73 @@
-"""Eye landmarks for a detected face, and the face cut out with its eyes level.
+"""Cutting a detected face the way its model wants it.
 
-OpenCV's Haar face detector gives boxes, not landmarks, so the eyes are found with OpenCV's eye
-cascade (shipped with the package) inside the upper half of the box. When both are found in a
-plausible place, the face is rotated about the box centre until they are level; otherwise the box
-is cut as it is. Training crops (`benchmarks/faces/prepare.py`) are cut by the same function.
+A model with a `face_template` in its input spec gets each face warped by the similarity (rotation,
+uniform scale, shift) that best takes the face's landmarks onto the template: five points with
+YuNet, the two eyes with the Haar fallback. A model without one (the older ones, trained on
+Haar boxes) gets the box cut with the eyes levelled. Training crops, enrollment and the benchmarks
+cut faces with this same code, so a model sees at run time what it saw in training.
 """
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-from edge_runtime.detectors import Box, DetectorError, clip_box, crop, packaged_model
+from edge_runtime.detectors import Box, Detection, clip_box, crop
+from edge_runtime.errors import SiameseEdgeError
+from edge_runtime.preprocessing import InputSpec
 
-EYE_CASCADE = "haarcascade_eye.xml"
-SEARCH_WIDTH = 120  # faces are searched for eyes at this width, whatever their size
-Point = tuple[float, float]
-
-
-class EyeFinder:
-    """The two eyes of a detected face, in frame coordinates (image-left eye first), or None."""
-
-    def __init__(self) -> None:
-        self.cascade = cv2.CascadeClassifier(packaged_model(EYE_CASCADE))
-        if self.cascade.empty():
-            raise DetectorError(f"cannot load the eye detector {packaged_model(EYE_CASCADE)}")
-
-    def find(self, frame: np.ndarray, box: Box) -> tuple[Point, Point] | None:
-        """Both eyes of the face in `box` (inside the frame), or None when either is missing or implausible."""
-        x, y, w, h = box
-        top = y + int(0.15 * h)
-        band = crop(frame, (x, top, w, int(0.45 * h)))
-        if band.size == 0 or w < 8:
-            return None
-        gray = band if band.ndim == 2 else cv2.cvtColor(band, cv2.COLOR_BGR2GRAY)
-        scale = SEARCH_WIDTH / w
-        gray = cv2.equalizeHist(cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA))
-        found = self.cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=3, minSize=(14, 14), maxSize=(50, 50))
-        centres = [((ex + ew / 2) / scale + x, (ey + eh / 2) / scale + top) for ex, ey, ew, eh in found]
-        expected_y = y + 0.38 * h
-        left = [c for c in centres if c[0] < x + w / 2]
-        right = [c for c in centres if c[0] >= x + w / 2]
-        if not left or not right:
-            return None
-        eye_l = min(left, key=lambda c: abs(c[0] - (x + 0.3 * w)) + abs(c[1] - expected_y))
-        eye_r = min(right, key=lambda c: abs(c[0] - (x + 0.7 * w)) + abs(c[1] - expected_y))
-        dx, dy = eye_r[0] - eye_l[0], eye_r[1] - eye_l[1]
-        if not 0.25 * w <= dx <= 0.65 * w or abs(dy) > 0.4 * dx:
-            return None
-        return eye_l, eye_r
+TEMPLATE_FILE = "face_template.json"  # beside a folder of face crops: the template they were cut to
+MIN_LEVEL_ANGLE = 2.0  # tilts smaller than this (degrees) are cut without rotating
+MAX_WARP_SHRINK = 2.0  # a face shrunk more than this is first resized with area averaging
 
 
-def eye_angle(eyes: tuple[Point, Point]) -> float:
-    """The tilt of the line through the eyes, in degrees (positive: the image-right eye is lower)."""
-    (lx, ly), (rx, ry) = eyes
+def similarity_transform(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The 2×3 similarity taking points `source` (K×2) nearest to `target` in least squares (Umeyama)."""
+    source_mean, target_mean = source.mean(axis=0), target.mean(axis=0)
+    centred_source, centred_target = source - source_mean, target - target_mean
+    u, singular, vt = np.linalg.svd(centred_target.T @ centred_source / len(source))
+    reflection = np.array([1.0, np.sign(np.linalg.det(u) * np.linalg.det(vt)) or 1.0])
+    rotation = u @ np.diag(reflection) @ vt
+    scale = (singular * reflection).sum() / centred_source.var(axis=0).sum()
+    shift = target_mean - scale * rotation @ source_mean
+    return np.hstack([scale * rotation, shift[:, None]])
+
+
+def warp_face(frame: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`frame` warped by the 2×3 `matrix` into a `size` (width, height) image.
+
+    Bilinear warping aliases when it shrinks a face a lot (a close face in a large frame), so such
+    a face is first cut out and resized with area averaging, and the warp does the rest.
+    """
+    scale = math.sqrt(abs(np.linalg.det(matrix[:, :2])))
+    if scale * MAX_WARP_SHRINK < 1.0:
+        width, height = size
+        corners = np.array([[0, 0], [width, 0], [0, height], [width, height]], np.float64)
+        inverse = cv2.invertAffineTransform(matrix)
+        spots = corners @ inverse[:, :2].T + inverse[:, 2]
+        left, top = np.floor(spots.min(axis=0)).astype(int)
+        right, bottom = np.ceil(spots.max(axis=0)).astype(int)
+        left, top, w, h = clip_box((left, top, right - left, bottom - top), *frame.shape[:2])
+        if w > 0 and h > 0:
+            factor = scale * MAX_WARP_SHRINK
+            region = cv2.resize(frame[top : top + h, left : left + w], None, fx=factor, fy=factor,
+                                interpolation=cv2.INTER_AREA)  # fmt: skip
+            # a pixel q of the resized region shows the frame at (q + 0.5) / factor - 0.5 + (left, top)
+            matrix = matrix.copy()
+            offset = matrix[:, :2] @ (np.array([left, top]) + 0.5 / factor - 0.5)
+            matrix[:, 2] += offset
+            matrix[:, :2] /= factor
+            frame = region
+    return cv2.warpAffine(frame, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+
+
+def eye_angle(eyes: np.ndarray) -> float:
+    """The tilt of the eye line (image-left eye first), in degrees (positive: the image-right eye is lower)."""
+    (lx, ly), (rx, ry) = eyes[:2]
     return math.degrees(math.atan2(ry - ly, rx - lx))
 
 
@@ -67,15 +79,30 @@ def level_crop(frame: np.ndarray, box: Box, angle: float) -> np.ndarray:
     return cv2.warpAffine(frame, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-class FaceAligner:
-    """Cut a detected face with its eyes level (tilts under `min_angle` degrees are left alone)."""
+class FaceCutter:
+    """Cut faces as a model's input spec says: warped onto its `face_template`, or boxes levelled by the eyes."""
 
-    def __init__(self, min_angle: float = 2.0) -> None:
-        self.eyes, self.min_angle = EyeFinder(), min_angle
+    def __init__(self, spec: InputSpec | None = None) -> None:
+        self.size = (spec.width, spec.height) if spec is not None else None
+        template = spec.face_template if spec is not None else None
+        self.template = None if template is None else np.array(template, np.float64) * self.size
 
-    def cut(self, frame: np.ndarray, box: Box) -> np.ndarray:
-        """The face in `box` (clipped to the frame), levelled by its eyes when both are found."""
-        box = clip_box(box, *frame.shape[:2])
-        eyes = self.eyes.find(frame, box)
-        angle = eye_angle(eyes) if eyes else 0.0
-        return level_crop(frame, box, angle) if abs(angle) >= self.min_angle else crop(frame, box)
+    def cut(self, frame: np.ndarray, detection: Detection) -> np.ndarray:
+        """The face of `detection`, as the model wants to see it."""
+        points = detection.landmarks
+        if self.template is not None and points is not None and len(points) >= 2:
+            matrix = similarity_transform(points.astype(np.float64), self.template[: len(points)])
+            return warp_face(frame, matrix, self.size)
+        box = clip_box(detection.box, *frame.shape[:2])
+        angle = eye_angle(points) if points is not None and len(points) >= 2 else 0.0
+        return level_crop(frame, box, angle) if abs(angle) >= MIN_LEVEL_ANGLE else crop(frame, box)
+
+
+def read_face_template(path: str | Path) -> tuple[tuple[float, float], ...]:
+    """The `face_template` of a JSON file (five [x, y] fractions of the crop), checked."""
+    path = Path(path)
+    try:
+        points = json.loads(path.read_text())["face_template"]
+        return InputSpec(8, 8, 3, (0, 0, 0), (1, 1, 1), face_template=tuple(tuple(p) for p in points)).face_template
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise SiameseEdgeError(f"cannot read a face template from {path}: {error}") from None

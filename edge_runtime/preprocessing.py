@@ -27,6 +27,10 @@ class InputSpec:
 
     Pixels are scaled to [0, 1], then `(x - mean) / std` per channel; `color_order` is the order
     of the model's three channels (ignored for one channel); `layout` is the tensor layout.
+    `face_template`, for face models cut by landmarks, is where the five landmarks (the subject's
+    right eye, left eye, nose tip, right and left mouth corners) lie in the model's input, as
+    fractions of its width and height: the runtime, enrollment, training crops and benchmarks
+    all cut faces to it.
     """
 
     height: int
@@ -37,6 +41,7 @@ class InputSpec:
     color_order: str = "RGB"
     layout: str = "NCHW"
     resize: str = "stretch"
+    face_template: tuple[tuple[float, float], ...] | None = None
 
     def __post_init__(self) -> None:
         if self.channels not in (1, 3):
@@ -55,12 +60,21 @@ class InputSpec:
             raise ValueError(f"only the NCHW layout is supported, not {self.layout}")
         if self.resize not in RESIZE_MODES:
             raise ValueError(f"unknown resize mode {self.resize!r}; choose {', '.join(RESIZE_MODES)}")
+        points = self.face_template
+        if points is not None and (
+            len(points) != 5 or any(len(p) != 2 or not -1 < min(p) <= max(p) < 2 for p in points)
+        ):
+            raise ValueError("face_template needs five (x, y) points given as fractions of the input size")
 
     def to_dict(self) -> dict:
         """A plain dictionary (lists, numbers, strings) for checkpoints and model metadata."""
         values = asdict(self)
         values["mean"] = list(self.mean)
         values["std"] = list(self.std)
+        if self.face_template is None:
+            del values["face_template"]  # models without one read as before
+        else:
+            values["face_template"] = [list(point) for point in self.face_template]
         return values
 
     @classmethod
@@ -69,6 +83,8 @@ class InputSpec:
         values = dict(values)
         values["mean"] = tuple(float(v) for v in values["mean"])
         values["std"] = tuple(float(v) for v in values["std"])
+        if values.get("face_template") is not None:
+            values["face_template"] = tuple((float(x), float(y)) for x, y in values["face_template"])
         return cls(**values)
 
 

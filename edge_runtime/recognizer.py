@@ -50,7 +50,7 @@ class Recognizer:
                 f"({embedder.info.model_hash}); re-enroll the identities with this model"
             )
         self.embedder, self.gallery = embedder, gallery
-        self.regions = regions or make_regions(embedder.info.kind)
+        self.regions = regions or make_regions(embedder.info)
         self.threshold = resolve_threshold(embedder, threshold)
 
     def recognize(self, frame: np.ndarray) -> list[Recognition]:

@@ -1,7 +1,7 @@
-"""What the recognizer embeds: detected regions of a frame, cut (faces with their eyes level) and
-checked for quality; regions that fail the check are kept with the reason and not embedded.
-An image too small or too flat to hold anything (`image_problem`) yields no region, whatever the
-detector."""
+"""What the recognizer embeds: the regions of a frame found by a detector, cut as the model wants
+them (faces aligned to its template) and checked for quality; regions that fail the check are
+kept with the reason and not embedded. An image too small or too flat to hold anything
+(`image_problem`) yields no region, whatever the detector."""
 
 from __future__ import annotations
 
@@ -9,10 +9,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_runtime.detectors import Box, DetectorError, FaceDetector, FixedRegion, WholeFrame, crop
-from edge_runtime.face_alignment import FaceAligner
+from edge_runtime.detectors import Box, Detection, DetectorError, FixedRegion, WholeFrame, crop
+from edge_runtime.face_alignment import FaceCutter
+from edge_runtime.face_detection import HaarFaceDetector, YuNetDetector
 from edge_runtime.face_quality import QualityGate
+from edge_runtime.model_info import ModelInfo
+from edge_runtime.preprocessing import InputSpec
 
+DETECTORS = ("auto", "face", "haar", "none")
 MIN_IMAGE_SIDE = 8  # no model input is smaller; a thinner image is a strip, not a picture
 
 
@@ -29,32 +33,37 @@ def image_problem(image: np.ndarray) -> str | None:
 
 @dataclass(frozen=True)
 class Region:
-    """A detected region: its box, its pixels as the model should see them, and why it was skipped."""
+    """A detected region: what was found, its pixels as the model should see them, and why it was skipped."""
 
-    box: Box
+    detection: Detection
     image: np.ndarray
     skipped: str | None = None
 
+    @property
+    def box(self) -> Box:
+        """The region's box in frame pixels."""
+        return self.detection.box
+
 
 class RegionFinder:
-    """Detect, cut and check: `detector` finds boxes, `aligner` cuts them, `gate` vets them."""
+    """Detect, cut and check: `detector` finds regions, `cutter` cuts faces, `gate` vets them."""
 
-    def __init__(self, detector=None, aligner: FaceAligner | None = None, gate: QualityGate | None = None) -> None:
+    def __init__(self, detector=None, cutter: FaceCutter | None = None, gate: QualityGate | None = None) -> None:
         self.detector = detector or WholeFrame()
-        self.aligner, self.gate = aligner, gate
+        self.cutter, self.gate = cutter, gate
 
-    def detect(self, frame: np.ndarray) -> list[Box]:
-        """The detector's boxes, largest first for faces (none in an image with `image_problem`)."""
+    def detect(self, frame: np.ndarray) -> list[Detection]:
+        """The detector's findings, largest first for faces (none in an image with `image_problem`)."""
         if image_problem(frame) or min(frame.shape[:2]) < getattr(self.detector, "min_size", 0):
             return []
         return self.detector.detect(frame)
 
-    def cut(self, frame: np.ndarray, boxes: list[Box]) -> list[Region]:
-        """The region of each box, with the quality gate's verdict."""
+    def cut(self, frame: np.ndarray, detections: list[Detection]) -> list[Region]:
+        """The region of each detection, with the quality gate's verdict."""
         regions = []
-        for box in boxes:
-            image = self.aligner.cut(frame, box) if self.aligner else crop(frame, box)
-            regions.append(Region(box, image, self.gate.reason(image) if self.gate else None))
+        for found in detections:
+            image = self.cutter.cut(frame, found) if self.cutter else crop(frame, found.box)
+            regions.append(Region(found, image, self.gate.reason(found, image) if self.gate else None))
         return regions
 
     def find(self, frame: np.ndarray) -> list[Region]:
@@ -63,34 +72,46 @@ class RegionFinder:
 
     def largest(self, frame: np.ndarray) -> Region | None:
         """The largest region (what an enrollment photo is taken to show), or None."""
-        boxes = self.detect(frame)
-        return self.cut(frame, boxes[:1])[0] if boxes else None
+        detections = self.detect(frame)
+        return self.cut(frame, detections[:1])[0] if detections else None
 
 
 DEFAULT_GATE = QualityGate()
+DEFAULT_MIN_SCORE = 0.6
 
 
-def face_regions(min_face: int = DEFAULT_GATE.min_size, gate: QualityGate | None = None) -> RegionFinder:
-    """Faces from the Haar detector (`min_face` pixels and up), levelled by their eyes, optionally
-    vetted by `gate`."""
-    return RegionFinder(FaceDetector(min_size=min_face), FaceAligner(), gate)
+def face_regions(
+    spec: InputSpec,
+    detector: str = "face",
+    min_face: int = DEFAULT_GATE.min_size,
+    gate: QualityGate | None = None,
+    min_score: float = DEFAULT_MIN_SCORE,
+) -> RegionFinder:
+    """Faces of `min_face` pixels and up found by YuNet (`face`) or the Haar cascade (`haar`), cut as
+    a model with input `spec` wants them, optionally vetted by `gate`."""
+    found = HaarFaceDetector(min_face) if detector == "haar" else YuNetDetector(min_face, min_score)
+    return RegionFinder(found, FaceCutter(spec), gate)
 
 
 def make_regions(
-    kind: str,
+    info: ModelInfo,
     detector: str = "auto",
     roi: Box | None = None,
     min_face: int = DEFAULT_GATE.min_size,
     gate: QualityGate | None = DEFAULT_GATE,
+    min_score: float = DEFAULT_MIN_SCORE,
 ) -> RegionFinder:
-    """The regions for `--detector auto|face|none` and `--roi`: auto follows the model's kind; the
-    quality gate applies to faces only."""
+    """The regions for `--detector auto|face|haar|none` and `--roi`; the quality gate applies to faces only.
+
+    auto: for a face model with a face template, YuNet; for an older face model without one (trained
+    on Haar boxes), the Haar cascade it was trained with; for other models, the whole image.
+    """
     if roi is not None:
         return RegionFinder(FixedRegion(roi))
     if detector == "auto":
-        detector = "face" if kind == "face" else "none"
-    if detector == "face":
-        return face_regions(min_face, gate)
+        detector = "none" if info.kind != "face" else "face" if info.spec.face_template else "haar"
+    if detector in ("face", "haar"):
+        return face_regions(info.spec, detector, min_face, gate, min_score)
     if detector == "none":
         return RegionFinder(WholeFrame())
-    raise DetectorError(f"unknown detector {detector!r}; choose auto, face or none (or give --roi)")
+    raise DetectorError(f"unknown detector {detector!r}; choose {', '.join(DETECTORS)} (or give --roi)")

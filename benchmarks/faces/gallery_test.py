@@ -7,7 +7,7 @@ gallery of G of them is enrolled with ONE image each, everyone else is never enr
 size (--galleries, "half" for half the people) is repeated over --rounds random draws; means are
 reported. A bigger gallery gives a stranger more chances to pass for someone.
 
-Usage: python -m benchmarks.faces.gallery_test MODEL.onnx LFW_ROOT PAIRS_FILE [--test-folds 5]
+Usage: python -m benchmarks.faces.gallery_test MODEL.onnx LFW_ROOT PAIRS_FILE [--test-folds 10]
 """
 
 from __future__ import annotations
@@ -16,12 +16,11 @@ import json
 
 import numpy as np
 
-from benchmarks.faces.lfw import held_out_people, model_benchmark_parser, read_folds
+from benchmarks.faces.lfw import held_out_people, lfw_faces, model_benchmark_parser, read_folds
 from edge_runtime.embedder import Embedder
 from edge_runtime.face_quality import QualityGate
 from edge_runtime.openset import open_set_identification
 from edge_runtime.preprocessing import read_image
-from edge_runtime.regions import face_regions
 
 
 def main() -> None:
@@ -32,7 +31,7 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, help="instead of the model's calibrated threshold")
     args = parser.parse_args()
     embedder = Embedder(args.model, providers=("cpu",))
-    finder = face_regions(min_face=40, gate=QualityGate())
+    finder = lfw_faces(embedder.info.spec, QualityGate())
     people = sorted(held_out_people(read_folds(args.pairs), args.test_folds))
     images, labels, skipped, undetected = [], [], 0, 0
     for label, person in enumerate(people):

@@ -1,7 +1,8 @@
-"""LFW for face recognition: the View 2 pair folds, and faces cropped the way the runtime crops them.
+"""LFW for face recognition: the View 2 pair folds, and faces cut the way the runtime cuts them.
 
-Faces are found and cut by the runtime's own face regions (`--detector face`: Haar box, eyes
-levelled), so a model trained on these crops sees at run time what it saw in training.
+Faces are found and cut by the runtime's own face regions (YuNet landmarks warped onto the model's
+face template; the Haar box for older models without one), so a model is measured on, and trained
+on, what it sees at run time.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.detectors import crop
-from edge_runtime.preprocessing import read_image
+from edge_runtime.detectors import Detection
+from edge_runtime.face_quality import QualityGate
+from edge_runtime.preprocessing import InputSpec, read_image
 from edge_runtime.regions import RegionFinder, face_regions
 
 Pair = tuple[str, int, str, int, bool]
+MIN_FACE = 40  # LFW's 250×250 images hold faces down to about 40 px
 
 
 def read_folds(pairs_file: str | Path) -> list[list[Pair]]:
@@ -46,21 +49,31 @@ def image_path(root: Path, person: str, number: int) -> Path:
     return root / person / f"{person}_{number:04d}.jpg"
 
 
-def lfw_faces() -> RegionFinder:
-    """Face regions as the runtime cuts them, down to the 40 px faces of some LFW images."""
-    return face_regions(min_face=40)
+def lfw_faces(spec: InputSpec, gate: QualityGate | None = None) -> RegionFinder:
+    """Face regions as the runtime cuts them for a model with input `spec` (YuNet with a face template,
+    the Haar cascade without), down to LFW's 40 px faces."""
+    return face_regions(spec, "face" if spec.face_template else "haar", MIN_FACE, gate)
+
+
+def central_detection(image: np.ndarray, faces: RegionFinder) -> Detection | None:
+    """The detected face nearest the image centre (LFW centres the named person), or None."""
+    found = faces.detect(image)
+    if not found:
+        return None
+    centre = np.array([image.shape[1] / 2, image.shape[0] / 2])
+    return min(
+        found, key=lambda d: np.linalg.norm(np.array([d.box[0] + d.box[2] / 2, d.box[1] + d.box[3] / 2]) - centre)
+    )
 
 
 def face_crop(image: np.ndarray, faces: RegionFinder) -> tuple[np.ndarray, bool]:
-    """The face nearest the centre (LFW centres the named person), or the central square if none."""
-    boxes = faces.detect(image)
+    """The central face as the model sees it, or, when none is found, the central half of the image."""
+    found = central_detection(image, faces)
+    if found is not None:
+        return faces.cut(image, [found])[0].image, True
     height, width = image.shape[:2]
-    if boxes:
-        centre = np.array([width / 2, height / 2])
-        box = min(boxes, key=lambda b: np.linalg.norm(np.array([b[0] + b[2] / 2, b[1] + b[3] / 2]) - centre))
-        return faces.cut(image, [box])[0].image, True
     side = min(height, width) // 2
-    return crop(image, ((width - side) // 2, (height - side) // 2, side, side)), False
+    return image[(height - side) // 2 : (height + side) // 2, (width - side) // 2 : (width + side) // 2], False
 
 
 def load_face(root: Path, person: str, number: int, faces: RegionFinder) -> tuple[np.ndarray, bool]:
@@ -74,5 +87,5 @@ def model_benchmark_parser(doc: str | None) -> argparse.ArgumentParser:
     parser.add_argument("model", type=Path)
     parser.add_argument("lfw", type=Path)
     parser.add_argument("pairs", type=Path)
-    parser.add_argument("--test-folds", type=int, default=5, help="the first N folds are held out")
+    parser.add_argument("--test-folds", type=int, default=10, help="the first N folds are measured")
     return parser

@@ -5,7 +5,7 @@ folds decides its 600 pairs; the accuracy is the mean ± standard deviation over
 detected and cropped by the runtime's detector; an image without a detection falls back to its
 central square (counted). Also TAR at FAR 1e-3 over all held-out pairs.
 
-Usage: python -m benchmarks.faces.lfw_view2 MODEL.onnx LFW_ROOT PAIRS_FILE [--test-folds 5]
+Usage: python -m benchmarks.faces.lfw_view2 MODEL.onnx LFW_ROOT PAIRS_FILE [--test-folds 10]
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def main() -> None:
     parser = model_benchmark_parser(__doc__)
     args = parser.parse_args()
     embedder = Embedder(args.model, providers=("cpu",))
-    faces = lfw_faces()
+    faces = lfw_faces(embedder.info.spec)
     folds = read_folds(args.pairs)[: args.test_folds]
     cache: dict[tuple[str, int], np.ndarray] = {}
     fallbacks = 0
