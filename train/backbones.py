@@ -1,4 +1,4 @@
-"""Embedding networks, selectable by name: `seed`, `koch` and `edge`.
+"""Embedding networks, selectable by name: `seed`, `koch`, `edge` and `dlib-resnet`.
 
 Every backbone is built from keyword arguments only, which the checkpoint stores, so a model can
 be rebuilt from its checkpoint alone. Each maps an N×C×H×W batch to N×D features; `EmbeddingNet`
@@ -12,6 +12,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from train.dlib_resnet import DlibFaceResNet
 
 
 def _flat_size(features: nn.Module, in_channels: int, height: int, width: int) -> int:
@@ -120,6 +122,7 @@ BACKBONES: dict[str, Callable[..., nn.Module]] = {
     "seed": SeedSiameseNetwork,
     "koch": KochNetwork,
     "edge": EdgeNetwork,
+    "dlib-resnet": DlibFaceResNet,
 }
 
 

@@ -60,8 +60,13 @@ def _reason(error: Exception) -> str:
 
 
 def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
-    """The model weights of a siamese-edge checkpoint or of a plain state_dict file (--init-weights)."""
+    """The model weights of a siamese-edge checkpoint, a plain state_dict file or dlib's face ResNet
+    `.dat` file (--init-weights)."""
     path = Path(path)
+    if path.suffix == ".dat":
+        from train.dlib_weights import read_dlib_face_resnet
+
+        return {f"backbone.{name}": value for name, value in read_dlib_face_resnet(path).items()}
     payload = _safe_load(path, "weights file")
     if isinstance(payload, dict) and payload.get("format") == FORMAT:
         payload = payload["model_state"]

@@ -11,7 +11,7 @@ import logging
 import platform
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,11 +22,12 @@ from torch.nn.parallel import DistributedDataParallel
 from edge_runtime.atomic import atomic_write_bytes
 from edge_runtime.charts import draw_roc
 from edge_runtime.errors import CheckpointError, DatasetError, ImageReadError
+from edge_runtime.face_alignment import TEMPLATE_FILE, read_face_template
 from edge_runtime.preprocessing import InputSpec, read_image, to_input_tensor
 from edge_runtime.version import package_version
 from train import distributed
 from train.augment import augment_batch
-from train.backbones import build_model, embedding_size
+from train.backbones import BACKBONES, build_model, embedding_size
 from train.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from train.config import TrainConfig
 from train.datasets import (
@@ -99,6 +100,11 @@ def _detect_channels(records) -> int:
     return 1
 
 
+def _fixed_input(backbone: str) -> InputSpec | None:
+    """The input a backbone was built for, when it fixes one (converted networks), else None."""
+    return getattr(BACKBONES.get(backbone), "fixed_input", None)
+
+
 def _resumed_config(saved: dict, given: TrainConfig) -> TrainConfig:
     """The saved settings, except where the data lies and what this machine runs on."""
     config = TrainConfig.from_dict(saved)
@@ -107,7 +113,8 @@ def _resumed_config(saved: dict, given: TrainConfig) -> TrainConfig:
     return config
 
 
-def _versions() -> dict[str, str]:
+def versions() -> dict[str, str]:
+    """The versions of what made a checkpoint (siamese-edge, torch, numpy, Python)."""
     return {
         "siamese_edge": package_version(),
         "torch": str(torch.__version__),
@@ -163,21 +170,15 @@ class Trainer:
                 raise CheckpointError("the dataset's classes changed since this checkpoint was written; cannot resume")
             self.spec = InputSpec.from_dict(self.resumed["input"])
         else:
-            channels = config.channels or _detect_channels(self.records)
-            neutral = (0.5,) * channels
-            self.spec = InputSpec(
-                config.height, config.width, channels, mean=neutral, std=neutral, resize=config.resize
-            )
+            self.spec = self._initial_spec()
         if len(self.split.val) < 2:
             raise DatasetError("the validation part of the split needs two classes at least (see --split)")
         self.train_set = self._load("train", self.split.train)
         self.val_set = self._load("validation", self.split.val)
         self.test_set = self._load("test", self.split.test) if self.split.test else None
-        if self.resumed is None:
+        if self.resumed is None and _fixed_input(config.backbone) is None:
             mean, std = channel_statistics(self.train_set.images)
-            self.spec = InputSpec(
-                self.spec.height, self.spec.width, self.spec.channels, mean=mean, std=std, resize=config.resize
-            )
+            self.spec = replace(self.spec, mean=mean, std=std)
         if config.rotate_classes:
             self.train_set = add_rotated_classes(self.train_set)
         self.val_way = feasible_way(self.val_set, config.way, config.shot, config.same_group)
@@ -200,6 +201,27 @@ class Trainer:
             self.spec.width,
             self.spec.channels,
         )
+
+    def _initial_spec(self) -> InputSpec:
+        """The input before measuring the training images: the backbone's own (dlib-resnet) or the
+        configured size and channels; faces cut to a template (`face_template.json` beside the
+        classes) keep that template."""
+        config = self.config
+        template_file = self.root / TEMPLATE_FILE
+        template = read_face_template(template_file) if template_file.is_file() else None
+        fixed = _fixed_input(config.backbone)
+        if fixed is not None:
+            log.info("the %s backbone takes %dx%d input with its own normalisation", config.backbone,
+                     fixed.height, fixed.width)  # fmt: skip
+            if template is None and config.kind == "face":
+                log.warning("%s has no %s: its faces may not be cut as the backbone expects", self.root, TEMPLATE_FILE)
+            return replace(fixed, resize=config.resize, face_template=template)
+        channels = config.channels or _detect_channels(self.records)
+        neutral = (0.5,) * channels
+        return InputSpec(
+            config.height, config.width, channels, mean=neutral, std=neutral, resize=config.resize,
+            face_template=template,
+        )  # fmt: skip
 
     def _load(self, name: str, classes: tuple[str, ...]) -> ImageSet:
         progress = Progress(f"loading {name} images", 1, enabled=self.show_progress and self.cluster.is_main)
@@ -224,7 +246,10 @@ class Trainer:
         self.model = build_model(name, **kwargs).to(self.device)
         self.embedding_size = embedding_size(self.model, self.spec.channels, self.spec.height, self.spec.width)
         if init_weights is not None:
-            missing, unexpected = self.model.load_state_dict(load_weights(init_weights), strict=False)
+            weights = load_weights(init_weights)
+            if not set(weights) & set(self.model.state_dict()):
+                raise CheckpointError(f"none of the weights in {init_weights} belong to the {name} backbone")
+            missing, unexpected = self.model.load_state_dict(weights, strict=False)
             log.info(
                 "initial weights from %s (%d missing, %d unexpected keys)", init_weights, len(missing), len(unexpected)
             )
@@ -409,7 +434,7 @@ class Trainer:
                 "num_train_classes": len(self.split.train),
             },
             "config": self.config.to_dict(),
-            "versions": _versions(),
+            "versions": versions(),
             "training": training,
             "evaluation": evaluation,
         }
