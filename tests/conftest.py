@@ -52,8 +52,13 @@ def trained(tmp_path_factory, faces_root):
 
 @pytest.fixture(scope="session")
 def exported(trained, tmp_path_factory):
-    """That model exported to FP32, FP16 and INT8: precision -> VariantReport."""
+    """That model exported to FP32, FP16 and INT8: variant (fp32, fp16, int8, int8-tensorrt) -> VariantReport.
+
+    Trained for twelve steps, its embeddings are nearly alike (its threshold is above 0.99): any
+    rounding moves a few of the 3-way episodes, so it may lose up to 5 points, not the default 1.
+    """
     checkpoint, data = trained
     out = tmp_path_factory.mktemp("export") / "faces.onnx"
-    reports = export_checkpoint(checkpoint, out, ExportOptions(precisions=("fp32", "fp16", "int8"), episodes=100))
-    return {r.precision: r for r in reports}
+    options = ExportOptions(precisions=("fp32", "fp16", "int8"), episodes=100, max_drop=5.0)
+    reports = export_checkpoint(checkpoint, out, options)
+    return {r.precision + ("-tensorrt" if r.quantization == "s8s8" else ""): r for r in reports}
