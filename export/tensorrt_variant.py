@@ -14,14 +14,16 @@ INT32 biases. This rewrite keeps what was calibrated and changes only the form:
 - biases: INT32 DequantizeLinear folded into float initializers;
 - every DequantizeLinear output feeds one node (TensorRT wants a dedicated Q/DQ pair per consumer).
 
-`python -m export.tensorrt_variant MODEL.int8.onnx …` writes `MODEL.int8.tensorrt.onnx` beside
-each model and names it in the model's metadata, for INT8 models that exist without their
-checkpoint (the bundled ones); `export-onnx -p int8` does the same for the models it writes.
+`python -m export.tensorrt_variant MODEL.int8.onnx [--classes-from NOTES.json]` writes
+`MODEL.int8.tensorrt.onnx` beside the model and names it in the model's metadata, for INT8 models
+that exist without their checkpoint (the bundled ones); `export-onnx -p int8` does the same for
+the models it writes.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from pathlib import Path
 
@@ -218,12 +220,20 @@ def pair_for_tensorrt(cpu_proto: onnx.ModelProto, cpu_name: str) -> tuple[onnx.M
     return cpu, attach_metadata(variant, variant_info)
 
 
-def write_tensorrt_variant(model: Path) -> Path:
-    """Write the TensorRT sibling of the U8S8 model at `model` and name it in `model`'s metadata."""
+def with_training_classes(proto: onnx.ModelProto, classes: tuple[str, ...]) -> onnx.ModelProto:
+    """The model with `training_classes` in its metadata (for models exported before the key existed)."""
+    return attach_metadata(proto, dataclasses.replace(model_info(proto), training_classes=classes))
+
+
+def write_tensorrt_variant(model: Path, training_classes: tuple[str, ...] = ()) -> Path:
+    """Write the TensorRT sibling of the U8S8 model at `model` and name it in `model`'s metadata
+    (and the classes it was trained on, when given)."""
     try:
         proto = onnx.load(model)
     except Exception as error:  # onnx raises protobuf's own errors for files that are not ONNX
         raise ModelError(f"cannot read {model} as ONNX: {str(error).strip()[:200]}") from None
+    if training_classes:
+        proto = with_training_classes(proto, training_classes)
     cpu, variant = pair_for_tensorrt(proto, model.name)
     onnx.checker.check_model(variant, full_check=True)
     sibling = model.with_name(tensorrt_variant_name(model))
@@ -234,13 +244,26 @@ def write_tensorrt_variant(model: Path) -> Path:
     return sibling
 
 
+def _trained_on(notes: Path | None) -> tuple[str, ...]:
+    if notes is None:
+        return ()
+    try:
+        return tuple(json.loads(notes.read_text())["trained_on"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ModelError(f"{notes} has no list 'trained_on' ({error})") from None
+
+
 @click.command(context_settings=CONTEXT)
-@click.argument("models", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("model", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--classes-from",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A JSON file whose 'trained_on' lists the training classes, for the metadata.",
+)
 @one_line_errors()
-def main(models: tuple[Path, ...]) -> None:
-    """Write the TensorRT (S8S8) variant beside each U8S8 INT8 model and name it in its metadata."""
-    for model in models:
-        click.echo(f"{model} -> {write_tensorrt_variant(model)}")
+def main(model: Path, classes_from: Path | None) -> None:
+    """Write the TensorRT (S8S8) variant beside a U8S8 INT8 MODEL and name it in its metadata."""
+    click.echo(f"{model} -> {write_tensorrt_variant(model, _trained_on(classes_from))}")
 
 
 if __name__ == "__main__":
