@@ -84,6 +84,10 @@ class Embedder:
         """The execution providers the session actually uses, in priority order."""
         return self.session.get_providers()
 
+    def infer(self, tensor: np.ndarray) -> np.ndarray:
+        """The model's output for an input tensor that is already normalised (N×C×H×W float32)."""
+        return self.session.run(None, {self.input_name: tensor})[0].astype(np.float32)
+
     def embed(self, images: list[np.ndarray] | np.ndarray, batch_size: int = 32) -> np.ndarray:
         """One L2-normalised float32 row per image (OpenCV images: H×W or H×W×3 uint8 BGR)."""
         fitted = np.stack([fit_image(image, self.info.spec) for image in images]) if len(images) else None
@@ -95,8 +99,7 @@ class Embedder:
         """Embeddings of images already fitted to the model's input (N×H×W×C uint8)."""
         rows = []
         for start in range(0, len(fitted), batch_size):
-            tensor = to_input_tensor(fitted[start : start + batch_size], self.info.spec)
-            rows.append(self.session.run(None, {self.input_name: tensor})[0].astype(np.float32))
+            rows.append(self.infer(to_input_tensor(fitted[start : start + batch_size], self.info.spec)))
         embeddings = np.concatenate(rows)
         return embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
 
