@@ -52,10 +52,13 @@ def file_for_provider(provider: str, model: ModelFile, read_info: Callable[[Path
     )
     if not model.info.tensorrt_variant:
         return f"{unfit}, and names no TensorRT variant; re-export it with this version's export-onnx -p int8"
-    sibling = model.path.with_name(model.info.tensorrt_variant)
-    if not sibling.is_file():
-        return f"{unfit}, and its TensorRT variant {sibling.name} is not beside it; copy it there"
-    variant = ModelFile(sibling, read_info(sibling))
-    if variant.info.family != model.info.family or not takes_tensorrt(variant.info):
-        return f"{unfit}, and {sibling.name} is not its TensorRT variant (another model); re-export both"
-    return variant
+    # the name export gave it, or this file's name + .tensorrt.onnx when both files were renamed
+    names = dict.fromkeys([model.info.tensorrt_variant, tensorrt_variant_name(model.path)])
+    siblings = [model.path.with_name(name) for name in names if model.path.with_name(name).is_file()]
+    if not siblings:
+        return f"{unfit}, and its TensorRT variant {' or '.join(names)} is not beside it; copy it there"
+    for sibling in siblings:
+        variant = ModelFile(sibling, read_info(sibling))
+        if variant.info.family == model.info.family and takes_tensorrt(variant.info):
+            return variant
+    return f"{unfit}, and {siblings[0].name} is not its TensorRT variant (another model); re-export both"

@@ -1,13 +1,17 @@
 """export-onnx on a small model trained here on real faces: parity, metadata, sizes, errors."""
 
+import shutil
+
 import cv2
 import numpy as np
 import onnx
 import pytest
 from click.testing import CliRunner
 
-from edge_runtime.embedder import Embedder
+from edge_runtime.demo import DEMO_MODEL
+from edge_runtime.embedder import Embedder, read_model_info
 from edge_runtime.errors import ModelError
+from edge_runtime.int8_variants import TENSORRT, ModelFile, file_for_provider
 from edge_runtime.openset import OperatingPoint
 from edge_runtime.preprocessing import read_image
 from export.cli import main
@@ -194,3 +198,15 @@ def test_the_summary_gives_far_and_tar_at_the_shipped_threshold(trained, tmp_pat
     row = next(line for line in result.output.splitlines() if line.startswith("| fp32 |"))
     far, tar = row.split("|")[7].strip().split(" / ")
     assert far.endswith("%") and tar.endswith("%")
+
+
+def test_tensorrt_gets_the_sibling_even_when_both_are_renamed_but_never_another_models(exported, tmp_path):
+    cpu = tmp_path / "face.int8.onnx"
+    shutil.copy(exported["int8"].path, cpu)
+    given = ModelFile(cpu, read_model_info(cpu))
+    assert "is not beside it" in file_for_provider(TENSORRT, given, read_model_info)
+    shutil.copy(exported["int8-tensorrt"].path, tmp_path / "face.int8.tensorrt.onnx")
+    assert file_for_provider(TENSORRT, given, read_model_info).path == tmp_path / "face.int8.tensorrt.onnx"
+    assert file_for_provider("CPUExecutionProvider", given, read_model_info) is given
+    shutil.copy(DEMO_MODEL.with_name("att_faces_demo.int8.tensorrt.onnx"), tmp_path / "face.int8.tensorrt.onnx")
+    assert "is not its TensorRT variant (another model)" in file_for_provider(TENSORRT, given, read_model_info)
