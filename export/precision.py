@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import tempfile
 import warnings
@@ -79,7 +81,8 @@ def to_int8(
         fp32_path, prepared_path, int8_path = (Path(scratch) / n for n in ("fp32.onnx", "prep.onnx", "int8.onnx"))
         onnx.save(proto, fp32_path)
         quant_pre_process(str(fp32_path), str(prepared_path), skip_symbolic_shape=False)
-        with warnings.catch_warnings():
+        chatter = io.StringIO()  # the calibrators print their progress: keep stdout for the summary
+        with warnings.catch_warnings(), contextlib.redirect_stdout(chatter):
             warnings.simplefilter("ignore")
             quantize_static(
                 str(prepared_path),
@@ -93,4 +96,5 @@ def to_int8(
                 calibrate_method=CALIBRATION_METHODS[method],
                 extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
             )
+        log.debug("%s", chatter.getvalue().strip())
         return drop_unused_domains(pin_versions(onnx.load(int8_path), opset))
