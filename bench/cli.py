@@ -156,9 +156,11 @@ def _eager(options: BenchOptions, images, rows) -> list[dict]:
         import torch  # noqa: F401
     except ImportError:
         raise SiameseEdgeError("--checkpoint needs torch: pip install 'siamese-edge[train]'") from None
-    from bench.eager import eager_baseline
+    from bench.eager import add_eager_ratios, isolated_eager_baseline
 
-    return eager_baseline(options.checkpoint, images, rows, options.runs, options.warmup)
+    eager = isolated_eager_baseline(options.checkpoint, images, rows, options.runs, options.warmup)
+    add_eager_ratios(rows, eager)
+    return eager
 
 
 if __name__ == "__main__":

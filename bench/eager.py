@@ -5,6 +5,7 @@ compared with (needs torch, onnx)."""
 from __future__ import annotations
 
 import logging
+import multiprocessing
 
 import numpy as np
 
@@ -31,7 +32,7 @@ def device_of(row: dict) -> str:
 
 def eager_baseline(checkpoint: str, images: list[np.ndarray], rows: list[dict], runs: int, warmup: int) -> list[dict]:
     """Time the checkpoint's network for every (flip averaging, device, batch) of the rows that are
-    its exports, and set those rows' `speedup_vs_eager`; returns the eager rows."""
+    its exports (each eager row carries the family it stands for)."""
     import torch
 
     from export.graph import embedding_module
@@ -61,10 +62,21 @@ def eager_baseline(checkpoint: str, images: list[np.ndarray], rows: list[dict], 
                     torch.cuda.synchronize()
 
             stats = time_calls(call, runs, warmup)
-            eager.append({"flip_average": flip, "device": device, "batch": batch, **stats,
+            eager.append({"family": families[flip], "flip_average": flip, "device": device, "batch": batch, **stats,
                           "images_per_s": batch / (stats["p50_ms"] / 1000.0)})  # fmt: skip
-    by_key = {(e["flip_average"], e["device"], e["batch"]): e["images_per_s"] for e in eager}
-    for row in rows:
-        key = (row["flip_average"], device_of(row), row["batch"])
-        row["speedup_vs_eager"] = row["images_per_s"] / by_key[key] if row in ours and key in by_key else None
     return eager
+
+
+def isolated_eager_baseline(checkpoint: str, images: list[np.ndarray], rows: list[dict], runs: int, warmup: int):
+    """`eager_baseline` in a fresh process, as every ONNX Runtime case is measured."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        return pool.apply(eager_baseline, (checkpoint, images, rows, runs, warmup))
+
+
+def add_eager_ratios(rows: list[dict], eager: list[dict]) -> None:
+    """Set each row's `speedup_vs_eager`: against the eager row of its family, device and batch (or None)."""
+    by_key = {(e["family"], e["device"], e["batch"]): e["images_per_s"] for e in eager}
+    for row in rows:
+        reference = by_key.get((row["family"], device_of(row), row["batch"]))
+        row["speedup_vs_eager"] = None if reference is None else row["images_per_s"] / reference
