@@ -7,9 +7,12 @@ import onnx
 import pytest
 
 from edge_runtime.embedder import Embedder, read_model_info
+from edge_runtime.enrollment import enroll_images, new_gallery, open_gallery
+from edge_runtime.gallery import GalleryError
 from edge_runtime.int8_variants import TENSORRT, ModelFile, file_for_provider
 from edge_runtime.preprocessing import read_image
 from edge_runtime.providers import ProviderSettings, provider_options
+from edge_runtime.recognizer import Recognizer
 from export.tensorrt_check import tensorrt_problems
 from export.tensorrt_variant import pair_for_tensorrt
 
@@ -58,3 +61,17 @@ def test_the_two_files_embed_alike_and_the_sibling_is_what_the_converter_makes_n
     assert onnx.load(sibling).graph.SerializeToString(deterministic=True) == rebuilt.graph.SerializeToString(
         deterministic=True
     )
+
+
+def test_a_gallery_enrolled_with_the_cpu_file_serves_the_tensorrt_file_but_no_other_model(tmp_path):
+    demo = MODELS / "att_faces_demo.int8.onnx"
+    cpu = Embedder(demo, providers=("cpu",))
+    gallery = new_gallery(cpu)
+    enroll_images(gallery, cpu, "s4", [DEMO / "att_faces" / "s4" / "1.png"])
+    gallery.save(tmp_path / "g.npz")
+    tensorrt_file = Embedder(demo.with_name(cpu.info.tensorrt_variant), providers=("cpu",))
+    recognizer = Recognizer(tensorrt_file, open_gallery(tmp_path / "g.npz", tensorrt_file))
+    assert recognizer.recognize(read_image(DEMO / "att_faces" / "s4" / "2.png"))[0].name == "s4"
+    other = Embedder(MODELS / "signatures.int8.onnx", providers=("cpu",))
+    with pytest.raises(GalleryError, match="re-enroll"):
+        open_gallery(tmp_path / "g.npz", other)
