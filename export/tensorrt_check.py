@@ -13,45 +13,15 @@ import onnx
 from onnx import TensorProto, numpy_helper
 
 OPSETS = range(13, 18)
-# Operators that onnx-tensorrt parses, of those the siamese-edge backbones and heads export to.
-OPERATORS = frozenset(
-    {
-        "Add",
-        "AveragePool",
-        "BatchNormalization",
-        "Cast",
-        "Clip",
-        "Concat",
-        "Constant",
-        "Conv",
-        "Div",
-        "Expand",
-        "Flatten",
-        "Gather",
-        "Gemm",
-        "GlobalAveragePool",
-        "Identity",
-        "MatMul",
-        "MaxPool",
-        "Mul",
-        "Pow",
-        "QuantizeLinear",
-        "DequantizeLinear",
-        "ReduceL2",
-        "ReduceMean",
-        "ReduceSum",
-        "Relu",
-        "Reshape",
-        "Shape",
-        "Sigmoid",
-        "Slice",
-        "Sqrt",
-        "Squeeze",
-        "Sub",
-        "Transpose",
-        "Unsqueeze",
-    }
+# Operators onnx-tensorrt parses (its operator matrix), those image embedding networks export to.
+_PARSED = (
+    "Add AveragePool BatchNormalization Cast Clip Concat Constant ConstantOfShape Conv DequantizeLinear "
+    "Div Equal Erf Exp Expand Flatten Gather Gemm GlobalAveragePool GlobalMaxPool Greater HardSigmoid "
+    "Identity LeakyRelu Less MatMul Max MaxPool Min Mul Neg Not PRelu Pad Pow QuantizeLinear Range "
+    "ReduceL2 ReduceMax ReduceMean ReduceSum Relu Reshape Resize Shape Sigmoid Slice Softmax Split Sqrt "
+    "Squeeze Sub Tanh Tile Transpose Unsqueeze Where"
 )
+OPERATORS = frozenset(_PARSED.split())
 QDQ = ("QuantizeLinear", "DequantizeLinear")
 WEIGHTED = {"Conv": 1, "ConvTranspose": 1, "Gemm": 1, "MatMul": 1}
 
