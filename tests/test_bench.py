@@ -4,10 +4,12 @@ import csv
 import json
 import shutil
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from bench.cli import main
+from bench.measure import Case, run_isolated
 from bench.quality import load_validation
 from edge_runtime.demo import DEMO_MODEL
 from edge_runtime.embedder import Embedder
@@ -123,3 +125,11 @@ def test_video_mode_times_every_stage(tmp_path, faces_root):
 def test_bad_batch_is_a_usage_error():
     result = CliRunner().invoke(main, [str(DEMO_MODEL), "--batch", "0"])
     assert result.exit_code == 2 and "positive" in result.output
+
+
+@pytest.mark.skipif(
+    PROVIDER_NAMES["tensorrt"] in onnxruntime().get_available_providers(), reason="this build has TensorRT"
+)
+def test_a_case_that_cannot_run_on_its_provider_is_not_run_elsewhere():
+    outcome = run_isolated(Case(str(DEMO_MODEL), "tensorrt", 1, runs=2, warmup=1), [np.zeros((64, 64), np.uint8)])
+    assert isinstance(outcome, str) and outcome.startswith("not run:") and "tensorrt" in outcome
