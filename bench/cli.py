@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from bench.measure import Case, run_isolated, skip_reason
-from bench.quality import add_accuracy, add_agreement, load_validation, synthetic_images
+from bench.quality import add_accuracy, add_agreement, load_validation, require_unseen, synthetic_images
 from bench.report import markdown, require_matplotlib, write_chart, write_csv, write_json
 from bench.system import system_facts
 from edge_runtime.command_line import CONTEXT, one_line_errors
@@ -38,7 +38,11 @@ def _integers(value: str) -> list[int]:
 @click.option("--warmup", type=int, default=5, help="Untimed runs before timing.")
 @click.option("--trt-fp16", is_flag=True, help="TensorRT: allow FP16 kernels.")
 @click.option("--engine-cache", type=click.Path(file_okay=False), help="TensorRT engine cache (default: a fresh one).")
-@click.option("--val", type=click.Path(file_okay=False), help="Held-out classes (<class>/<image>): one-shot accuracy.")
+@click.option(
+    "--val",
+    type=click.Path(file_okay=False),
+    help="Classes the models never saw (<class>/<image>): one-shot accuracy, FAR and TAR at their threshold.",
+)
 @click.option("--way", type=int, default=20, help="N of the N-way one-shot accuracy.")
 @click.option("--episodes", type=int, default=1000)
 @click.option("--same-group", is_flag=True, help="One-shot episodes within one group (alphabet).")
@@ -87,10 +91,11 @@ class BenchOptions:
 def run_benchmark(models: list[str], options: BenchOptions) -> dict:
     """Measure every runnable case; list the others as skipped with their reason."""
     available = onnxruntime().get_available_providers()
+    validation = None
     if options.val:
-        images, labels, groups = load_validation(options.val)
-    else:
-        images, labels, groups = synthetic_images(), None, None
+        validation = load_validation(options.val)
+        require_unseen(validation, options.val, models)
+    images = validation.images if validation else synthetic_images()
     measurements, skipped = [], []
     cases = [
         Case(model, provider, batch, options.runs, options.warmup, options.trt_fp16, options.engine_cache)
@@ -99,21 +104,24 @@ def run_benchmark(models: list[str], options: BenchOptions) -> dict:
         for batch in options.batches
     ]
     for number, case in enumerate(cases, start=1):
-        reason = skip_reason(case, available)
-        if reason:
-            skipped.append({"model": case.model, "provider": case.provider, "batch": case.batch, "reason": reason})
+        outcome = skip_reason(case, available)
+        if outcome is None:
+            log.info("[%d/%d] %s on %s, batch %d", number, len(cases), Path(case.model).name, case.provider, case.batch)
+            outcome = run_isolated(case, images)
+        if isinstance(outcome, str):
+            skipped.append({"model": case.model, "provider": case.provider, "batch": case.batch, "reason": outcome})
             continue
-        log.info("[%d/%d] %s on %s, batch %d", number, len(cases), Path(case.model).name, case.provider, case.batch)
-        measurements.append(run_isolated(case, images))
+        measurements.append(outcome)
     rows = [m.row() for m in measurements]
     add_agreement(rows, measurements)
-    if labels is not None:
-        way = min(options.way, len(set(labels.tolist())))
-        add_accuracy(rows, measurements, labels, groups, way, options.episodes, options.same_group)
+    if validation is not None:
+        way = min(options.way, len(validation.class_names))
+        add_accuracy(rows, measurements, validation.labels, validation.groups, way, options.episodes,
+                     options.same_group)  # fmt: skip
         for row in rows:
             row["accuracy_task"] = f"{way}-way 1-shot" + (", within group" if options.same_group else "")
-    report = {"system": system_facts(), "inputs": _describe_inputs(options.val, images), "results": rows}
-    report["skipped"] = skipped
+    report = {"system": system_facts(), "inputs": _describe_inputs(options.val, images), "timing": TIMING,
+              "results": rows, "skipped": skipped}  # fmt: skip
     if options.checkpoint:
         report["eager"] = _eager(options, images, rows)
     if options.video:
@@ -124,6 +132,14 @@ def run_benchmark(models: list[str], options: BenchOptions) -> dict:
             video_benchmark(model, provider, options.video, options.detector, options.enroll) for model in models
         ]
     return report
+
+
+TIMING = (
+    "latency: inference alone, on an input tensor prepared beforehand (resizing and normalisation are in "
+    "neither these rows nor the PyTorch eager baseline, which runs on the same device); start: ONNX Runtime "
+    "session creation alone, then the first inference (where TensorRT may build its engine); preparing the "
+    "images is timed apart"
+)
 
 
 def _describe_inputs(val, images) -> str:
@@ -141,13 +157,10 @@ def _eager(options: BenchOptions, images, rows) -> list[dict]:
         import torch  # noqa: F401
     except ImportError:
         raise SiameseEdgeError(f"--checkpoint needs torch: {install_command('train')}") from None
-    from bench.eager import eager_baseline
+    from bench.eager import add_eager_ratios, isolated_eager_baseline
 
-    family, eager = eager_baseline(options.checkpoint, images, options.batches, options.runs, options.warmup)
-    by_batch = {e["batch"]: e["images_per_s"] for e in eager}
-    for row in rows:
-        same_network = row["family"] == family and row["batch"] in by_batch
-        row["speedup_vs_eager"] = row["images_per_s"] / by_batch[row["batch"]] if same_network else None
+    eager = isolated_eager_baseline(options.checkpoint, images, rows, options.runs, options.warmup)
+    add_eager_ratios(rows, eager)
     return eager
 
 

@@ -20,39 +20,44 @@ def markdown(report: dict) -> str:
     """The whole report as Markdown: system facts, results, eager baseline, video, skipped cases."""
     lines = ["## System", "", "| | |", "| --- | --- |"]
     lines += [f"| {key} | {value} |" for key, value in report["system"].items()]
+    lines += ["", "## Results", "", f"Timing: {report['timing']}.", ""]
     lines += [
-        "",
-        "## Results",
-        "",
-        "| model | precision | provider | batch | start s (cached) | mean ms | p50 | p90 | p99 | images/s | × eager "
-        "| peak MB | min cos vs FP32 CPU | 1-shot accuracy |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| model | precision | provider (ran on) | batch | start s: session, first run (cached) | mean ms | p50 | p90 "
+        "| p99 | images/s | × eager | peak MB | min cos vs FP32 CPU | 1-shot accuracy | FAR / TAR at threshold |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in report["results"]:
-        start = _number(r["session_s"]) + (f" ({r['cached_session_s']:.2f})" if r["cached_session_s"] else "")
+        start = f"{r['session_s']:.2f}, {r['first_run_s']:.2f}" + (
+            f" ({r['cached_session_s']:.2f})" if r["cached_session_s"] is not None else ""
+        )
         accuracy = r.get("one_shot_accuracy")
         accuracy_text = "–" if accuracy is None else f"{100 * accuracy:.2f}% ± {100 * r['one_shot_ci95']:.2f}"
+        far = r.get("far_at_threshold")
+        rates = "–" if far is None else f"{100 * far:.3f}% / {100 * r['tar_at_threshold']:.1f}%"
+        precision = f"{r['precision']} ({r['quantization']})" if r["quantization"] else r["precision"]
+        provider = r["provider"] if r["ran_on"] == r["provider"] else f"{r['provider']} (ran on {r['ran_on']})"
         lines.append(
-            f"| {Path(r['model']).name} | {r['precision']} | {r['provider']} | {r['batch']} | {start} | "
+            f"| {Path(r['file']).name} | {precision} | {provider} | {r['batch']} | {start} | "
             f"{_number(r['mean_ms'], 3)} | {_number(r['p50_ms'], 3)} | {_number(r['p90_ms'], 3)} | "
             f"{_number(r['p99_ms'], 3)} | {r['images_per_s']:.0f} | {_number(r.get('speedup_vs_eager'))} | "
-            f"{r['peak_rss_mb']:.0f} | {_number(r.get('min_cosine_vs_fp32_cpu'), 5)} | {accuracy_text} |"
+            f"{r['peak_rss_mb']:.0f} | {_number(r.get('min_cosine_vs_fp32_cpu'), 5)} | {accuracy_text} | {rates} |"
         )
     ratios = precision_ratios(report["results"])
     if ratios:
         lines += ["", "## Throughput against FP32 (same model family, provider and batch)", "",
                   "| model | provider | batch | ratio |", "| --- | --- | ---: | ---: |"]  # fmt: skip
-        lines += [f"| {Path(r['model']).name} | {r['provider']} | {r['batch']} | {r['ratio']:.2f}× |" for r in ratios]
+        lines += [f"| {Path(r['file']).name} | {r['provider']} | {r['batch']} | {r['ratio']:.2f}× |" for r in ratios]
     if report.get("eager"):
         lines += [
             "",
-            "## PyTorch eager baseline (CPU)",
+            "## PyTorch eager baseline (the same work: inference on a prepared tensor)",
             "",
-            "| batch | mean ms | p99 ms | images/s |",
-            "| ---: | ---: | ---: | ---: |",
+            "| device | flip-averaged | batch | mean ms | p99 ms | images/s |",
+            "| --- | --- | ---: | ---: | ---: | ---: |",
         ]
         lines += [
-            f"| {e['batch']} | {e['mean_ms']:.3f} | {e['p99_ms']:.3f} | {e['images_per_s']:.0f} |"
+            f"| {e['device']} | {'yes' if e['flip_average'] else 'no'} | {e['batch']} | {e['mean_ms']:.3f} | "
+            f"{e['p99_ms']:.3f} | {e['images_per_s']:.0f} |"
             for e in report["eager"]
         ]
     if report.get("video"):
@@ -78,12 +83,12 @@ def markdown(report: dict) -> str:
 
 def precision_ratios(rows: list[dict]) -> list[dict]:
     """Images/s of each non-FP32 variant divided by its FP32 sibling's, run side by side."""
-    fp32 = {(r["family"], r["provider"], r["batch"]): r["images_per_s"] for r in rows if r["precision"] == "fp32"}
+    fp32 = {(r["family"], r["ran_on"], r["batch"]): r["images_per_s"] for r in rows if r["precision"] == "fp32"}
     ratios = []
     for r in rows:
-        key = (r["family"], r["provider"], r["batch"])
+        key = (r["family"], r["ran_on"], r["batch"])
         if r["precision"] != "fp32" and key in fp32:
-            ratios.append({"model": r["model"], "provider": r["provider"], "batch": r["batch"],
+            ratios.append({"file": r["file"], "provider": r["ran_on"], "batch": r["batch"],
                            "ratio": r["images_per_s"] / fp32[key]})  # fmt: skip
     return ratios
 
@@ -98,10 +103,10 @@ def write_csv(report: dict, path: str | Path) -> None:
     buffer = io.StringIO()
     rows = report["results"]
     if rows:
-        fields = [k for k in rows[0] if k != "active_providers"]
+        fields = list(dict.fromkeys(key for row in rows for key in row))
         writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({**row, "active_providers": "+".join(row["active_providers"])} for row in rows)
     atomic_write_bytes(path, buffer.getvalue().encode())
 
 
@@ -122,7 +127,7 @@ def write_chart(report: dict, path: str | Path) -> None:
     plt = require_matplotlib()
     rows = report["results"]
     batches = sorted({r["batch"] for r in rows})
-    variants = list(dict.fromkeys(f"{Path(r['model']).name}\n{r['provider']}" for r in rows))
+    variants = list(dict.fromkeys(f"{Path(r['file']).name}\n{r['ran_on']}" for r in rows))
     figure, axis = plt.subplots(figsize=(max(6, 1.6 * len(variants)), 4.5))
     width = 0.8 / len(batches)
     for i, batch in enumerate(batches):
@@ -131,7 +136,7 @@ def write_chart(report: dict, path: str | Path) -> None:
                 (
                     r["images_per_s"]
                     for r in rows
-                    if f"{Path(r['model']).name}\n{r['provider']}" == v and r["batch"] == batch
+                    if f"{Path(r['file']).name}\n{r['ran_on']}" == v and r["batch"] == batch
                 ),
                 0,
             )

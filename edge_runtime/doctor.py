@@ -19,6 +19,7 @@ import click
 import cv2
 
 from edge_runtime.command_line import CONTEXT
+from edge_runtime.errors import SiameseEdgeError
 from edge_runtime.extras import install_command
 from edge_runtime.providers import PROVIDER_NAMES, default_cache_dir
 
@@ -167,4 +168,8 @@ def main(providers: tuple[str, ...], warmup_model: str | None) -> None:
     if warmup_model:
         from edge_runtime.embedder import Embedder, warm_up
 
-        warm_up(Embedder(warmup_model, providers=providers or ("auto",)))
+        try:
+            warm_up(Embedder(warmup_model, providers=providers or ("auto",)))
+        except SiameseEdgeError as error:
+            click.echo(f"edge-doctor: {error}", err=True)
+            sys.exit(1)

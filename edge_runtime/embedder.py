@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from pathlib import Path
@@ -9,16 +10,30 @@ from pathlib import Path
 import numpy as np
 
 from edge_runtime.errors import ModelError
+from edge_runtime.int8_variants import TENSORRT, ModelFile, file_for_provider
 from edge_runtime.model_info import ModelInfo
 from edge_runtime.onnx_runtime import onnxruntime
 from edge_runtime.preprocessing import fit_image, to_input_tensor
-from edge_runtime.providers import ProviderSettings, check_required, provider_options, resolve_providers
+from edge_runtime.providers import (
+    CPU,
+    ProviderError,
+    ProviderSettings,
+    provider_options,
+    resolve_providers,
+    short_name,
+)
 
 log = logging.getLogger(__name__)
 
 
 class Embedder:
-    """Embed images with a siamese-edge ONNX model; all preprocessing comes from its metadata."""
+    """Embed images with a siamese-edge ONNX model; all preprocessing comes from its metadata.
+
+    `providers` is a list in order of preference: the session runs on the first one that starts
+    (each one skipped is logged as a warning); with `require_provider`, on the first or not at all.
+    The TensorRT provider receives an INT8 model's TensorRT variant (see `int8_variants`), so
+    `path` and `info` describe the file that really runs.
+    """
 
     def __init__(
         self,
@@ -30,27 +45,48 @@ class Embedder:
         path = Path(model_path)
         if not path.is_file():
             raise ModelError(f"model {path} does not exist")
-        names = resolve_providers(providers)
-        cpu_only = names == ["CPUExecutionProvider"]
-        # GPU provider options need the model's input shape and hash, so a GPU session is opened
-        # after a minimal CPU session has read the metadata; on the CPU one session does both.
-        described = _session(path, names) if cpu_only else _session(path, ["CPUExecutionProvider"], minimal=True)
-        self.info = ModelInfo.from_metadata(described.get_modelmeta().custom_metadata_map, source=str(path))
-        self.input_name = described.get_inputs()[0].name
-        if cpu_only:
-            self.session = described
+        names = resolve_providers(providers, require_first=require_provider)
+        # On the CPU one session reads the metadata and runs; GPU provider options need the
+        # model's input shape and hash, so a minimal CPU session reads them first.
+        on_cpu = names[0] == CPU
+        probe = _model_session(path, [CPU], minimal=not on_cpu)
+        given = ModelFile(path, _info(probe, path))
+        self.input_name = probe.get_inputs()[0].name
+        if on_cpu:
+            self.session, chosen = probe, given
         else:
             settings = settings or ProviderSettings()
-            options = [provider_options(name, settings, self.info, self.input_name) for name in names]
-            self.session = _session(path, names, options)
-        if require_provider:
-            check_required(names, self.session.get_providers())
-        self.path = path
+            attempt = functools.partial(self._attempt, names, given, settings)
+            self.session, chosen = first_that_starts(names, attempt, require_provider)
+        self.path, self.info = chosen.path, chosen.info
+
+    def _attempt(self, names: list[str], given: ModelFile, settings: ProviderSettings, index: int):
+        """A session of the file for `names[index]` (later names take the nodes it cannot), or why not."""
+        chosen = file_for_provider(names[index], given, read_model_info)
+        if isinstance(chosen, str):
+            return chosen
+        tail = names[index:]
+        options = [provider_options(name, settings, chosen.info, self.input_name) for name in tail]
+        try:
+            session = _open(chosen.path, tail, options)
+        except Exception as error:  # a provider that cannot start raises onnxruntime's untyped errors
+            return f"{short_name(names[index])} failed to start: {_first_line(error)}"
+        active = session.get_providers()[0]
+        if active != names[index]:
+            return (
+                f"{short_name(names[index])} did not start (the session fell back to {short_name(active)}): "
+                "its libraries (CUDA, cuDNN, TensorRT) failed to load; run edge-doctor"
+            )
+        return session, chosen
 
     @property
     def active_providers(self) -> list[str]:
         """The execution providers the session actually uses, in priority order."""
         return self.session.get_providers()
+
+    def infer(self, tensor: np.ndarray) -> np.ndarray:
+        """The model's output for an input tensor that is already normalised (N×C×H×W float32)."""
+        return self.session.run(None, {self.input_name: tensor})[0].astype(np.float32)
 
     def embed(self, images: list[np.ndarray] | np.ndarray, batch_size: int = 32) -> np.ndarray:
         """One L2-normalised float32 row per image (OpenCV images: H×W or H×W×3 uint8 BGR)."""
@@ -63,29 +99,67 @@ class Embedder:
         """Embeddings of images already fitted to the model's input (N×H×W×C uint8)."""
         rows = []
         for start in range(0, len(fitted), batch_size):
-            tensor = to_input_tensor(fitted[start : start + batch_size], self.info.spec)
-            rows.append(self.session.run(None, {self.input_name: tensor})[0].astype(np.float32))
+            rows.append(self.infer(to_input_tensor(fitted[start : start + batch_size], self.info.spec)))
         embeddings = np.concatenate(rows)
         return embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
 
 
-def _session(path: Path, providers: list[str], options=None, minimal: bool = False):
+def first_that_starts(names: list[str], attempt, require_first: bool = False):
+    """The result of `attempt(i)` for the first provider `names[i]` that starts; each one that does not
+    (`attempt` returns the reason as a string) is logged as a warning. With `require_first`, only
+    the first may run; a ProviderError says why none did."""
+    reasons = []
+    for index, name in enumerate(names):
+        result = attempt(index)
+        if not isinstance(result, str):
+            if reasons:
+                log.warning("running on %s, not on %s", short_name(name), short_name(names[0]))
+            return result
+        if require_first:
+            raise ProviderError(f"{result}; --require-provider forbids running on another provider")
+        reasons.append(result)
+        following = f"trying {short_name(names[index + 1])}" if index + 1 < len(names) else "no provider left"
+        log.warning("%s; %s", result, following)
+    raise ProviderError("no provider listed can run the model: " + "; ".join(reasons))
+
+
+def read_model_info(path: Path) -> ModelInfo:
+    """The metadata of the model at `path` (read by a minimal CPU session)."""
+    return _info(_model_session(path, [CPU], minimal=True), path)
+
+
+def _info(session, path: Path) -> ModelInfo:
+    return ModelInfo.from_metadata(session.get_modelmeta().custom_metadata_map, source=str(path))
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def _open(path: Path, providers: list[str], options=None, minimal: bool = False):
     ort = onnxruntime()
     session_options = ort.SessionOptions()
     if minimal:
         session_options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return ort.InferenceSession(str(path), session_options, providers=providers, provider_options=options)
+
+
+def _model_session(path: Path, providers: list[str], minimal: bool = False):
     try:
-        return ort.InferenceSession(str(path), session_options, providers=providers, provider_options=options)
+        return _open(path, providers, minimal=minimal)
     except Exception as error:  # onnxruntime raises its own untyped errors for unreadable models
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ModelError(f"cannot load model {path} (truncated or not ONNX): {first_line}") from None
+        raise ModelError(f"cannot load model {path} (truncated or not ONNX): {_first_line(error)}") from None
 
 
 def warm_up(embedder: Embedder, batch_sizes: tuple[int, ...] = (1, 8)) -> None:
-    """Run the model once per batch size, so TensorRT builds and caches its engines now."""
+    """Run the model once per batch size, so TensorRT builds and caches its engines now (an error off TensorRT)."""
+    if TENSORRT not in embedder.active_providers:
+        raise ProviderError(
+            f"there is no TensorRT engine to build: the session runs on {short_name(embedder.active_providers[0])}; "
+            "give --provider tensorrt on a machine whose onnxruntime has it (edge-doctor tells)"
+        )
+    log.info("building the TensorRT engine: the first build can take several minutes; it is cached")
     spec = embedder.info.spec
-    if "TensorrtExecutionProvider" in embedder.active_providers:
-        log.info("building the TensorRT engine: the first build can take several minutes; it is cached")
     for size in batch_sizes:
         started = time.perf_counter()
         embedder.embed_fitted(np.zeros((size, spec.height, spec.width, spec.channels), np.uint8))

@@ -151,12 +151,12 @@ def enroll_paths(
 
 
 def new_gallery(embedder: Embedder, index: str = "numpy") -> Gallery:
-    """An empty gallery bound to this embedder's model."""
-    return Gallery(embedder.info.model_hash, embedder.info.embedding_size, index)
+    """An empty gallery bound to this embedder's model (its family: every precision and variant of one export)."""
+    return Gallery(embedder.info.family, embedder.info.embedding_size, index)
 
 
 def open_gallery(path: str | Path, embedder: Embedder, create: bool = False, index: str = "numpy") -> Gallery:
     """Load the gallery at `path` for this model (or start an empty one when `create` and absent)."""
     if create and not Path(path).exists():
         return new_gallery(embedder, index)
-    return Gallery.load(path, model_hash=embedder.info.model_hash, index=index)
+    return Gallery.load(path, model_hash=embedder.info.family, index=index)

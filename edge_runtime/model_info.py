@@ -16,6 +16,10 @@ The export stage writes these keys (all values are strings; lists and numbers as
 | `kind` | identity, face or signature: what the runtime cuts out and how it words verdicts (absent: identity) |
 | `notes` | free text: training data, recipe, licence, measured accuracy (absent: empty) |
 | `flip_average` | `true` when the graph embeds each image and its mirror image and averages them |
+| `family_hash` | the hash all variants of one export share (the FP32 graph's): keys galleries, edge-bench families |
+| `quantization` | INT8: `u8s8` (unsigned asymmetric activations: CPUs) or `s8s8` (signed, zero points 0: TensorRT) |
+| `tensorrt_variant` | U8S8 models: the file name of the S8S8 sibling the TensorRT provider receives instead |
+| `training_classes` | JSON list of the classes it was trained on (edge-bench refuses them as held-out classes) |
 """
 
 from __future__ import annotations
@@ -49,6 +53,15 @@ class ModelInfo:
     kind: str = "identity"
     notes: str = ""
     flip_average: bool = False
+    family_hash: str = ""
+    quantization: str = ""
+    tensorrt_variant: str = ""
+    training_classes: tuple[str, ...] = ()
+
+    @property
+    def family(self) -> str:
+        """The hash shared by every variant of one export (older models: their own hash)."""
+        return self.family_hash or self.model_hash
 
     def to_metadata(self) -> dict[str, str]:
         """The metadata entries to write into the ONNX model."""
@@ -68,6 +81,10 @@ class ModelInfo:
             "kind": self.kind,
             "notes": self.notes,
             "flip_average": json.dumps(self.flip_average),
+            "family_hash": self.family,
+            **({"quantization": self.quantization} if self.quantization else {}),
+            **({"tensorrt_variant": self.tensorrt_variant} if self.tensorrt_variant else {}),
+            **({"training_classes": json.dumps(list(self.training_classes))} if self.training_classes else {}),
         }
 
     @classmethod
@@ -99,6 +116,10 @@ class ModelInfo:
                 kind=metadata.get("kind", "identity"),
                 notes=metadata.get("notes", ""),
                 flip_average=json.loads(metadata.get("flip_average", "false")) is True,
+                family_hash=metadata.get("family_hash", ""),
+                quantization=metadata.get("quantization", ""),
+                tensorrt_variant=metadata.get("tensorrt_variant", ""),
+                training_classes=tuple(json.loads(metadata.get("training_classes", "[]"))),
             )
         except (KeyError, ValueError, TypeError) as error:
             raise ModelError(f"{source} has incomplete siamese-edge metadata ({error}); re-export it") from None

@@ -134,8 +134,8 @@ def roc_curve(scores: np.ndarray, same: np.ndarray) -> Roc:
 
 
 def roc_auc(roc: Roc) -> float:
-    """Area under the ROC curve."""
-    return float(np.trapezoid(roc.tar, roc.far))
+    """Area under the ROC curve (the trapezoid rule, written out: numpy 1.26 has no `np.trapezoid`)."""
+    return float(np.sum(np.diff(roc.far) * (roc.tar[1:] + roc.tar[:-1]) / 2.0))
 
 
 def equal_error_rate(roc: Roc) -> float:
@@ -166,6 +166,35 @@ def threshold_at_far(scores: np.ndarray, same: np.ndarray, target_far: float) ->
     if allowed >= len(impostors):
         return float(impostors[-1])
     return float(np.nextafter(impostors[allowed], np.inf))
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """What a threshold does to the verification pairs of a set: false and true accepts."""
+
+    threshold: float
+    false_accepts: int
+    impostor_pairs: int
+    true_accepts: int
+    genuine_pairs: int
+
+    @property
+    def far(self) -> float:
+        """False accept rate: impostor pairs scored at or above the threshold."""
+        return self.false_accepts / max(1, self.impostor_pairs)
+
+    @property
+    def tar(self) -> float:
+        """True accept rate: genuine pairs scored at or above the threshold."""
+        return self.true_accepts / max(1, self.genuine_pairs)
+
+
+def operating_point(embeddings: np.ndarray, labels: np.ndarray, threshold: float, seed: int = 0) -> OperatingPoint:
+    """False and true accepts at `threshold` over the verification pairs of these images."""
+    first, second, same = verification_pairs(labels, seed=seed)
+    accepted = pair_scores(embeddings, first, second) >= threshold
+    return OperatingPoint(float(threshold), int((accepted & ~same).sum()), int((~same).sum()),
+                          int((accepted & same).sum()), int(same.sum()))  # fmt: skip
 
 
 def verification_metrics(scores: np.ndarray, same: np.ndarray, fars=(1e-2, 1e-3)) -> dict[str, float]:

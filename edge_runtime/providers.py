@@ -6,6 +6,7 @@ onnxruntime build has no GPU provider to run them.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,11 +15,14 @@ from edge_runtime.errors import SiameseEdgeError
 from edge_runtime.model_info import ModelInfo
 from edge_runtime.onnx_runtime import onnxruntime
 
+log = logging.getLogger(__name__)
+
 PROVIDER_NAMES = {
     "tensorrt": "TensorrtExecutionProvider",
     "cuda": "CUDAExecutionProvider",
     "cpu": "CPUExecutionProvider",
 }
+CPU = PROVIDER_NAMES["cpu"]
 AUTO_ORDER = ("tensorrt", "cuda", "cpu")
 CUDNN_SEARCH = ("EXHAUSTIVE", "HEURISTIC", "DEFAULT")
 
@@ -48,24 +52,34 @@ class ProviderSettings:
     cudnn_search: str = "HEURISTIC"
 
 
-def resolve_providers(requested=("auto",), available: list[str] | None = None) -> list[str]:
-    """ONNX Runtime provider names for short names (`auto` = TensorRT, CUDA, CPU where available)."""
+def resolve_providers(
+    requested=("auto",), available: list[str] | None = None, require_first: bool = False
+) -> list[str]:
+    """ONNX Runtime provider names to try, in order, for short names (`auto` = TensorRT, CUDA, CPU
+    where available). A listed provider this build lacks is skipped with a warning, since the list
+    means "the first that works"; with `require_first`, the first one listed must be there."""
     available_set = set(onnxruntime().get_available_providers() if available is None else available)
     names: list[str] = []
-    for short in requested:
-        short = short.lower()
+    for position, short in enumerate(s.lower() for s in requested):
         if short == "auto":
             names += [PROVIDER_NAMES[s] for s in AUTO_ORDER if PROVIDER_NAMES[s] in available_set]
             continue
         if short not in PROVIDER_NAMES:
             raise ProviderError(f"unknown provider {short!r}; choose from auto, {', '.join(PROVIDER_NAMES)}")
-        if PROVIDER_NAMES[short] not in available_set:
-            raise ProviderError(
-                f"provider {short} is not in this onnxruntime build (it has {', '.join(sorted(available_set))}); "
-                "install onnxruntime-gpu for cuda and tensorrt (see README)"
-            )
-        names.append(PROVIDER_NAMES[short])
-    return list(dict.fromkeys(names)) or ["CPUExecutionProvider"]
+        if PROVIDER_NAMES[short] in available_set:
+            names.append(PROVIDER_NAMES[short])
+            continue
+        missing = f"provider {short} is not in this onnxruntime build (it has {', '.join(sorted(available_set))})"
+        if require_first and position == 0:
+            raise ProviderError(f"{missing}; --require-provider asks for it; install onnxruntime-gpu (see README)")
+        log.warning("%s: trying the next provider listed", missing)
+    names = list(dict.fromkeys(names))
+    if not names:
+        raise ProviderError(
+            f"none of the providers listed ({', '.join(requested)}) is in this onnxruntime build; "
+            "install onnxruntime-gpu for cuda and tensorrt (see README), or add --provider cpu"
+        )
+    return names
 
 
 def engine_cache_path(settings: ProviderSettings, info: ModelInfo) -> Path:
@@ -103,11 +117,6 @@ def provider_options(name: str, settings: ProviderSettings, info: ModelInfo, inp
     return {}
 
 
-def check_required(requested_names: list[str], active: list[str]) -> None:
-    """Raise ProviderError when the first requested provider is not the one the session runs on."""
-    wanted = requested_names[0]
-    if active[0] != wanted:
-        raise ProviderError(
-            f"{wanted} was required but the session runs on {active[0]}: its libraries (CUDA, cuDNN, TensorRT) "
-            "failed to load; run edge-doctor"
-        )
+def short_name(name: str) -> str:
+    """`TensorrtExecutionProvider` -> `tensorrt`: the name the command line uses."""
+    return next((short for short, full in PROVIDER_NAMES.items() if full == name), name)

@@ -44,10 +44,10 @@ class Recognizer:
     def __init__(
         self, embedder: Embedder, gallery: Gallery, regions: RegionFinder | None = None, threshold: float | None = None
     ) -> None:
-        if gallery.model_hash != embedder.info.model_hash:
+        if gallery.model_hash != embedder.info.family:
             raise GalleryError(
                 f"the gallery was enrolled with model {gallery.model_hash}, not with this model "
-                f"({embedder.info.model_hash}); re-enroll the identities with this model"
+                f"({embedder.info.family}); re-enroll the identities with this model"
             )
         self.embedder, self.gallery = embedder, gallery
         self.regions = regions or make_regions(embedder.info)

@@ -27,7 +27,6 @@ from export.precision import CALIBRATION_METHODS
 @click.option("--calib", type=click.Path(file_okay=False, path_type=Path), help="INT8 calibration images (any tree).")
 @click.option("--calib-count", type=int, default=256, help="Calibration images to use.")
 @click.option("--calib-method", type=click.Choice(list(CALIBRATION_METHODS)), default="percentile")
-@click.option("--symmetric", is_flag=True, help="Signed symmetric INT8 activations (for TensorRT).")
 @click.option("--full-range", is_flag=True, help="8-bit weights (TensorRT, VNNI CPUs); default 7-bit, safe on any x86.")
 @click.option("--opset", type=click.Choice([str(o) for o in IR_VERSION_FOR_OPSET]), default=str(DEFAULT_OPSET))
 @click.option("--data", type=click.Path(file_okay=False, path_type=Path), help="The training dataset, if it moved.")
@@ -45,6 +44,12 @@ from export.precision import CALIBRATION_METHODS
 )
 @click.option("--notes", default="", help="Free text for the metadata: data, recipe, licence, accuracy.")
 @click.option("--eval-split", type=click.Choice(["val", "test"]), default="val", help="Classes to measure on.")
+@click.option(
+    "--max-drop",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    help="Refuse a variant whose one-shot accuracy is this many points below FP32's (PyTorch).",
+)
 @one_line_errors()
 def main(checkpoint: Path, output: Path | None, precision, all_precisions: bool, opset: str, **options) -> None:
     """Export a siamese-train checkpoint's embedding branch to ONNX, check it and summarise it."""
@@ -64,15 +69,21 @@ def main(checkpoint: Path, output: Path | None, precision, all_precisions: bool,
 
 
 def summary_table(reports: list[VariantReport]) -> str:
-    """The Markdown summary: variant, size, agreement with FP32, one-shot accuracy, CPU latency."""
+    """The Markdown summary: size, agreement, one-shot accuracy, EER, FAR and TAR at the shipped
+    threshold on the validation classes, CPU latency."""
     lines = [
-        "| variant | file | size | min cosine vs FP32 | N-way 1-shot | EER | CPU latency, batch 1 |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| variant | file | size | min cosine (vs) | N-way 1-shot (drop) | EER | FAR / TAR at threshold (val) "
+        "| CPU latency, batch 1 |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in reports:
+        variant = f"{r.precision} ({r.quantization})" if r.quantization else r.precision
+        point = r.operating_point
+        rates = "–" if point is None else f"{100 * point.far:.3f}% / {100 * point.tar:.1f}%"
         lines.append(
-            f"| {r.precision} | {r.path.name} | {r.size_bytes / 1024:.0f} KiB | {r.min_cosine_vs_fp32:.5f} | "
-            f"{100 * r.few_shot_accuracy:.2f}% ({r.way}-way) | {100 * r.eer:.2f}% | {r.latency_ms:.2f} ms |"
+            f"| {variant} | {r.path.name} | {r.size_bytes / 1024:.0f} KiB | {r.agreement.min_cosine:.5f} "
+            f"({r.agreement_with}) | {100 * r.few_shot_accuracy:.2f}% ({r.way}-way, {-100 * r.accuracy_drop:+.2f}) | "
+            f"{100 * r.eer:.2f}% | {rates} | {r.latency_ms:.2f} ms |"
         )
     return "\n".join(lines)
 

@@ -81,6 +81,15 @@ def pin_versions(proto: onnx.ModelProto, opset: int) -> onnx.ModelProto:
     return proto
 
 
+def drop_unused_domains(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """Keep only the opset domains the graph's nodes use (quantization leaves a list of unused ones)."""
+    used = {node.domain or "" for node in proto.graph.node} | {""}
+    kept = [entry for entry in proto.opset_import if (entry.domain or "") in used or entry.domain == "ai.onnx"]
+    del proto.opset_import[:]
+    proto.opset_import.extend(kept)
+    return proto
+
+
 def graph_hash(proto: onnx.ModelProto) -> str:
     """SHA-256 (16 hex characters) of the graph: the same weights and ops give the same hash."""
     return hashlib.sha256(proto.graph.SerializeToString(deterministic=True)).hexdigest()[:16]

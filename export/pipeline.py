@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,10 +15,23 @@ import torch
 from edge_runtime.atomic import atomic_path
 from edge_runtime.embedder import Embedder
 from edge_runtime.errors import ImageReadError
+from edge_runtime.int8_variants import TENSORRT_SUFFIX
+from edge_runtime.model_info import ModelInfo
+from edge_runtime.openset import OperatingPoint, operating_point
 from edge_runtime.preprocessing import IMAGE_SUFFIXES, InputSpec, fit_image, read_image
-from export.graph import DEFAULT_OPSET, attach_metadata, describe, embedding_module, export_fp32
+from export.graph import DEFAULT_OPSET, attach_metadata, describe, embedding_module, export_fp32, graph_hash
 from export.precision import CalibrationError, to_fp16, to_int8
-from export.verify import ExportError, agreement, check_onnx, cpu_latency_ms, require_agreement
+from export.tensorrt_variant import model_info, pair_for_tensorrt
+from export.verify import (
+    Agreement,
+    ExportError,
+    Losses,
+    agreement,
+    check_onnx,
+    cpu_latency_ms,
+    require_acceptable,
+    require_agreement,
+)
 from train.checkpoint import load_checkpoint
 from train.datasets import ImageSet, load_images, scan_dataset
 from train.evaluation import calibrate_threshold, embed_images, evaluate_embeddings, feasible_way
@@ -28,14 +43,13 @@ PRECISIONS = ("fp32", "fp16", "int8")
 
 @dataclass(frozen=True)
 class ExportOptions:
-    """How to export: precisions, opset, calibration and evaluation settings."""
+    """How to export: precisions, opset, calibration, evaluation and what a variant may lose."""
 
     precisions: tuple[str, ...] = ("fp32",)
     opset: int = DEFAULT_OPSET
     calib_dir: Path | None = None
     calib_count: int = 256
     calib_method: str = "percentile"
-    symmetric: bool = False
     full_range: bool = False
     data_root: Path | None = None
     episodes: int = 1000
@@ -44,6 +58,7 @@ class ExportOptions:
     notes: str = ""
     target_far: float | None = None
     flip_average: bool = False
+    max_drop: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -51,24 +66,48 @@ class VariantReport:
     """One exported file and what it was measured to be."""
 
     precision: str
+    quantization: str
     path: Path
     size_bytes: int
-    min_cosine_vs_fp32: float
-    max_abs_diff_vs_fp32: float
+    agreement: Agreement
+    agreement_with: str
     few_shot_accuracy: float
+    accuracy_drop: float
     eer: float
+    operating_point: OperatingPoint | None
     latency_ms: float
     way: int
 
 
-def output_path(base: Path, precision: str) -> Path:
-    """`model.onnx` → `model.int8.onnx`: where each precision's file goes."""
+@dataclass(frozen=True)
+class _Variant:
+    """A graph ready to be written, with its metadata and file name suffix."""
+
+    precision: str
+    suffix: str
+    proto: onnx.ModelProto
+    info: ModelInfo
+
+
+@dataclass(frozen=True)
+class _Measured:
+    """What every variant is compared with: PyTorch's embeddings and their accuracy."""
+
+    held_out: ImageSet
+    validation: ImageSet
+    reference: np.ndarray
+    reference_accuracy: float
+
+
+def output_path(base: Path, suffix: str) -> Path:
+    """`model.onnx` → `model.int8.onnx`: where each variant's file goes."""
     stem = base.name[: -len(".onnx")] if base.name.endswith(".onnx") else base.name
-    return base.with_name(f"{stem}.{precision}.onnx")
+    return base.with_name(f"{stem}.{suffix}.onnx")
 
 
 def export_checkpoint(checkpoint: Path, output: Path, options: ExportOptions) -> list[VariantReport]:
-    """Export, verify and write each requested precision; raise SiameseEdgeError on any failure."""
+    """Export, check and measure each requested precision, then write them all; raise
+    SiameseEdgeError (nothing written) when one fails a check or loses more than allowed."""
     payload = load_checkpoint(checkpoint)
     if payload.get("threshold") is None:
         log.warning("the checkpoint has no calibrated threshold (training did not finish); the model will have none")
@@ -76,37 +115,93 @@ def export_checkpoint(checkpoint: Path, output: Path, options: ExportOptions) ->
     held_out = _held_out_images(payload, options.data_root, spec, options.eval_split)
     network = embedding_module(payload, options.flip_average)
     reference = embed_images(network, held_out.images, spec, torch.device("cpu"))
+    validation = held_out if options.eval_split == "val" else _held_out_images(payload, options.data_root, spec, "val")
     if options.target_far is not None or options.flip_average:  # flip-averaged scores need their own threshold
-        validation = held_out if options.eval_split == "val" else None
-        payload = _recalibrated(payload, options, spec, network, validation, reference)
+        payload = _recalibrated(payload, options, network, validation, spec)
     precisions = _ordered(options.precisions)
     calibration = _calibration_images(payload, options, spec) if "int8" in precisions else None
     fp32 = export_fp32(payload, options.opset, options.flip_average)
+    baseline = _Measured(held_out, validation, reference, _accuracy(reference, held_out, payload, options)[0])
+    variants = [v for p in precisions for v in _variants(fp32, p, payload, calibration, spec, options, output)]
     reports: list[VariantReport] = []
-    fp32_embeddings: np.ndarray | None = None
-    for precision in precisions:
-        proto = _convert(fp32, precision, calibration, spec, options)
-        proto = attach_metadata(
-            proto, describe(payload, proto, precision, options.kind, options.notes, options.flip_average)
-        )
-        check_onnx(proto)
-        path = output_path(output, precision)
-        with atomic_path(path) as temporary:
-            onnx.save(proto, temporary)
-            embedder = Embedder(temporary, providers=("cpu",))
-            embeddings = embedder.embed_fitted(held_out.images)
-            if precision == "fp32":
-                require_agreement("fp32", agreement(reference, embeddings), "PyTorch")
-                fp32_embeddings = embeddings
-            versus_fp32 = agreement(fp32_embeddings if fp32_embeddings is not None else reference, embeddings)
-            require_agreement(precision, versus_fp32, "FP32")
-            size = Path(temporary).stat().st_size
-            measured = _measure(embedder, embeddings, held_out, payload, options)
-            reports.append(
-                VariantReport(precision, path, size, versus_fp32.min_cosine, versus_fp32.max_abs_diff, **measured)
-            )
-        log.info("wrote %s", path)
+    with contextlib.ExitStack() as files:  # all or nothing: an error removes every file written so far
+        fp32_embeddings = None
+        for variant in variants:
+            path = output_path(output, variant.suffix)
+            temporary = files.enter_context(atomic_path(path))
+            onnx.save(variant.proto, temporary)
+            report, embeddings = _check_and_measure(temporary, path, variant, baseline, fp32_embeddings, payload,
+                                                    options)  # fmt: skip
+            fp32_embeddings = embeddings if variant.precision == "fp32" else fp32_embeddings
+            reports.append(report)
+    for report in reports:
+        log.info("wrote %s", report.path)
     return reports
+
+
+def _variants(fp32, precision, payload, calibration, spec, options, output) -> list[_Variant]:
+    """The graphs of one precision with their metadata: INT8 gives the CPU (U8S8) and TensorRT (S8S8) ones."""
+    family = graph_hash(fp32)
+    copy = onnx.ModelProto.FromString(fp32.SerializeToString())
+    if precision == "fp32":
+        converted = copy
+    elif precision == "fp16":
+        converted = to_fp16(copy, options.opset)
+    else:
+        log.info("calibrating INT8 on %d images (%s)", len(calibration), options.calib_method)
+        converted = to_int8(copy, calibration, spec, options.opset, method=options.calib_method,
+                            full_range=options.full_range)  # fmt: skip
+    info = dataclasses.replace(
+        describe(payload, converted, precision, options.kind, options.notes, options.flip_average),
+        family_hash=family,
+        training_classes=tuple(payload["split"]["train"]),
+    )
+    proto = attach_metadata(converted, info)
+    if precision != "int8":
+        return [_Variant(precision, precision, proto, info)]
+    cpu, tensorrt = pair_for_tensorrt(proto, output_path(output, "int8").name)
+    return [
+        _Variant(precision, "int8", cpu, model_info(cpu)),
+        _Variant(precision, "int8" + TENSORRT_SUFFIX[: -len(".onnx")], tensorrt, model_info(tensorrt)),
+    ]
+
+
+def _check_and_measure(temporary: Path, path: Path, variant: _Variant, baseline: _Measured, fp32_embeddings,
+                       payload: dict, options: ExportOptions) -> tuple[VariantReport, np.ndarray]:  # fmt: skip
+    """Check the written file, measure it against FP32 (or PyTorch) and refuse it if it loses too much."""
+    check_onnx(variant.proto)
+    embedder = Embedder(temporary, providers=("cpu",))
+    embeddings = embedder.embed_fitted(baseline.held_out.images)
+    if variant.precision == "fp32":
+        against, agreed = "PyTorch", agreement(baseline.reference, embeddings)
+        require_agreement("fp32", agreed, against)
+    else:
+        against = "FP32" if fp32_embeddings is not None else "PyTorch"
+        agreed = agreement(fp32_embeddings if fp32_embeddings is not None else baseline.reference, embeddings)
+    accuracy, eer, way = _accuracy(embeddings, baseline.held_out, payload, options)
+    point = None
+    if payload.get("threshold") is not None:
+        same_set = baseline.validation is baseline.held_out
+        validation = embeddings if same_set else embedder.embed_fitted(baseline.validation.images)
+        point = operating_point(validation, baseline.validation.labels, payload["threshold"])
+    losses = Losses(variant.precision, agreed, against, baseline.reference_accuracy - accuracy, point,
+                    payload.get("target_far"))  # fmt: skip
+    require_acceptable(path.name, losses, options.max_drop)
+    report = VariantReport(
+        precision=variant.precision,
+        quantization=variant.info.quantization,
+        path=path,
+        size_bytes=temporary.stat().st_size,
+        agreement=agreed,
+        agreement_with=against,
+        few_shot_accuracy=accuracy,
+        accuracy_drop=baseline.reference_accuracy - accuracy,
+        eer=eer,
+        operating_point=point,
+        latency_ms=cpu_latency_ms(embedder, baseline.held_out.images[0]),
+        way=way,
+    )
+    return report, embeddings
 
 
 def _ordered(precisions: tuple[str, ...]) -> list[str]:
@@ -116,25 +211,8 @@ def _ordered(precisions: tuple[str, ...]) -> list[str]:
     return [p for p in PRECISIONS if p in precisions]
 
 
-def _convert(fp32: onnx.ModelProto, precision: str, calibration, spec: InputSpec, options: ExportOptions):
-    copy = onnx.ModelProto.FromString(fp32.SerializeToString())
-    if precision == "fp32":
-        return copy
-    if precision == "fp16":
-        return to_fp16(copy, options.opset)
-    log.info("calibrating INT8 on %d images (%s)", len(calibration), options.calib_method)
-    return to_int8(
-        copy,
-        calibration,
-        spec,
-        options.opset,
-        method=options.calib_method,
-        symmetric=options.symmetric,
-        full_range=options.full_range,
-    )
-
-
-def _measure(embedder, embeddings, held_out, payload, options) -> dict:
+def _accuracy(embeddings: np.ndarray, held_out: ImageSet, payload: dict, options: ExportOptions):
+    """N-way one-shot accuracy (the same episodes for every variant), EER and N."""
     config = payload["config"]
     way = feasible_way(held_out, config.get("way", 20), config.get("shot", 1), config.get("same_group", False))
     metrics, _ = evaluate_embeddings(
@@ -145,12 +223,7 @@ def _measure(embedder, embeddings, held_out, payload, options) -> dict:
         episodes=options.episodes,
         same_group=config.get("same_group", False),
     )
-    return dict(
-        few_shot_accuracy=metrics["few_shot_accuracy"],
-        eer=metrics["eer"],
-        latency_ms=cpu_latency_ms(embedder, held_out.images[0]),
-        way=way,
-    )
+    return metrics["few_shot_accuracy"], metrics["eer"], way
 
 
 def _dataset_root(payload: dict, data_root: Path | None) -> Path:
@@ -166,22 +239,14 @@ def _dataset_records(payload: dict, root: Path):
 
 
 def _recalibrated(
-    payload: dict,
-    options: ExportOptions,
-    spec: InputSpec,
-    network: torch.nn.Module,
-    validation: ImageSet | None,
-    embeddings: np.ndarray,
+    payload: dict, options: ExportOptions, network: torch.nn.Module, validation: ImageSet, spec: InputSpec
 ) -> dict:
     """The checkpoint with its "unknown" threshold set, for `options.target_far` (default: the FAR
-    it was trained for), on `network`'s embeddings of its validation classes (`embeddings` are
-    those of `validation` when it is given)."""
+    it was trained for), on `network`'s embeddings of its validation classes."""
     target_far = options.target_far if options.target_far is not None else payload.get("target_far")
     if target_far is None or not 0 < target_far < 1:
         raise ExportError(f"give --target-far between 0 and 1 (not {target_far}) to calibrate the threshold")
-    if validation is None:
-        validation = _held_out_images(payload, options.data_root, spec, "val")
-        embeddings = embed_images(network, validation.images, spec, torch.device("cpu"))
+    embeddings = embed_images(network, validation.images, spec, torch.device("cpu"))
     threshold = calibrate_threshold(embeddings, validation.labels, target_far)
     log.info("threshold %.4f for FAR %g on the validation classes (was %s)", threshold, target_far,
              payload.get("threshold"))  # fmt: skip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import tempfile
 import warnings
@@ -15,7 +17,7 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from edge_runtime.errors import SiameseEdgeError
 from edge_runtime.preprocessing import InputSpec, to_input_tensor
-from export.graph import INPUT_NAME, pin_versions
+from export.graph import INPUT_NAME, drop_unused_domains, pin_versions
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,7 @@ def to_fp16(proto: onnx.ModelProto, opset: int) -> onnx.ModelProto:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         converted = float16.convert_float_to_float16(proto, keep_io_types=True)
-    return pin_versions(converted, opset)
+    return drop_unused_domains(pin_versions(converted, opset))
 
 
 class _ImageBatches(CalibrationDataReader):
@@ -62,15 +64,14 @@ def to_int8(
     opset: int,
     *,
     method: str = "percentile",
-    symmetric: bool = False,
     full_range: bool = False,
 ) -> onnx.ModelProto:
-    """Static INT8 quantization in QDQ format with per-channel weights, calibrated on real images.
+    """Static INT8 quantization in QDQ format for CPUs (U8S8), calibrated on real images.
 
-    `symmetric` makes activations signed and symmetric (what TensorRT expects); otherwise they are
-    unsigned and asymmetric, the better choice for CPUs. Weights use 7 bits unless `full_range`:
-    x86 CPUs without VNNI multiply u8×s8 through 16-bit sums that saturate with 8-bit weights
-    (seen here: cosine to FP32 fell to 0.2); TensorRT and VNNI CPUs can take the full range.
+    Activations are unsigned and asymmetric, weights signed, symmetric and per channel. Weights
+    use 7 bits unless `full_range`: x86 CPUs without VNNI multiply u8×s8 through 16-bit sums that
+    saturate with 8-bit weights (seen here: cosine to FP32 fell to 0.2). TensorRT gets the S8S8
+    form of this model (`export.tensorrt_variant`), built from the same calibration.
     """
     if len(calibration_images) == 0:
         raise CalibrationError("INT8 calibration needs at least one readable image")
@@ -80,7 +81,8 @@ def to_int8(
         fp32_path, prepared_path, int8_path = (Path(scratch) / n for n in ("fp32.onnx", "prep.onnx", "int8.onnx"))
         onnx.save(proto, fp32_path)
         quant_pre_process(str(fp32_path), str(prepared_path), skip_symbolic_shape=False)
-        with warnings.catch_warnings():
+        chatter = io.StringIO()  # the calibrators print their progress: keep stdout for the summary
+        with warnings.catch_warnings(), contextlib.redirect_stdout(chatter):
             warnings.simplefilter("ignore")
             quantize_static(
                 str(prepared_path),
@@ -89,9 +91,10 @@ def to_int8(
                 quant_format=QuantFormat.QDQ,
                 per_channel=True,
                 reduce_range=not full_range,
-                activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8,
+                activation_type=QuantType.QUInt8,
                 weight_type=QuantType.QInt8,
                 calibrate_method=CALIBRATION_METHODS[method],
-                extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": True},
+                extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
             )
-        return pin_versions(onnx.load(int8_path), opset)
+        log.debug("%s", chatter.getvalue().strip())
+        return drop_unused_domains(pin_versions(onnx.load(int8_path), opset))

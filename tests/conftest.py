@@ -1,4 +1,8 @@
-"""Shared fixtures: the bundled demo data (real images) and small copies of it to damage."""
+"""Shared fixtures: the bundled demo data (real images) and small copies of it to damage.
+
+Training and export are imported inside their fixtures: the runtime's tests also run where only
+the runtime is installed (no torch, numpy 1.26, as on a Jetson).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from export.pipeline import ExportOptions, export_checkpoint
-from train.config import TrainConfig
-from train.trainer import Trainer
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "data" / "demo"
@@ -39,6 +39,9 @@ def small_faces(tmp_path: Path, faces_root: Path) -> Path:
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory, faces_root):
     """A small edge model trained here on twelve AT&T subjects: (best checkpoint, data folder)."""
+    from train.config import TrainConfig  # here, not above: the runtime's tests run without torch too
+    from train.trainer import Trainer
+
     data = tmp_path_factory.mktemp("data") / "faces"
     for subject in sorted(p for p in faces_root.iterdir() if p.is_dir())[:12]:
         shutil.copytree(subject, data / subject.name)
@@ -52,8 +55,15 @@ def trained(tmp_path_factory, faces_root):
 
 @pytest.fixture(scope="session")
 def exported(trained, tmp_path_factory):
-    """That model exported to FP32, FP16 and INT8: precision -> VariantReport."""
+    """That model exported to FP32, FP16 and INT8: variant (fp32, fp16, int8, int8-tensorrt) -> VariantReport.
+
+    Trained for twelve steps, its embeddings are nearly alike (its threshold is above 0.99): any
+    rounding moves a few of the 3-way episodes, so it may lose up to 5 points, not the default 1.
+    """
+    from export.pipeline import ExportOptions, export_checkpoint
+
     checkpoint, data = trained
     out = tmp_path_factory.mktemp("export") / "faces.onnx"
-    reports = export_checkpoint(checkpoint, out, ExportOptions(precisions=("fp32", "fp16", "int8"), episodes=100))
-    return {r.precision: r for r in reports}
+    options = ExportOptions(precisions=("fp32", "fp16", "int8"), episodes=100, max_drop=5.0)
+    reports = export_checkpoint(checkpoint, out, options)
+    return {r.precision + ("-tensorrt" if r.quantization == "s8s8" else ""): r for r in reports}

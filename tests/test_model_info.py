@@ -30,3 +30,19 @@ def test_a_model_from_before_kind_and_notes_reads_as_identity():
 def test_unknown_kind_or_missing_keys_are_refused(changes, message):
     with pytest.raises(ModelError, match=message):
         ModelInfo.from_metadata(_metadata(**changes), source="m.onnx")
+
+
+def test_family_quantization_variant_and_training_classes_round_trip():
+    info = ModelInfo(InputSpec(64, 64, 1), 128, "cosine", 0.5, 1e-3, "0123456789abcdef", "int8", "edge", "lfw", 10,
+                     "0.1.0", family_hash="fedcba9876543210", quantization="u8s8",
+                     tensorrt_variant="m.int8.tensorrt.onnx", training_classes=("ann", "bob"))  # fmt: skip
+    back = ModelInfo.from_metadata(info.to_metadata())
+    assert back == info and back.family == "fedcba9876543210"
+
+
+def test_a_model_from_before_families_is_its_own_family():
+    metadata = _metadata()
+    del metadata["family_hash"]
+    info = ModelInfo.from_metadata(metadata)
+    assert info.family == info.model_hash == "0123456789abcdef"
+    assert (info.quantization, info.tensorrt_variant, info.training_classes) == ("", "", ())

@@ -90,7 +90,7 @@ def test_cli_recognises_a_video_with_json_events_and_an_annotated_video(tmp_path
     assert len(events) == len(truth)
     assert {"time", "frame", "track", "box", "name", "score", "event"} <= set(events[0])
     announced = [e["name"] for e in events if e["event"]]
-    assert announced[0] == ENROLLED[0] and len(announced) <= 2  # confirmed once: 2 of 2 votes (--smooth 2)
+    assert announced == [ENROLLED[0], UNKNOWN]  # one event per appearance, each confirmed once (--smooth 2)
     capture = cv2.VideoCapture(str(tmp_path / "out.mp4"))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == len(truth)
     assert Gallery.load(tmp_path / "g.npz").names == ENROLLED

@@ -4,15 +4,22 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
 
+from edge_runtime.image_folders import ImageRecord
+from edge_runtime.preprocessing import InputSpec, to_input_tensor
+from train.backbones import build_model
 from train.checkpoint import load_checkpoint
 from train.cli import main
 from train.config import TrainConfig
-from train.trainer import Trainer
+from train.datasets import load_images
+from train.samplers import PairSampler
+from train.trainer import Trainer, _make_loss
 
 FAST = [
     "--split", "6,3,3", "--input-size", "32", "-P", "4", "-K", "3", "--steps-per-epoch", "3",
@@ -77,14 +84,41 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(small_faces, tmp_pat
     assert losses[0] == losses[1]
 
 
+def _pair_gap(model, images, first, second, same) -> float:
+    """Mean cosine distance of different pairs minus that of same pairs (bigger: better separated)."""
+    model.eval()
+    with torch.no_grad():
+        embeddings = model(images)
+    model.train()
+    distance = 1 - (embeddings[first] * embeddings[second]).sum(dim=1)
+    return float(distance[~same].mean() - distance[same].mean())
+
+
 @pytest.mark.parametrize("loss", ["contrastive", "verification"])
-def test_pair_losses_train(small_faces, tmp_path, loss):
-    trainer = Trainer(
-        _config(small_faces, loss=loss, pairs_per_batch=8, epochs=1), tmp_path / loss, show_progress=False
-    )
-    result = trainer.run()
-    assert result.report["test"]["images"] == 30
-    assert load_checkpoint(result.best_checkpoint)["config"]["loss"] == loss
+def test_each_pair_loss_learns_to_tell_real_faces_apart(faces_root, loss):
+    torch.manual_seed(0)
+    torch.set_num_threads(1)  # as the trainer runs here (--threads 1): more threads only contend on 2 cores
+    spec = InputSpec(32, 32, 1)
+    subjects = sorted(p for p in faces_root.iterdir() if p.is_dir())[:6]
+    records = [ImageRecord(f, s.name, s.name) for s in subjects for f in sorted(s.glob("*.png"))]
+    data = load_images(records, tuple(s.name for s in subjects), spec)
+    images = torch.from_numpy(to_input_tensor(data.images, spec))
+    first, second = np.triu_indices(len(data.labels), k=1)
+    same = torch.from_numpy(data.labels[first] == data.labels[second])
+    model = build_model("edge", in_channels=1, height=32, width=32)
+    criterion = _make_loss(TrainConfig(data="", loss=loss, margin=0.5), 128, 6)
+    optimizer = torch.optim.Adam([*model.parameters(), *criterion.parameters()], lr=1e-3)
+    sampler, rng = PairSampler(data.labels, 16), np.random.default_rng(0)
+    before = _pair_gap(model, images, first, second, same)
+    for _ in range(30):
+        batch = sampler.batch(rng)
+        embeddings = model(images[np.concatenate([batch.first, batch.second])])
+        value = criterion(embeddings[:16], embeddings[16:], torch.from_numpy(batch.same))
+        optimizer.zero_grad()
+        value.backward()
+        optimizer.step()
+    after = _pair_gap(model, images, first, second, same)
+    assert after > 0.05 and after > before + 0.03, (before, after)
 
 
 def test_init_weights_start_from_a_checkpoint(small_faces, tmp_path):
@@ -113,17 +147,61 @@ def test_user_errors_are_one_line_with_a_non_zero_exit(small_faces, tmp_path, ar
     assert "Traceback" not in result.output
 
 
-def test_two_process_ddp_on_gloo(small_faces, tmp_path):
+DDP_SCRIPT = """
+import sys
+import torch
+from train.config import TrainConfig
+from edge_runtime.image_folders import ImageRecord
+from edge_runtime.preprocessing import InputSpec, to_input_tensor
+from train.backbones import build_model
+from train.datasets import load_images
+from train.samplers import PairSampler
+from train.trainer import Trainer, _make_loss
+
+data, out = sys.argv[1:3]
+seen, losses = [], []
+
+
+class Recording(Trainer):
+    def _batch_tensors(self, batch, rng):
+        seen.append([int(i) for i in batch])
+        return super()._batch_tensors(batch, rng)
+
+    def _train_epoch(self, epoch):
+        losses.append(super()._train_epoch(epoch))
+        self.trained = {name: p.detach().clone() for name, p in self.model.named_parameters()}
+        return losses[-1]
+
+
+config = TrainConfig(data=data, split=(6, 3, 3), height=32, width=32, classes_per_batch=4, images_per_class=3,
+                     steps_per_epoch=1, epochs=2, way=3, episodes=20, val_episodes=20, threads=1, device="cpu")
+trainer = Recording(config, out, show_progress=False)
+trainer.run()
+record = {"weights": trainer.trained, "seen": seen, "losses": losses}
+torch.save(record, f"{out}/rank{trainer.cluster.rank}.pt")
+"""
+
+
+def test_two_processes_step_together_on_different_batches_and_end_with_the_same_weights(small_faces, tmp_path):
+    # One step per epoch for two processes: before batches were shared out evenly, one process
+    # got none and the other waited for it forever.
     out = tmp_path / "ddp"
-    command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-        "-m", "train", "--data", str(small_faces), "--out", str(out), "--epochs", "2", "--device", "cpu", *FAST,
-    ]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    (tmp_path / "ddp_run.py").write_text(DDP_SCRIPT)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               str(tmp_path / "ddp_run.py"), str(small_faces), str(out)]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=180, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
+    ranks = [torch.load(out / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+    # the parameters after the last step (BatchNorm statistics are rank 0's: DDP broadcasts them)
+    for key, value in ranks[0]["weights"].items():
+        assert torch.equal(value, ranks[1]["weights"][key]), key
+    assert len(ranks[0]["seen"]) == len(ranks[1]["seen"]) == 2  # one step per process and epoch
+    assert all(a != b for a, b in zip(ranks[0]["seen"], ranks[1]["seen"], strict=True))
     log = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [entry["world_size"] for entry in log] == [2, 2]
+    # the logged loss is the mean over the processes, which both of them hold
+    assert ranks[0]["losses"] == ranks[1]["losses"] == pytest.approx([entry["train_loss"] for entry in log])
     assert load_checkpoint(out / "best.pt")["threshold"] is not None
 
 

@@ -7,27 +7,59 @@ ranges of the paper: rotation ±10°, shear ±0.3, scale 0.8–1.2, translation 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
+ROTATION_DEGREES, SHEAR, SCALE, SHIFT_OF_105 = 10.0, 0.3, (0.8, 1.2), 2.0
 
-def random_affine_matrix(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    """A 2×3 affine matrix about the image centre, drawn from Koch et al.'s ranges."""
+
+@dataclass(frozen=True)
+class AffineParameters:
+    """One draw of the distortion: rotation (degrees), shears, scales and shifts (pixels)."""
+
+    angle: float
+    shear_x: float
+    shear_y: float
+    scale_x: float
+    scale_y: float
+    shift_x: float
+    shift_y: float
+
+
+def draw_affine(rng: np.random.Generator, height: int, width: int) -> AffineParameters:
+    """Koch et al.'s ranges, each component drawn with probability one half (else neutral)."""
 
     def maybe(low: float, high: float, neutral: float) -> float:
         return rng.uniform(low, high) if rng.random() < 0.5 else neutral
 
-    angle = np.deg2rad(maybe(-10.0, 10.0, 0.0))
-    shear_x, shear_y = maybe(-0.3, 0.3, 0.0), maybe(-0.3, 0.3, 0.0)
-    scale_x, scale_y = maybe(0.8, 1.2, 1.0), maybe(0.8, 1.2, 1.0)
-    pixels = 2.0 * min(height, width) / 105.0
-    shift_x, shift_y = maybe(-pixels, pixels, 0.0), maybe(-pixels, pixels, 0.0)
+    pixels = SHIFT_OF_105 * min(height, width) / 105.0
+    return AffineParameters(
+        angle=maybe(-ROTATION_DEGREES, ROTATION_DEGREES, 0.0),
+        shear_x=maybe(-SHEAR, SHEAR, 0.0),
+        shear_y=maybe(-SHEAR, SHEAR, 0.0),
+        scale_x=maybe(*SCALE, 1.0),
+        scale_y=maybe(*SCALE, 1.0),
+        shift_x=maybe(-pixels, pixels, 0.0),
+        shift_y=maybe(-pixels, pixels, 0.0),
+    )
+
+
+def affine_matrix(p: AffineParameters, height: int, width: int) -> np.ndarray:
+    """The 2×3 matrix of `p` about the image centre: rotation · shear · scale, then the shift."""
+    angle = np.deg2rad(p.angle)
     rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    shear = np.array([[1.0, shear_x], [shear_y, 1.0]])
-    linear = rotation @ shear @ np.diag([scale_x, scale_y])
+    shear = np.array([[1.0, p.shear_x], [p.shear_y, 1.0]])
+    linear = rotation @ shear @ np.diag([p.scale_x, p.scale_y])
     centre = np.array([(width - 1) / 2.0, (height - 1) / 2.0])
-    offset = centre - linear @ centre + np.array([shift_x, shift_y])
+    offset = centre - linear @ centre + np.array([p.shift_x, p.shift_y])
     return np.hstack([linear, offset[:, None]])
+
+
+def random_affine_matrix(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """A 2×3 affine matrix about the image centre, drawn from Koch et al.'s ranges."""
+    return affine_matrix(draw_affine(rng, height, width), height, width)
 
 
 def photometric_jitter(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -51,6 +51,15 @@ def broadcast_flag(flag: bool, cluster: Cluster) -> bool:
     return bool(tensor.item())
 
 
+def mean_over_processes(value: float, cluster: Cluster) -> float:
+    """The mean of `value` over every process (each process gets the same number)."""
+    if cluster.world_size == 1:
+        return value
+    tensor = torch.tensor([value], dtype=torch.float64, device=cluster.device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return float(tensor.item()) / cluster.world_size
+
+
 def stop(cluster: Cluster) -> None:
     """Leave the process group."""
     if cluster.world_size > 1 and dist.is_initialized():

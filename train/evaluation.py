@@ -12,6 +12,7 @@ from edge_runtime.openset import (
     few_shot_accuracy,
     largest_way,
     open_set_identification,
+    operating_point,
     pair_scores,
     roc_curve,
     threshold_at_far,
@@ -79,7 +80,7 @@ def evaluate_embeddings(
     }
     if threshold is not None:
         metrics["threshold"] = threshold
-        metrics["far_at_threshold"] = float(np.mean(scores[~same] >= threshold))
-        metrics["tar_at_threshold"] = float(np.mean(scores[same] >= threshold))
+        point = operating_point(embeddings, image_set.labels, threshold, seed=seed)
+        metrics["far_at_threshold"], metrics["tar_at_threshold"] = point.far, point.tar
         metrics.update(open_set_identification(embeddings, image_set.labels, threshold, seed=seed))
     return metrics, roc_curve(scores, same)

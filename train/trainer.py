@@ -305,8 +305,11 @@ class Trainer:
     def _train_epoch(self, epoch: int) -> float:
         config, cluster = self.config, self.cluster
         rng = np.random.default_rng([config.seed, epoch])
-        batches = [self.sampler.batch(rng) for _ in range(self.steps_per_epoch)]
-        mine = batches[cluster.rank :: cluster.world_size][: self.steps_per_epoch // cluster.world_size or 1]
+        # Every process takes the same number of steps (DDP's gradient exchange waits for all of
+        # them): the epoch's batches are rounded up to a multiple of the processes and dealt out.
+        steps_each = -(-self.steps_per_epoch // cluster.world_size)
+        batches = [self.sampler.batch(rng) for _ in range(steps_each * cluster.world_size)]
+        mine = batches[cluster.rank :: cluster.world_size]
         progress = Progress(
             f"epoch {epoch + 1}/{config.epochs}", len(mine), enabled=self.show_progress and cluster.is_main
         )
@@ -325,7 +328,7 @@ class Trainer:
             total += float(loss.detach())
             progress.update(step + 1, f"loss {total / (step + 1):.4f}")
         self.scheduler.step()
-        return total / max(1, len(mine))
+        return distributed.mean_over_processes(total / max(1, len(mine)), cluster)
 
     def _batch_tensors(self, batch, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         if self.pairs:

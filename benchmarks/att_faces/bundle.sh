@@ -9,6 +9,8 @@ models=$here/../../edge_runtime/models
 bash "$here/run.sh" "$out"
 export-onnx "$out/best.pt" --all --calib-method percentile
 cp "$out/best.int8.onnx" "$models/att_faces_demo.int8.onnx"
+# its TensorRT (S8S8) variant, under the name the runtime looks for beside a renamed model
+cp "$out/best.int8.tensorrt.onnx" "$models/att_faces_demo.int8.tensorrt.onnx"
 python - "$out/best.pt" "$models/att_faces_demo.json" <<'PY'
 import json, sys
 from train.checkpoint import load_checkpoint

@@ -1,0 +1,77 @@
+"""Every bundled INT8 model: a U8S8 file for CPUs and an S8S8 sibling that TensorRT's parser takes."""
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from edge_runtime.embedder import Embedder, read_model_info
+from edge_runtime.enrollment import enroll_images, new_gallery, open_gallery
+from edge_runtime.gallery import GalleryError
+from edge_runtime.int8_variants import TENSORRT, ModelFile, file_for_provider
+from edge_runtime.preprocessing import read_image
+from edge_runtime.providers import ProviderSettings, provider_options
+from edge_runtime.recognizer import Recognizer
+from export.tensorrt_check import tensorrt_problems
+from export.tensorrt_variant import pair_for_tensorrt
+
+MODELS = Path(__file__).resolve().parent.parent / "edge_runtime" / "models"
+DEMO = MODELS.parent.parent / "data" / "demo"
+BUNDLED = sorted(p for p in MODELS.glob("*.int8.onnx"))
+IMAGES = {"face": "lfw/*/*/*.jpg", "signature": "signatures/*/*.png", "identity": "att_faces/s1*/*.png"}
+
+
+def test_there_are_bundled_int8_models():
+    assert len(BUNDLED) >= 2
+
+
+@pytest.mark.parametrize("model", BUNDLED, ids=lambda p: p.name)
+def test_tensorrt_receives_a_signed_symmetric_sibling_it_parses(model):
+    cpu = ModelFile(model, read_model_info(model))
+    chosen = file_for_provider(TENSORRT, cpu, read_model_info)
+    assert not isinstance(chosen, str), chosen
+    assert chosen.path == model.with_name(model.name.replace(".int8.onnx", ".int8.tensorrt.onnx"))
+    assert chosen.info.quantization == "s8s8" and chosen.info.family == cpu.info.family
+    assert tensorrt_problems(onnx.load(chosen.path)) == []
+    options = provider_options(TENSORRT, ProviderSettings(), chosen.info, "image")
+    assert options["trt_int8_enable"] == "True"
+    assert Path(options["trt_engine_cache_path"]).name == chosen.info.model_hash != cpu.info.model_hash
+
+
+@pytest.mark.parametrize("model", BUNDLED, ids=lambda p: p.name)
+def test_the_cpu_file_is_unsigned_for_speed_and_carries_no_unused_opset_domain(model):
+    proto = onnx.load(model)
+    assert read_model_info(model).quantization == "u8s8"
+    assert any("UINT8" in problem for problem in tensorrt_problems(proto))
+    assert {entry.domain for entry in proto.opset_import} == {""}
+    assert read_model_info(model).training_classes  # edge-bench can refuse them as held-out classes
+
+
+@pytest.mark.parametrize("model", BUNDLED, ids=lambda p: p.name)
+def test_the_two_files_embed_alike_and_the_sibling_is_what_the_converter_makes_now(model):
+    info = read_model_info(model)
+    files = sorted(DEMO.glob(IMAGES[info.kind]))[:40]
+    images = [read_image(f) for f in files]
+    cpu = Embedder(model, providers=("cpu",)).embed(images)
+    sibling = model.with_name(info.tensorrt_variant)
+    tensorrt = Embedder(sibling, providers=("cpu",)).embed(images)  # the S8S8 file, run on the CPU here
+    assert len(images) >= 6 and np.einsum("ij,ij->i", cpu, tensorrt).min() >= 0.95
+    _, rebuilt = pair_for_tensorrt(onnx.load(model), model.name)
+    assert onnx.load(sibling).graph.SerializeToString(deterministic=True) == rebuilt.graph.SerializeToString(
+        deterministic=True
+    )
+
+
+def test_a_gallery_enrolled_with_the_cpu_file_serves_the_tensorrt_file_but_no_other_model(tmp_path):
+    demo = MODELS / "att_faces_demo.int8.onnx"
+    cpu = Embedder(demo, providers=("cpu",))
+    gallery = new_gallery(cpu)
+    enroll_images(gallery, cpu, "s4", [DEMO / "att_faces" / "s4" / "1.png"])
+    gallery.save(tmp_path / "g.npz")
+    tensorrt_file = Embedder(demo.with_name(cpu.info.tensorrt_variant), providers=("cpu",))
+    recognizer = Recognizer(tensorrt_file, open_gallery(tmp_path / "g.npz", tensorrt_file))
+    assert recognizer.recognize(read_image(DEMO / "att_faces" / "s4" / "2.png"))[0].name == "s4"
+    other = Embedder(MODELS / "signatures.int8.onnx", providers=("cpu",))
+    with pytest.raises(GalleryError, match="re-enroll"):
+        open_gallery(tmp_path / "g.npz", other)
