@@ -1,8 +1,11 @@
 """Cutting a detected face the way its model wants it.
 
-A model with a `face_template` in its input spec gets each face warped by the similarity (rotation,
-uniform scale, shift) that best takes the face's landmarks onto the template: five points with
-YuNet, the two eyes with the Haar fallback. A model without one (the older ones, trained on
+A model with a `face_template` in its input spec gets each face warped by the similarity that best
+takes five landmarks onto the template (`face_geometry.chip_transform`). Which five the spec says:
+dlib's ("dlib5": eye corners and the bottom of the nose, found by `face_landmarks.DlibShapePredictor`
+in the detected face, which follows a tilted head) or YuNet's own ("yunet": eye centres, nose tip,
+mouth corners; they barely turn with a tilted head). The Haar fallback gives only the eyes, and its
+faces are warped from those two points. A model without a template (the older ones, trained on
 Haar boxes) gets the box cut with the eyes levelled. Training crops, enrollment and the benchmarks
 cut faces with this same code, so a model sees at run time what it saw in training.
 """
@@ -16,53 +19,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge_runtime.bundled import packaged_model
 from edge_runtime.detectors import Box, Detection, clip_box, crop
 from edge_runtime.errors import SiameseEdgeError
+from edge_runtime.face_geometry import chip_transform, warp_face
+from edge_runtime.face_landmarks import DLIB_CHIP_TEMPLATE, DlibShapePredictor
 from edge_runtime.preprocessing import InputSpec
 
 TEMPLATE_FILE = "face_template.json"  # beside a folder of face crops: the template they were cut to
+LANDMARK_MODEL = "shape_predictor_5_face_landmarks.npz"
 MIN_LEVEL_ANGLE = 2.0  # tilts smaller than this (degrees) are cut without rotating
-MAX_WARP_SHRINK = 2.0  # a face shrunk more than this is first resized with area averaging
-
-
-def similarity_transform(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """The 2×3 similarity taking points `source` (K×2) nearest to `target` in least squares (Umeyama)."""
-    source_mean, target_mean = source.mean(axis=0), target.mean(axis=0)
-    centred_source, centred_target = source - source_mean, target - target_mean
-    u, singular, vt = np.linalg.svd(centred_target.T @ centred_source / len(source))
-    reflection = np.array([1.0, np.sign(np.linalg.det(u) * np.linalg.det(vt)) or 1.0])
-    rotation = u @ np.diag(reflection) @ vt
-    scale = (singular * reflection).sum() / centred_source.var(axis=0).sum()
-    shift = target_mean - scale * rotation @ source_mean
-    return np.hstack([scale * rotation, shift[:, None]])
-
-
-def warp_face(frame: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """`frame` warped by the 2×3 `matrix` into a `size` (width, height) image.
-
-    Bilinear warping aliases when it shrinks a face a lot (a close face in a large frame), so such
-    a face is first cut out and resized with area averaging, and the warp does the rest.
-    """
-    scale = math.sqrt(abs(np.linalg.det(matrix[:, :2])))
-    if scale * MAX_WARP_SHRINK < 1.0:
-        width, height = size
-        corners = np.array([[0, 0], [width, 0], [0, height], [width, height]], np.float64)
-        inverse = cv2.invertAffineTransform(matrix)
-        spots = corners @ inverse[:, :2].T + inverse[:, 2]
-        left, top = np.floor(spots.min(axis=0)).astype(int)
-        right, bottom = np.ceil(spots.max(axis=0)).astype(int)
-        left, top, w, h = clip_box((left, top, right - left, bottom - top), *frame.shape[:2])
-        if w > 0 and h > 0:
-            factor = scale * MAX_WARP_SHRINK
-            region = cv2.resize(frame[top : top + h, left : left + w], None, fx=factor, fy=factor,
-                                interpolation=cv2.INTER_AREA)  # fmt: skip
-            # a pixel q of the resized region shows the frame at (q + 0.5) / factor - 0.5 + (left, top)
-            matrix = matrix.copy()
-            offset = matrix[:, :2] @ (np.array([left, top]) + 0.5 / factor - 0.5)
-            matrix[:, 2] += offset
-            matrix[:, :2] /= factor
-            frame = region
-    return cv2.warpAffine(frame, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+Template = tuple[tuple[tuple[float, float], ...], str]  # (five points as fractions, which landmarks)
+DLIB_TEMPLATE: Template = (tuple(map(tuple, DLIB_CHIP_TEMPLATE.round(6).tolist())), "dlib5")
 
 
 def eye_angle(eyes: np.ndarray) -> float:
@@ -85,24 +53,61 @@ class FaceCutter:
     def __init__(self, spec: InputSpec | None = None) -> None:
         self.size = (spec.width, spec.height) if spec is not None else None
         template = spec.face_template if spec is not None else None
-        self.template = None if template is None else np.array(template, np.float64) * self.size
+        self.template = None if template is None else np.array(template, np.float64)
+        self.landmarks = None
+        if template is not None and spec.face_landmarks == "dlib5":
+            self.landmarks = DlibShapePredictor(packaged_model(LANDMARK_MODEL))
+
+    def points(self, frame: np.ndarray, detection: Detection) -> np.ndarray | None:
+        """The landmarks the template places, in frame pixels (the Haar fallback's two eyes), or None."""
+        found = detection.landmarks
+        if self.landmarks is not None and found is not None and len(found) == 5:
+            return self.landmarks.predict_detection(frame, detection, subpixel=True)
+        return found
 
     def cut(self, frame: np.ndarray, detection: Detection) -> np.ndarray:
         """The face of `detection`, as the model wants to see it."""
-        points = detection.landmarks
+        points = self.points(frame, detection) if self.template is not None else detection.landmarks
         if self.template is not None and points is not None and len(points) >= 2:
-            matrix = similarity_transform(points.astype(np.float64), self.template[: len(points)])
-            return warp_face(frame, matrix, self.size)
+            template = self.template[: len(points)] if len(points) == 5 else self._eyes_of_template()
+            return warp_face(frame, chip_transform(points, template, self.size), self.size)
         box = clip_box(detection.box, *frame.shape[:2])
         angle = eye_angle(points) if points is not None and len(points) >= 2 else 0.0
         return level_crop(frame, box, angle) if abs(angle) >= MIN_LEVEL_ANGLE else crop(frame, box)
 
+    def _eyes_of_template(self) -> np.ndarray:
+        """Where the template puts the eye centres (image-left first), for the Haar fallback's two eyes."""
+        if self.landmarks is None:  # YuNet's order: the subject's right eye (image left), then left
+            return self.template[:2]
+        corners = self.template[:4]  # dlib's order: image-right eye's outer, inner; image-left eye's outer, inner
+        return np.array([corners[2:4].mean(axis=0), corners[0:2].mean(axis=0)])
 
-def read_face_template(path: str | Path) -> tuple[tuple[float, float], ...]:
-    """The `face_template` of a JSON file (five [x, y] fractions of the crop), checked."""
+
+def read_face_template(path: str | Path) -> Template:
+    """The template of a JSON file: `face_template` (five [x, y] fractions of the crop) and
+    `face_landmarks` (which five: "yunet" when absent), checked."""
     path = Path(path)
     try:
-        points = json.loads(path.read_text())["face_template"]
-        return InputSpec(8, 8, 3, (0, 0, 0), (1, 1, 1), face_template=tuple(tuple(p) for p in points)).face_template
+        values = json.loads(path.read_text())
+        spec = InputSpec(8, 8, 3, (0, 0, 0), (1, 1, 1), face_template=tuple(tuple(p) for p in values["face_template"]),
+                         face_landmarks=values.get("face_landmarks", "yunet"))  # fmt: skip
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise SiameseEdgeError(f"cannot read a face template from {path}: {error}") from None
+    return spec.face_template, spec.face_landmarks
+
+
+def template_spec(template: Template, size: int = 150) -> InputSpec:
+    """An input spec that cuts faces onto `template` at size×size, for tools that cut faces without a model."""
+    points, landmarks = template
+    return InputSpec(size, size, 3, (0.5,) * 3, (0.5,) * 3, face_template=points, face_landmarks=landmarks)
+
+
+def named_template(name: str) -> Template:
+    """`dlib` (dlib's own face chip, from its 5-point landmarks) or the path of a template JSON file."""
+    return DLIB_TEMPLATE if name == "dlib" else read_face_template(name)
+
+
+def write_face_template(path: str | Path, template: Template) -> None:
+    """Write a template as `read_face_template` reads it."""
+    points, landmarks = template
+    Path(path).write_text(json.dumps({"face_template": [list(p) for p in points], "face_landmarks": landmarks}) + "\n")

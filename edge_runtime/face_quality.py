@@ -44,12 +44,12 @@ class QualityGate:
     """Thresholds below which a face is skipped (0 turns a check off).
 
     The defaults pass 97% of the faces of 600 LFW images of people in no View 2 fold (cut onto the
-    default model's template); how they do on other people's faces is in README ("Quality gate",
+    default model's template: dlib's chip); how they do on other people's faces is in README ("Quality gate",
     `python -m benchmarks.faces.gate_check`).
     """
 
     min_size: int = 64
-    min_sharpness: float = 160.0
+    min_sharpness: float = 135.0
     min_frontality: float = 0.34
 
     def reason(self, detection: Detection, face: np.ndarray) -> str | None:

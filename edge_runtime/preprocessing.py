@@ -19,6 +19,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pgm", ".bmp", ".ppm", ".tif", ".tif
 # stretch: resize to the input size. ink: crop to the dark strokes on light paper (signatures,
 # handwriting), keep the aspect ratio, and pad with the paper's colour.
 RESIZE_MODES = ("stretch", "ink")
+FACE_LANDMARKS = ("dlib5", "yunet")  # which five points a face template places (InputSpec)
 
 
 @dataclass(frozen=True)
@@ -27,10 +28,12 @@ class InputSpec:
 
     Pixels are scaled to [0, 1], then `(x - mean) / std` per channel; `color_order` is the order
     of the model's three channels (ignored for one channel); `layout` is the tensor layout.
-    `face_template`, for face models cut by landmarks, is where the five landmarks (the subject's
-    right eye, left eye, nose tip, right and left mouth corners) lie in the model's input, as
-    fractions of its width and height: the runtime, enrollment, training crops and benchmarks
-    all cut faces to it.
+    `face_template`, for face models cut by landmarks, is where five landmarks lie in the model's
+    input, as fractions of its width and height; `face_landmarks` says which five: "dlib5" (dlib's
+    5-point model: the outer and inner corners of the eye on the image's right, of the other eye,
+    and the bottom of the nose) or "yunet" (YuNet's own: the subject's right eye, left eye, nose
+    tip, right and left mouth corners). The runtime, enrollment, training crops and benchmarks all
+    cut faces to it.
     """
 
     height: int
@@ -42,6 +45,7 @@ class InputSpec:
     layout: str = "NCHW"
     resize: str = "stretch"
     face_template: tuple[tuple[float, float], ...] | None = None
+    face_landmarks: str = "yunet"
 
     def __post_init__(self) -> None:
         if self.channels not in (1, 3):
@@ -65,6 +69,8 @@ class InputSpec:
             len(points) != 5 or any(len(p) != 2 or not -1 < min(p) <= max(p) < 2 for p in points)
         ):
             raise ValueError("face_template needs five (x, y) points given as fractions of the input size")
+        if self.face_landmarks not in FACE_LANDMARKS:
+            raise ValueError(f"unknown face_landmarks {self.face_landmarks!r}; choose {', '.join(FACE_LANDMARKS)}")
 
     def to_dict(self) -> dict:
         """A plain dictionary (lists, numbers, strings) for checkpoints and model metadata."""
@@ -72,7 +78,7 @@ class InputSpec:
         values["mean"] = list(self.mean)
         values["std"] = list(self.std)
         if self.face_template is None:
-            del values["face_template"]  # models without one read as before
+            del values["face_template"], values["face_landmarks"]  # models without one read as before
         else:
             values["face_template"] = [list(point) for point in self.face_template]
         return values

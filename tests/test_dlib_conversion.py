@@ -14,7 +14,7 @@ import torch
 from click.testing import CliRunner
 
 from edge_runtime.errors import CheckpointError
-from edge_runtime.face_alignment import TEMPLATE_FILE
+from edge_runtime.face_alignment import DLIB_TEMPLATE, TEMPLATE_FILE, template_spec, write_face_template
 from edge_runtime.preprocessing import InputSpec, read_image, to_input_tensor
 from train.checkpoint import load_checkpoint, load_weights
 from train.cli import main as train_main
@@ -25,7 +25,6 @@ from train.dlib_weights import face_recognition_models_file, read_dlib_face_resn
 DAT = face_recognition_models_file()
 SHAPES = face_recognition_models_file("shape_predictor_5_face_landmarks.dat")
 LFW = Path(__file__).resolve().parents[1] / "data" / "demo" / "lfw"
-TEMPLATE = Path(__file__).resolve().parents[1] / "benchmarks" / "faces" / "dlib_template.json"
 
 
 @pytest.fixture(scope="module")
@@ -75,18 +74,16 @@ def test_files_that_are_not_dlibs_face_network_are_refused(tmp_path):
 
 
 def _face_crops(root: Path) -> Path:
-    """The demo LFW faces cut by the runtime onto dlib's template, one folder per person."""
+    """The demo LFW faces cut by the runtime onto dlib's chip, one folder per person."""
     from benchmarks.faces.lfw import face_crop, lfw_faces
-    from edge_runtime.face_alignment import read_face_template
 
-    spec = InputSpec(150, 150, 3, (0.5,) * 3, (0.5,) * 3, face_template=read_face_template(TEMPLATE))
-    finder = lfw_faces(spec)
+    finder = lfw_faces(template_spec(DLIB_TEMPLATE))
     for path in sorted(LFW.glob("*/*/*.jpg")):
         face, found = face_crop(read_image(path), finder)
         assert found
         (root / path.parent.name).mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(root / path.parent.name / path.name.replace(".jpg", ".png")), face)
-    (root / TEMPLATE_FILE).write_text(TEMPLATE.read_text())
+    write_face_template(root / TEMPLATE_FILE, DLIB_TEMPLATE)
     return root
 
 
@@ -97,7 +94,8 @@ def test_convert_dlib_face_writes_a_checkpoint_with_a_threshold_and_the_template
     assert result.exit_code == 0, result.output
     payload = load_checkpoint(out)
     spec = InputSpec.from_dict(payload["input"])
-    assert (spec.height, spec.width, spec.face_template is not None) == (150, 150, True)
+    assert (spec.height, spec.width, spec.face_landmarks) == (150, 150, "dlib5")
+    assert spec.face_template == DLIB_TEMPLATE[0]
     assert payload["arch"]["name"] == "dlib-resnet" and payload["config"]["kind"] == "face"
     # measured on these 21 people: every 12-way... one-shot episode right; no impostor pair above the threshold
     evaluation = payload["evaluation"]["validation"]
@@ -111,7 +109,7 @@ def test_siamese_train_fine_tunes_the_converted_network_with_its_own_input(tmp_p
     crops = _face_crops(tmp_path / "crops")
     out = tmp_path / "run"
     args = ["--data", str(crops), "--out", str(out), "--backbone", "dlib-resnet", "--init-weights", str(DAT),
-            "--kind", "face", "--loss", "cosface", "--split", "12,9,0", "-P", "4", "-K", "2",
+            "--kind", "face", "--loss", "cosface", "--split", "9,8,0", "-P", "4", "-K", "2",
             "--steps-per-epoch", "1", "--epochs", "1", "--lr", "1e-5", "--way", "5", "--val-episodes", "20",
             "--threads", "2", "--quiet", "--no-augment"]  # fmt: skip
     result = CliRunner().invoke(train_main, args)

@@ -46,9 +46,10 @@ def convert_dlib_face(dat: Path, data: Path, out: Path, target_far: float = 1e-3
     if not template_file.is_file():
         raise DatasetError(
             f"{data} has no {TEMPLATE_FILE}: cut the faces onto a template first "
-            "(python -m benchmarks.faces.prepare ... --template benchmarks/faces/dlib_template.json)"
+            "(python -m benchmarks.faces.prepare ... --template dlib)"
         )
-    spec = replace(DLIB_INPUT, face_template=read_face_template(template_file))
+    points, landmarks = read_face_template(template_file)
+    spec = replace(DLIB_INPUT, face_template=points, face_landmarks=landmarks)
     model = build_model(ARCH)
     model.load_state_dict(load_weights(dat))
     records = scan_dataset(data, "folders")

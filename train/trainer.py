@@ -215,12 +215,13 @@ class Trainer:
                      fixed.height, fixed.width)  # fmt: skip
             if template is None and config.kind == "face":
                 log.warning("%s has no %s: its faces may not be cut as the backbone expects", self.root, TEMPLATE_FILE)
-            return replace(fixed, resize=config.resize, face_template=template)
+            points, landmarks = template or (None, "yunet")
+            return replace(fixed, resize=config.resize, face_template=points, face_landmarks=landmarks)
         channels = config.channels or _detect_channels(self.records)
-        neutral = (0.5,) * channels
+        neutral, (points, landmarks) = (0.5,) * channels, template or (None, "yunet")
         return InputSpec(
             config.height, config.width, channels, mean=neutral, std=neutral, resize=config.resize,
-            face_template=template,
+            face_template=points, face_landmarks=landmarks,
         )  # fmt: skip
 
     def _load(self, name: str, classes: tuple[str, ...]) -> ImageSet:

@@ -1,10 +1,10 @@
-"""Copy the small LFW subset the tests use into data/demo/lfw: people of View 2 fold 1, whom the
-bundled face model never saw.
+"""Copy the small LFW subset that `edge-demo` and the tests use into data/demo/lfw.
 
-`enrolled/<person>/` holds the two images of one of fold 1's same-person pairs (the first twelve
-pairs, in the file's order, whose two faces the runtime detects and passes); `strangers/<person>/`
-one image each of eight other fold 1 people; `turned/`: the first fold 1 image whose face the
-quality gate calls turned away. The rule does not look at the model.
+People of View 2, in the pair file's order (the default face model saw no LFW person): the first
+eight with five photos or more whose first five faces the runtime finds and its quality gate passes
+go to `enrolled/<person>/` (the demo enrolls the first photo and shows the other four); the next
+eight with three such photos go to `strangers/<person>/` (never enrolled); the first photo whose
+face the gate calls turned away goes to `turned/`. The rule does not look at the recognition model.
 
 Usage: python -m benchmarks.faces.demo_subset LFW_ROOT PAIRS_FILE OUT_DIR
 """
@@ -15,12 +15,12 @@ import argparse
 import shutil
 from pathlib import Path
 
-from benchmarks.faces.lfw import image_path, read_folds
+from benchmarks.faces.lfw import lfw_faces, read_folds
+from edge_runtime.face_alignment import DLIB_TEMPLATE, template_spec
 from edge_runtime.face_quality import QualityGate
 from edge_runtime.preprocessing import read_image
-from edge_runtime.regions import face_regions
 
-PEOPLE, STRANGERS = 12, 8
+PEOPLE, PHOTOS, STRANGERS, STRANGER_PHOTOS = 8, 5, 8, 3
 
 
 def main() -> None:
@@ -29,38 +29,35 @@ def main() -> None:
     parser.add_argument("pairs", type=Path)
     parser.add_argument("out", type=Path)
     args = parser.parse_args()
-    finder = face_regions(gate=QualityGate())
+    spec = template_spec(DLIB_TEMPLATE)
+    finder = lfw_faces(spec, QualityGate())
 
-    def verdict(person: str, number: int) -> str | None:
-        region = finder.largest(read_image(image_path(args.lfw, person, number)))
+    def verdict(path: Path) -> str | None:
+        region = finder.largest(read_image(path))
         return "undetected" if region is None else region.skipped
 
-    def usable(person: str, number: int) -> bool:
-        return verdict(person, number) is None
+    def copy(kind: str, paths: list[Path]) -> None:
+        for path in paths:
+            (args.out / kind / path.parent.name).mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, args.out / kind / path.parent.name / path.name)
 
-    def copy(kind: str, person: str, number: int) -> None:
-        source = image_path(args.lfw, person, number)
-        (args.out / kind / person).mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, args.out / kind / person / source.name)
-
-    fold = read_folds(args.pairs)[0]
-    chosen: list[str] = []
-    for a, i, _, j, same in fold:
-        if same and a not in chosen and len(chosen) < PEOPLE and usable(a, i) and usable(a, j):
-            chosen.append(a)
-            copy("enrolled", a, i)
-            copy("enrolled", a, j)
-    strangers: list[str] = []
-    for a, i, b, j, same in fold:
-        for person, number in ((a, i), (b, j)):
-            if not same and len(strangers) < STRANGERS and person not in chosen + strangers and usable(person, number):
-                strangers.append(person)
-                copy("strangers", person, number)
-    turned = next(((a, i) for a, i, *_ in fold if verdict(a, i) == "turned"), None)
-    if turned is None:
-        raise SystemExit("no turned-away face in fold 1")
-    copy("turned", *turned)
-    print(f"{len(chosen)} enrolled people, {len(strangers)} strangers in {args.out}")
+    people = list(dict.fromkeys(name for fold in read_folds(args.pairs) for a, _, b, _, _ in fold for name in (a, b)))
+    enrolled, strangers, turned = [], [], None
+    for person in people:
+        photos = sorted((args.lfw / person).glob("*.jpg"))
+        wanted = PHOTOS if len(enrolled) < PEOPLE else STRANGER_PHOTOS
+        if turned is None and photos and verdict(photos[0]) == "turned":
+            turned = photos[0]
+            copy("turned", [turned])
+            continue
+        if len(strangers) == STRANGERS or len(photos) < wanted or any(verdict(p) for p in photos[:wanted]):
+            continue
+        kind, chosen = ("enrolled", enrolled) if len(enrolled) < PEOPLE else ("strangers", strangers)
+        chosen.append(person)
+        copy(kind, photos[:wanted])
+        if len(strangers) == STRANGERS and turned is not None:
+            break
+    print(f"{len(enrolled)} enrolled people, {len(strangers)} strangers, turned: {turned} in {args.out}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,8 @@
-"""Fit the face template of a model trained on dlib's face chips, and check it against dlib.
+"""Fit a face template for YuNet's own landmarks to dlib's face chips, and check it against dlib.
+
+(The default face model is cut from dlib's own 5-point landmarks onto dlib's chip template, which
+needs no fitting: `--template dlib` in `benchmarks.faces.prepare`. This YuNet template is the
+cheaper cut without the landmark model, and what the tests measure it against.)
 
 dlib cuts its 150×150 chips from its own 5-point landmarks (eye corners, nose bottom); the runtime
 has YuNet's (eye centres, nose tip, mouth corners). The template is where YuNet's five points lie,
@@ -24,8 +28,8 @@ import cv2
 import numpy as np
 
 from benchmarks.faces.lfw import held_out_people, read_folds
-from edge_runtime.face_alignment import similarity_transform, warp_face
 from edge_runtime.face_detection import YuNetDetector
+from edge_runtime.face_geometry import chip_transform, warp_face
 
 CHIP, PAD = 150, 75
 
@@ -96,7 +100,7 @@ def main() -> None:
         chip, found = dlib_chip(rgb, tools), yunet_points(bgr, detector)
         if chip is None or found is None:
             continue
-        ours = warp_face(rgb, similarity_transform(found.astype(np.float64), template), (CHIP, CHIP))
+        ours = warp_face(rgb, chip_transform(found, template / CHIP, (CHIP, CHIP)), (CHIP, CHIP))
         a, b = (np.array(tools[2].compute_face_descriptor(c)) for c in (chip, ours))
         cosines.append(float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)))
     cosines = np.array(cosines)

@@ -23,14 +23,12 @@ import cv2
 import numpy as np
 
 from benchmarks.faces.lfw import central_detection, held_out_people, read_folds
-from edge_runtime.face_alignment import FaceCutter, read_face_template
+from edge_runtime.face_alignment import DLIB_TEMPLATE, FaceCutter, template_spec
 from edge_runtime.face_detection import HaarFaceDetector, YuNetDetector
 from edge_runtime.face_quality import QualityGate, frontality, sharpness
 from edge_runtime.outputs import letterbox
-from edge_runtime.preprocessing import InputSpec, read_image
+from edge_runtime.preprocessing import read_image
 from edge_runtime.regions import DEFAULT_GATE, RegionFinder
-
-TEMPLATE = Path(__file__).resolve().parent / "dlib_template.json"
 
 
 def detection(images: list[np.ndarray]) -> dict:
@@ -75,7 +73,7 @@ def main() -> None:
     rng = random.Random(args.seed)
     choosing = rng.sample([p for p in everyone if p.parent.name not in view2], args.choose)
     reporting = rng.sample([p for p in everyone if p.parent.name in view2], args.report)
-    spec = InputSpec(150, 150, 3, (0.5,) * 3, (0.5,) * 3, face_template=read_face_template(TEMPLATE))
+    spec = template_spec(DLIB_TEMPLATE)
     cutter = FaceCutter(spec)
 
     chosen, _ = measures([read_image(p) for p in choosing], cutter)

@@ -1,25 +1,24 @@
 """Write a folder of face crops cut by the runtime, for training, calibration or conversion: LFW people
 who appear in none of the first N View 2 folds, with at least --min-images detected faces each.
 
-With `--template` (a JSON file with a `face_template`, such as `benchmarks/faces/dlib_template.json`)
-faces are found by YuNet and warped onto the template at --size pixels, and the template is written
-beside the crops (`face_template.json`) so that `siamese-train` and `convert-dlib-face` put it in
-the model. Without it, faces are cut from the Haar cascade's box with the eyes levelled (the older
-models' cut).
+With `--template` (`dlib`: dlib's own face chip, from dlib's 5-point landmarks; or a template JSON
+file such as `benchmarks/faces/dlib_template.json`, YuNet's points) faces are found by YuNet and
+warped onto the template at --size pixels, and the template is written beside the crops
+(`face_template.json`) so that `siamese-train` and `convert-dlib-face` put it in the model. Without
+it, faces are cut from the Haar cascade's box with the eyes levelled (the older models' cut).
 
-Usage: python -m benchmarks.faces.prepare LFW_ROOT PAIRS_FILE OUT_DIR [--test-folds 5] [--template T --size 150]
+Usage: python -m benchmarks.faces.prepare LFW_ROOT PAIRS_FILE OUT_DIR [--test-folds 5] [--template dlib --size 150]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import cv2
 
 from benchmarks.faces.lfw import face_crop, held_out_people, lfw_faces, read_folds
-from edge_runtime.face_alignment import TEMPLATE_FILE, read_face_template
+from edge_runtime.face_alignment import TEMPLATE_FILE, named_template, template_spec, write_face_template
 from edge_runtime.preprocessing import InputSpec, read_image
 
 
@@ -30,11 +29,13 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--test-folds", type=int, default=5, help="people of the first N folds are left out")
     parser.add_argument("--min-images", type=int, default=2, help="people with fewer detected faces are left out")
-    parser.add_argument("--template", type=Path, help="cut faces onto this face template (JSON)")
+    parser.add_argument("--template", help="cut faces onto this face template: dlib, or a JSON file")
     parser.add_argument("--size", type=int, default=150, help="crop size with --template, in pixels")
     args = parser.parse_args()
-    template = read_face_template(args.template) if args.template else None
-    spec = InputSpec(args.size, args.size, 3, (0.5,) * 3, (0.5,) * 3, face_template=template)
+    template = named_template(args.template) if args.template else None
+    spec = (
+        template_spec(template, args.size) if template else InputSpec(args.size, args.size, 3, (0.5,) * 3, (0.5,) * 3)
+    )
     finder = lfw_faces(spec)
     held_out = held_out_people(read_folds(args.pairs), args.test_folds)
     people = [p for p in sorted(args.lfw.iterdir()) if p.is_dir() and p.name not in held_out]
@@ -51,7 +52,7 @@ def main() -> None:
             cv2.imwrite(str(args.out / person.name / f"{index:04d}.png"), face)
         kept, images = kept + 1, images + len(faces)
     if template is not None:
-        (args.out / TEMPLATE_FILE).write_text(json.dumps({"face_template": [list(p) for p in template]}) + "\n")
+        write_face_template(args.out / TEMPLATE_FILE, template)
     print(f"{kept} people, {images} faces in {args.out}; {len(held_out)} people of folds 1-{args.test_folds} left out")
 
 
