@@ -96,7 +96,7 @@ def provider_options(name: str, settings: ProviderSettings, info: ModelInfo, inp
         int8 = info.precision == "int8" if settings.tensorrt_int8 is None else settings.tensorrt_int8
         return {
             "device_id": str(settings.device_id),
-            "trt_fp16_enable": str(settings.tensorrt_fp16),
+            "trt_fp16_enable": str(settings.tensorrt_fp16 or info.precision == "fp16"),
             "trt_int8_enable": str(int8),
             "trt_engine_cache_enable": "True",
             "trt_engine_cache_path": str(cache),

@@ -11,6 +11,7 @@ from train.backbones import BACKBONES, build_model, embedding_size
         ("koch", {"in_channels": 1, "height": 105, "width": 105}, 4096),
         ("edge", {"in_channels": 3, "height": 64, "width": 48}, 128),
         ("edge", {"in_channels": 1, "height": 32, "width": 32, "embedding_size": 64}, 64),
+        ("dlib-resnet", {"in_channels": 3, "height": 150, "width": 150}, 128),
     ],
 )
 def test_backbones_give_unit_embeddings_of_their_size_and_learn(name, kwargs, size):
@@ -33,4 +34,4 @@ def test_the_edge_backbone_stays_small():
 def test_unknown_backbone_is_a_clear_error():
     with pytest.raises(ValueError, match="choose one of"):
         build_model("resnet9000", in_channels=1, height=64, width=64)
-    assert set(BACKBONES) == {"seed", "koch", "edge"}
+    assert set(BACKBONES) == {"seed", "koch", "edge", "dlib-resnet"}

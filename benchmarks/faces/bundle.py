@@ -1,6 +1,11 @@
-"""Bundle a face model trained by `benchmarks/faces/run.sh` as the runtime's default: copy its INT8
-export into edge_runtime/models with notes in its metadata (data, recipe, licence, the accuracy
-measured in OUTDIR/view2.json and OUTDIR/gallery.json) and a JSON file of the same facts.
+"""Bundle the face model built by `benchmarks/faces/dlib_model.sh` as the runtime's default: copy its INT8
+export (U8S8, for CPUs) and its FP16 export into edge_runtime/models, with notes in their metadata
+(source, licence, data, alignment, and the figures measured in OUTDIR: view2.fp32.json,
+view2.int8.json, gallery.json) and a JSON file of the same facts beside them.
+
+The INT8 file names the FP16 one as the file the TensorRT provider receives: TensorRT's own INT8
+(S8S8, `*.int8.tensorrt.onnx`) keeps this network's weights in float and weighs 22 MB, too much to
+ship in the repository (export it with `export-onnx -p int8` for INT8 on TensorRT).
 
 Usage: python -m benchmarks.faces.bundle OUTDIR
 """
@@ -15,64 +20,70 @@ from pathlib import Path
 import onnx
 
 from edge_runtime.atomic import atomic_path
-from edge_runtime.detectors import DEFAULT_MODEL, packaged_model
+from edge_runtime.bundled import DEFAULT_MODEL, packaged_model
 from edge_runtime.embedder import Embedder
 from export.graph import attach_metadata
 from train.checkpoint import load_checkpoint
 
 
-def describe_training(payload: dict) -> str:
-    """How the checkpoint was trained, in one sentence."""
-    config, split = payload["config"], payload["split"]
-    extras = [name for name in ("flip", "photometric") if config.get(name)]
-    augmentation = f"affine{''.join(f', {name}' for name in extras)} augmentation"
-    return (
-        f"Trained with siamese-train ({config['backbone']} backbone, {config['height']}x{config['width']}x"
-        f"{payload['input']['channels']}, {config['loss']} margin {config['margin']}, {config['epochs']} epochs, "
-        f"{augmentation}) "
-        f"on {len(split['train'])} LFW people outside View 2 folds 1-5 ({len(split['val'])} more for validation), "
-        "faces cut by the runtime's own detector with their eyes levelled."
-    )
+def _percent(value: float) -> str:
+    return f"{100 * value:.2f}%"
+
+
+def describe(out: Path) -> tuple[str, dict]:
+    """The notes for the model's metadata, and the facts behind them."""
+    payload = load_checkpoint(out / "dlib_face.pt")
+    view2 = {p: json.loads((out / f"view2.{p}.json").read_text()) for p in ("fp32", "int8")}
+    gallery = json.loads((out / "gallery.json").read_text())
+    info = Embedder(out / "dlib_face.int8.onnx", providers=("cpu",)).info
+    rows = {row["enrolled identities (one image each)"]: row for row in gallery["galleries"]}
+    hundred = rows.get(100) or gallery["galleries"][0]
+    int8 = view2["int8"]
+    accuracy, fp32 = _percent(int8["accuracy (mean over folds)"]), _percent(view2["fp32"]["accuracy (mean over folds)"])
+    own = _percent(int8["accuracy at the model's threshold"])
+    notes = " ".join([
+        "Face embedding for one-shot recognition: dlib's face ResNet (dlib_face_recognition_resnet_model_v1,",
+        "29 layers, 128-d; by Davis King, released into the public domain; trained by dlib on about 3 million",
+        "faces of 7,485 people, none of them in LFW), converted to PyTorch by convert-dlib-face (descriptors",
+        "equal to dlib's) and exported to INT8 (U8S8, 7-bit weights; TensorRT gets the FP16 export).",
+        "Faces: found by YuNet, their 5 landmarks by dlib's shape predictor (run in numpy, points equal to",
+        "dlib's), warped onto dlib's own face chip as the template in this model's input says.",
+        f"Threshold {info.threshold:.4f} calibrated for FAR {info.target_far:g} on",
+        f"{len(payload['split']['val'])} LFW people in no View 2 fold.",
+        f"LFW View 2, all 10 folds ({int8['pairs']} pairs, people never seen): {accuracy}",
+        f"+/- {_percent(int8['accuracy std'])} with thresholds chosen on the other folds (FP32 {fp32}),",
+        f"{own} at the model's own threshold,",
+        f"TAR {_percent(int8['tar_at_far_1e-3'])} at FAR 1e-3.",
+        f"Gallery of {hundred['enrolled identities (one image each)']} people enrolled with one photo each, at the",
+        f"threshold: {_percent(hundred['known_identification_rate'])} of their other photos named right,",
+        f"{_percent(hundred['unknown_rejection_rate'])} of never-enrolled people's photos called unknown.",
+        "Recipe: benchmarks/faces/dlib_model.sh. LFW: Huang et al., UMass Amherst TR 07-49, 2007 (research use).",
+    ])  # fmt: skip
+    facts = {"notes": notes, "view2": view2, "gallery": gallery, "calibrated_on": payload["split"]["val"]}
+    return notes, facts
+
+
+def bundle(model: Path, target: Path, **changes) -> None:
+    """Copy `model` to `target` with its metadata changed as given (the graph and its hash untouched)."""
+    info = Embedder(model, providers=("cpu",)).info
+    proto = attach_metadata(onnx.load(str(model)), dataclasses.replace(info, **changes))
+    with atomic_path(target) as temporary:
+        onnx.save(proto, temporary)
+        if Embedder(temporary, providers=("cpu",)).info.model_hash != info.model_hash:
+            raise SystemExit("the notes changed the model's graph hash; nothing bundled")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", type=Path)
     args = parser.parse_args()
-    payload = load_checkpoint(args.out / "best.pt")
-    view2 = json.loads((args.out / "view2.json").read_text())
-    gallery = json.loads((args.out / "gallery.json").read_text())
-    small = gallery["galleries"][0]
-    model = args.out / "best.int8.onnx"
-    info = Embedder(model, providers=("cpu",)).info
-    accuracy = (
-        f"LFW View 2 folds 1-5 (people never seen in training): {100 * view2['accuracy (mean over folds)']:.1f}% "
-        f"+/- {100 * view2['accuracy std']:.1f} verification accuracy, TAR {100 * view2['tar_at_far_1e-3']:.1f}% "
-        f"at FAR 1e-3. Gallery of {small['enrolled identities (one image each)']} people enrolled with one image "
-        f"each, at the threshold: {100 * small['known_identification_rate']:.1f}% of their other images named "
-        f"right, {100 * small['unknown_rejection_rate']:.1f}% of never-enrolled people's images called unknown."
-    )
-    notes = " ".join([
-        "Face embedding for one-shot recognition.",
-        describe_training(payload),
-        "Exported to INT8 with --flip-average: each face and its mirror image are embedded and averaged."
-        if info.flip_average
-        else "Exported to INT8.",
-        f"Threshold {info.threshold:.4f} calibrated for FAR {info.target_far:g} on the validation people.",
-        accuracy,
-        "Data: Labeled Faces in the Wild (Huang et al., UMass Amherst TR 07-49, 2007): no formal licence, "
-        "research use; cite the report. Recipe: benchmarks/faces/run.sh.",
-    ])  # fmt: skip
-    proto = attach_metadata(onnx.load(str(model)), dataclasses.replace(info, notes=notes))
+    notes, facts = describe(args.out)
     target = Path(packaged_model(DEFAULT_MODEL))
-    with atomic_path(target) as temporary:
-        onnx.save(proto, temporary)
-        if Embedder(temporary, providers=("cpu",)).info.model_hash != info.model_hash:
-            raise SystemExit("the notes changed the model's graph hash; nothing bundled")
-    facts = {"notes": notes, "view2": view2, "gallery": gallery, "trained_on": payload["split"]["train"],
-             "validation": payload["split"]["val"]}  # fmt: skip
+    for_tensorrt = target.name.replace(".int8.onnx", ".fp16.onnx")
+    bundle(args.out / "dlib_face.fp16.onnx", target.with_name(for_tensorrt), notes=notes)
+    bundle(args.out / "dlib_face.int8.onnx", target, notes=notes, tensorrt_variant=for_tensorrt)
     target.with_suffix("").with_suffix(".json").write_text(json.dumps(facts, indent=1) + "\n")
-    print(f"bundled {target}\n{notes}")
+    print(f"bundled {target} and {for_tensorrt}\n{notes}")
 
 
 if __name__ == "__main__":
