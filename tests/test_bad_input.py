@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from edge_runtime.bundled import ATT_FACES_MODEL, packaged_model
 from edge_runtime.cli import gallery_command, recognize, verify
-from edge_runtime.demo import DEMO_MODEL
 from edge_runtime.embedder import Embedder
 from edge_runtime.enrollment import enroll_images, new_gallery
 from edge_runtime.gallery import Gallery
@@ -27,7 +27,8 @@ from edge_runtime.recognizer import Recognizer
 from edge_runtime.tracker import TrackedRecognition
 
 REPO = Path(__file__).resolve().parent.parent
-LFW_FACE = REPO / "data" / "demo" / "lfw" / "enrolled" / "Amber_Tamblyn" / "Amber_Tamblyn_0002.jpg"
+DEMO_MODEL = packaged_model(ATT_FACES_MODEL)  # the small AT&T face model
+LFW_FACE = REPO / "data" / "demo" / "lfw" / "enrolled" / "Angela_Bassett" / "Angela_Bassett_0002.jpg"
 MODEL = ["-m", str(DEMO_MODEL)]
 SCRIPTS = Path(sys.executable).parent  # the installed commands, run as a user runs them
 DEGENERATE = {"1x1": (1, 1), "2000x1": (1, 2000), "1x2000": (2000, 1)}
@@ -228,6 +229,7 @@ def _save_and_die(gallery: Path, how: str) -> subprocess.CompletedProcess:
 import os, signal, click
 from edge_runtime.atomic import atomic_path
 from edge_runtime.command_line import one_line_errors
+
 
 @click.command()
 @one_line_errors()

@@ -1,6 +1,7 @@
 """export-onnx on a small model trained here on real faces: parity, metadata, sizes, errors."""
 
 import shutil
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -8,7 +9,7 @@ import onnx
 import pytest
 from click.testing import CliRunner
 
-from edge_runtime.demo import DEMO_MODEL
+from edge_runtime.bundled import ATT_FACES_MODEL, packaged_model
 from edge_runtime.embedder import Embedder, read_model_info
 from edge_runtime.errors import ModelError
 from edge_runtime.int8_variants import TENSORRT, ModelFile, file_for_provider
@@ -18,6 +19,8 @@ from export.cli import main
 from export.tensorrt_check import tensorrt_problems
 from export.verify import MAX_ABS_DIFF_FP32, MIN_COSINE, Agreement, Losses, refusals
 from train.checkpoint import load_checkpoint
+
+DEMO_MODEL = Path(packaged_model(ATT_FACES_MODEL))  # the small AT&T face model
 
 
 def test_every_precision_agrees_with_fp32_and_keeps_accuracy(exported):

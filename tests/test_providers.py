@@ -4,14 +4,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from edge_runtime.bundled import ATT_FACES_MODEL, packaged_model
 from edge_runtime.cli import recognize, verify
-from edge_runtime.demo import DEMO_MODEL
 from edge_runtime.doctor import main as doctor
 from edge_runtime.embedder import Embedder, first_that_starts
 from edge_runtime.model_info import ModelInfo
 from edge_runtime.onnx_runtime import onnxruntime
 from edge_runtime.preprocessing import InputSpec
 from edge_runtime.providers import ProviderError, ProviderSettings, provider_options, resolve_providers
+
+DEMO_MODEL = Path(packaged_model(ATT_FACES_MODEL))  # the small AT&T face model
 
 CPU_ONLY = ["CPUExecutionProvider"]
 BUILD = onnxruntime().get_available_providers()

@@ -1,0 +1,94 @@
+"""Recognition on a 640×480 video of LFW photos: eight people enrolled from ONE photo each, eight
+strangers never enrolled, and how often each frame is named right.
+
+`make` writes the video, the enrollment folder (one photo per enrolled person) and the truth of
+every frame. People come from View 2 (no LFW person was in the default model's training), chosen
+by a rule that does not look at any model: the first people, in name order, with at least five
+photos (enrolled) or four (strangers). Each person's other photos are shown 15 frames each,
+scaled to 300×300 and drifting on a textured background; 60 frames per person, 960 in all. With
+`--faces 8`, every frame shows eight photos at once in a 4×2 grid (a crowd at a door).
+
+`score` runs `edge-recognize` on it (the real command, headless, JSON lines) and reports the share
+of the enrolled people's frames named right, the strangers' frames called unknown, the wrong
+names given, and the frame rate `edge-recognize` printed.
+
+    python -m benchmarks.faces.video_test make OUT_DIR [--faces 8]
+    python -m benchmarks.faces.video_test score OUT_DIR [edge-recognize options, e.g. -m MODEL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.faces.lfw import held_out_people, read_folds
+from edge_runtime.names import UNKNOWN
+from edge_runtime.photo_video import score_events, write_photo_video
+
+PEOPLE, FRAMES_PER_PHOTO, PHOTOS_SHOWN = 8, 15, 4
+SHARED = Path("../shared/datasets")
+
+
+def choose_people(lfw: Path, pairs: Path) -> tuple[list[str], list[str]]:
+    """Eight View 2 people with five photos or more, then eight others with four or more (name order)."""
+    view2 = sorted(held_out_people(read_folds(pairs), 10))
+    counts = {p: len(list((lfw / p).glob("*.jpg"))) for p in view2}
+    enrolled = [p for p in view2 if counts[p] >= PHOTOS_SHOWN + 1][:PEOPLE]
+    strangers = [p for p in view2 if counts[p] >= PHOTOS_SHOWN and p not in enrolled][:PEOPLE]
+    return enrolled, strangers
+
+
+def make(lfw: Path, pairs: Path, out: Path, faces: int) -> None:
+    """Write OUT/video.mp4, OUT/enroll/<person>/<photo> and OUT/truth.json."""
+    enrolled, strangers = choose_people(lfw, pairs)
+    shown = []
+    for person in enrolled:
+        photos = sorted((lfw / person).glob("*.jpg"))
+        (out / "enroll" / person).mkdir(parents=True, exist_ok=True)
+        (out / "enroll" / person / photos[0].name).write_bytes(photos[0].read_bytes())
+        shown += [(person, photo) for photo in photos[1 : PHOTOS_SHOWN + 1]]
+    for person in strangers:
+        shown += [(UNKNOWN, photo) for photo in sorted((lfw / person).glob("*.jpg"))[:PHOTOS_SHOWN]]
+    truth = write_photo_video(shown, out / "video.mp4", FRAMES_PER_PHOTO, faces)
+    (out / "truth.json").write_text(json.dumps({"enrolled": enrolled, "strangers": strangers, "frames": truth}) + "\n")
+    print(f"{out / 'video.mp4'}: {len(truth)} frames, {faces} face(s) each; {len(enrolled)} enrolled, "
+          f"{len(strangers)} strangers")  # fmt: skip
+
+
+def score(out: Path, options: list[str]) -> None:
+    """Run edge-recognize on OUT/video.mp4 and score it."""
+    command = ["edge-recognize", "--enroll", str(out / "enroll"), "-i", str(out / "video.mp4"), "--headless",
+               "--json", *options]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(done.stderr.strip().splitlines()[-1])
+    events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    rate = re.search(r"([\d.]+) FPS \((.*)\)", done.stderr)
+    report = score_events(json.loads((out / "truth.json").read_text())["frames"], events)
+    report["command"] = " ".join(command)
+    report["fps"] = float(rate.group(1)) if rate else None
+    report["stages"] = rate.group(2) if rate else None
+    print(json.dumps(report, indent=2))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=["make", "score"])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--lfw", type=Path, default=SHARED / "lfw")
+    parser.add_argument("--pairs", type=Path, default=SHARED / "meta" / "lfw" / "pairs_10fold_reconstructed.txt")
+    parser.add_argument("--faces", type=int, default=1, choices=[1, 8], help="faces per frame")
+    args, rest = parser.parse_known_args()
+    if args.action == "make":
+        args.out.mkdir(parents=True, exist_ok=True)
+        make(args.lfw, args.pairs, args.out, args.faces)
+    else:
+        score(args.out, rest)
+
+
+if __name__ == "__main__":
+    main()
