@@ -19,11 +19,12 @@ from edge_runtime.preprocessing import InputSpec, read_image, to_input_tensor
 from train.checkpoint import load_checkpoint, load_weights
 from train.cli import main as train_main
 from train.dlib_convert import main as convert_main
+from train.dlib_files import LANDMARKS_FILE, face_recognition_models_file
 from train.dlib_resnet import DLIB_INPUT, DlibFaceResNet
-from train.dlib_weights import face_recognition_models_file, read_dlib_face_resnet
+from train.dlib_weights import read_dlib_face_resnet
 
 DAT = face_recognition_models_file()
-SHAPES = face_recognition_models_file("shape_predictor_5_face_landmarks.dat")
+SHAPES = face_recognition_models_file(LANDMARKS_FILE)
 LFW = Path(__file__).resolve().parents[1] / "data" / "demo" / "lfw"
 
 

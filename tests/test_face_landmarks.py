@@ -20,10 +20,10 @@ from edge_runtime.errors import CheckpointError
 from edge_runtime.face_detection import YuNetDetector
 from edge_runtime.face_geometry import chip_transform
 from edge_runtime.face_landmarks import DLIB_CHIP_TEMPLATE, DlibShapePredictor
+from train.dlib_files import LANDMARKS_FILE, face_recognition_models_file
 from train.dlib_landmarks import convert_shape_predictor, main
-from train.dlib_weights import face_recognition_models_file
 
-DAT = face_recognition_models_file("shape_predictor_5_face_landmarks.dat")
+DAT = face_recognition_models_file(LANDMARKS_FILE)
 FACES = sorted((Path(__file__).resolve().parents[1] / "data" / "demo" / "lfw").glob("*/*/*.jpg"))
 
 

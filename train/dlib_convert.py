@@ -27,8 +27,8 @@ from train.backbones import build_model
 from train.checkpoint import load_weights, save_checkpoint
 from train.config import TrainConfig
 from train.datasets import ClassSplit, load_images, scan_dataset
+from train.dlib_files import face_recognition_models_file
 from train.dlib_resnet import DLIB_INPUT
-from train.dlib_weights import face_recognition_models_file
 from train.evaluation import calibrate_threshold, embed_images, evaluate_embeddings, feasible_way
 from train.trainer import versions
 

@@ -11,7 +11,6 @@ and padding against `DlibFaceResNet`, and returns its state dict.
 
 from __future__ import annotations
 
-from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
@@ -21,16 +20,6 @@ from edge_runtime.errors import CheckpointError
 from train.dlib_resnet import DlibFaceResNet
 
 LAYER_NAMES = (b"con_4", b"affine_", b"fc_2")
-FACE_RESNET_FILE = "dlib_face_recognition_resnet_model_v1.dat"
-
-
-def face_recognition_models_file(name: str = FACE_RESNET_FILE) -> Path:
-    """Where PyPI's `face-recognition-models` keeps one of dlib's model files (found without importing
-    the package, whose `pkg_resources` import fails on setuptools 81 and later)."""
-    spec = find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise CheckpointError(f"give the path of {name}, or pip install face-recognition-models, which ships it")
-    return Path(next(iter(spec.submodule_search_locations))) / "models" / name
 
 
 class _Reader:

@@ -19,7 +19,8 @@ mkdir -p "$out"
 python -m benchmarks.faces.prepare "$lfw" "$pairs" "$out/unseen" --test-folds 10 --min-images 1 \
   --template dlib --size 150
 convert-dlib-face --data "$out/unseen" -o "$out/dlib_face.pt" --target-far "$target_far"
-export-onnx "$out/dlib_face.pt" -o "$out/dlib_face.onnx" -p fp32 -p fp16 -p int8 --calib "$out/unseen" --kind face
+export-onnx "$out/dlib_face.pt" -o "$out/dlib_face.onnx" -p fp32 -p fp16 -p int8 --calib "$out/unseen" --calib-count 1500 \
+  --kind face
 for precision in fp32 int8; do
   python -m benchmarks.faces.lfw_view2 "$out/dlib_face.$precision.onnx" "$lfw" "$pairs" | tee "$out/view2.$precision.json"
 done
