@@ -9,12 +9,13 @@ left eye), the outer and inner corner of the other eye, and the bottom of the no
 The shape lives in a normalised frame, which dlib maps onto the face rectangle's unit square. Any
 2×3 affine `frame` (normalised → image pixels) may take the rectangle's place, a turned one too.
 `predict_detection` starts a YuNet detection from the rectangle dlib's HOG detector would have found
-(`box_rect`), then runs once more from the frame those landmarks put the face in (`landmarks_frame`),
-which follows the face's tilt; YuNet's own landmarks barely turn with a tilted face and are not
-used. On 300 LFW images of View 2 people (about 41 px between the eyes), against dlib's points from
-its own HOG rectangle on the upright image (before rounding, turned with the image), the mean point
-error is 0.28 px upright and 0.33, 0.33, 0.40 px at ±10°, ±20°, ±30°; dlib's own detector and
-predictor on the turned images are off by 0.53, 0.57, 0.73 px.
+(`box_rect`), then, when those points tilt more than `REFIT_TILT`, runs once more from the frame
+they put the face in (`landmarks_frame`), which follows the face's tilt; YuNet's own landmarks
+barely turn with a tilted face and are not used. On 300 LFW images of View 2 people (about 41 px
+between the eyes), against dlib's points from its own HOG rectangle on the upright image (before
+rounding, turned with the image), two passes are off by 0.28 px upright and 0.33, 0.33, 0.40 px at
+±10°, ±20°, ±30° (one pass: 0.33, 0.35, 0.49, 0.70 px); dlib's own detector and predictor on the
+turned images are off by 0.53, 0.57, 0.73 px.
 
 `DLIB_CHIP_TEMPLATE` is where dlib's face chips (`dlib.get_face_chip(image, shape, 150, 0.25)`, what
 dlib's face ResNet was trained on) put these points: with `face_geometry.chip_transform`,
@@ -61,6 +62,11 @@ BOX_TO_DLIB_RECT = np.array([[-0.1321, 0.0690], [-0.0915, 0.1020], [0.5007, 0.45
 # dlib's five points, on average, in the unit square of its own HOG rectangle (the same images): the
 # similarity from these to a face's points is the frame dlib's rectangle would have put it in.
 DLIB_IN_DLIB_RECT = np.array([[0.8014, 0.3120], [0.6476, 0.3184], [0.2561, 0.3228], [0.4106, 0.3233], [0.5338, 0.6168]])
+
+# A face whose eye line the first pass finds tilted more than this (degrees) gets a second pass from
+# its own points. From the box alone, the points are off by 0.33 px upright and 0.35 px at 10 degrees
+# (0.28 and 0.33 px with the second pass), but 0.49 and 0.70 px at 20 and 30 degrees (0.33, 0.40).
+REFIT_TILT = 8.0
 
 THIRDS = (np.arange(3 * 255 + 1) // 3).astype(np.int16)  # dlib's intensity of a colour pixel, by r+g+b
 CHANNELS = np.ones(3, np.uint16)
@@ -177,9 +183,13 @@ class DlibShapePredictor:
 
     def predict_detection(self, image: np.ndarray, detection: Detection, subpixel: bool = False) -> np.ndarray:
         """The points of a YuNet detection's face: found from the rectangle dlib would have found (`box_rect`),
-        then again from the frame those points put the face in (`landmarks_frame`), which turns with the face.
+        then, for a face tilted more than `REFIT_TILT`, again from the frame those points put the face in
+        (`landmarks_frame`), which turns with the face (an upright face is found as well in one pass).
         """
         first = self.predict(image, box_rect(detection.box), subpixel=True)
+        (right_x, right_y), (left_x, left_y) = first[0], first[2]  # the outer eye corners
+        if abs(math.degrees(math.atan2(right_y - left_y, right_x - left_x))) <= REFIT_TILT:
+            return first if subpixel else np.floor(first + 0.5)
         return self.predict(image, landmarks_frame(first), subpixel)
 
 
