@@ -69,7 +69,7 @@ class FaceCutter:
         """The face of `detection`, as the model wants to see it."""
         points = self.points(frame, detection) if self.template is not None else detection.landmarks
         if self.template is not None and points is not None and len(points) >= 2:
-            template = self.template[: len(points)] if len(points) == 5 else self._eyes_of_template()
+            template = self.template if len(points) == 5 else self._eyes_of_template()
             return warp_face(frame, chip_transform(points, template, self.size), self.size)
         box = clip_box(detection.box, *frame.shape[:2])
         angle = eye_angle(points) if points is not None and len(points) >= 2 else 0.0
