@@ -140,7 +140,7 @@ def _open(path: Path, providers: list[str], options=None, minimal: bool = False)
     ort = onnxruntime()
     session_options = ort.SessionOptions()
     # The runtime embeds beside face detection, landmarks, decoding and drawing threads; ONNX Runtime's
-    # workers otherwise spin between runs and take their CPU (2 cores: 55 -> 64-69 FPS end to end).
+    # workers otherwise spin between runs and take their CPU (on 2 cores the whole loop ran slower).
     session_options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if minimal:
         session_options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
