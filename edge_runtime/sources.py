@@ -10,7 +10,9 @@
 | a file | a video file, every frame in order |
 
 Live sources (cameras, streams) are read by a grabber thread that keeps only the newest frame,
-so recognition never lags behind reality, and that reopens a vanished source with backoff.
+so recognition never lags behind reality, and that reopens a vanished source with backoff; with
+`keep_trying` (one stream among several) a source that does not open at all is retried the same way
+instead of being an error.
 Files and folders are read frame by frame, none dropped. Photos are separate pictures, not a
 video (`separate_images`): they are recognised one by one, never tracked, and each keeps its file
 name (`last_file`).
@@ -34,6 +36,7 @@ from edge_runtime.errors import ImageReadError, SiameseEdgeError
 from edge_runtime.preprocessing import image_files, is_image_file, read_image
 
 log = logging.getLogger(__name__)
+STREAM_SCHEMES = ("rtsp", "rtmp", "http", "https")
 
 
 class SourceError(SiameseEdgeError):
@@ -111,7 +114,8 @@ class LiveSource:
     """A camera or stream read by a grabber thread that keeps only the newest frame.
 
     A source that stops delivering is reopened after `retry_after` seconds, doubling up to
-    `max_backoff`; `close()` wakes the grabber from that wait at once.
+    `max_backoff`; `close()` wakes the grabber from that wait at once. A source that does not open
+    is an error, or with `keep_trying` is retried the same way (`reconnects` counts the reopenings).
     """
 
     is_live = True
@@ -119,14 +123,25 @@ class LiveSource:
     last_file = None
 
     def __init__(
-        self, target, api: int, description: str, size=None, rate=None, max_backoff: float = 10.0, retry_after=0.5
+        self,
+        target,
+        api: int,
+        description: str,
+        size=None,
+        rate=None,
+        max_backoff: float = 10.0,
+        retry_after=0.5,
+        keep_trying: bool = False,
     ) -> None:
         self.target, self.api, self.description = target, api, description
         self.size, self.requested_rate, self.max_backoff, self.retry_after = size, rate, max_backoff, retry_after
         self.capture = self._open()
-        if self.capture is None:
+        if self.capture is None and not keep_trying:
             raise SourceError(f"cannot open {description}: is it connected, and free (not used by another program)?")
-        self.rate = self.capture.get(cv2.CAP_PROP_FPS) or 0.0
+        self.rate = (self.capture.get(cv2.CAP_PROP_FPS) or 0.0) if self.capture is not None else 0.0
+        self.ever_opened = self.capture is not None
+        self.reconnects = 0
+        self.skipped = 0  # frames replaced by a newer one before anyone read them
         self.frame: np.ndarray | None = None
         self.sequence = 0
         self.delivered = 0
@@ -165,7 +180,9 @@ class LiveSource:
                         self.frame, self.sequence = frame, self.sequence + 1
                         self.condition.notify_all()
                     continue
-                log.warning("lost %s; reopening in %.1f s", self.description, backoff)
+                what = "lost" if self.ever_opened else "cannot open"
+                log.warning("%s %s; %s in %.1f s", what, self.description, "reopening" if self.ever_opened
+                            else "retrying", backoff)  # fmt: skip
                 if self.capture is not None:
                     self.capture.release()
                     self.capture = None
@@ -173,6 +190,10 @@ class LiveSource:
                     return
                 backoff = min(backoff * 2, self.max_backoff)
                 self.capture = self._open()
+                if self.capture is not None:
+                    self.reconnects += self.ever_opened
+                    self.ever_opened = True
+                    self.rate = self.rate or self.capture.get(cv2.CAP_PROP_FPS) or 0.0
         finally:
             if self.capture is not None:
                 self.capture.release()
@@ -189,6 +210,7 @@ class LiveSource:
                 self.condition.wait(left)
             if self.closed:
                 return None
+            self.skipped += self.sequence - self.delivered - 1
             self.delivered = self.sequence
             return self.frame
 
@@ -202,21 +224,25 @@ class LiveSource:
             log.warning("%s does not answer; it is released when its driver returns", self.description)
 
 
-def open_source(uri: str, width: int | None = None, height: int | None = None, rate: int | None = None):
-    """Open the source a URI names (see the module's table)."""
+def open_source(
+    uri: str, width: int | None = None, height: int | None = None, rate: int | None = None, keep_trying: bool = False
+):
+    """Open the source a URI names (see the module's table); with `keep_trying`, a camera or stream
+    that does not open is retried in the background instead of being an error."""
     size = (width, height) if width and height else None
     if uri.isdigit():
-        return LiveSource(int(uri), cv2.CAP_ANY, f"camera {uri}", size, rate)
+        return LiveSource(int(uri), cv2.CAP_ANY, f"camera {uri}", size, rate, keep_trying=keep_trying)
     if uri.startswith("/dev/video"):
-        return LiveSource(uri, cv2.CAP_V4L2, f"camera {uri}", size, rate)
+        return LiveSource(uri, cv2.CAP_V4L2, f"camera {uri}", size, rate, keep_trying=keep_trying)
     if uri.startswith("csi://"):
         sensor = int(uri[len("csi://") :] or 0)
         pipeline = csi_pipeline(sensor, width or 1280, height or 720, rate or 30)
-        return LiveSource(pipeline, cv2.CAP_GSTREAMER, f"CSI camera {sensor} (needs OpenCV with GStreamer)")
-    if uri.split("://")[0] in ("rtsp", "rtmp", "http", "https"):
-        return LiveSource(uri, cv2.CAP_FFMPEG, f"stream {uri}", size, rate)
+        description = f"CSI camera {sensor} (needs OpenCV with GStreamer)"
+        return LiveSource(pipeline, cv2.CAP_GSTREAMER, description, keep_trying=keep_trying)
+    if uri.split("://")[0] in STREAM_SCHEMES:
+        return LiveSource(uri, cv2.CAP_FFMPEG, f"stream {uri}", size, rate, keep_trying=keep_trying)
     path = Path(uri)
-    if path.is_dir() or is_image_file(path):
+    if names_photos(uri):
         return PhotoSource([path])
     if path.is_file():
         return VideoFileSource(path)
@@ -227,8 +253,14 @@ def open_sources(uris: list[str], width: int | None = None, height: int | None =
     """Open one input (see `open_source`), or several photos and folders of photos as one source."""
     if len(uris) == 1:
         return open_source(uris[0], width, height, rate)
-    paths = [Path(uri) for uri in uris]
-    for uri, path in zip(uris, paths, strict=True):
-        if not (path.is_dir() or is_image_file(path)):
+    for uri in uris:
+        if not names_photos(uri):
             raise SourceError(f"input {uri}: several inputs must all be image files or folders of images")
-    return PhotoSource(paths)
+    return PhotoSource([Path(uri) for uri in uris])
+
+
+def names_photos(uri: str) -> bool:
+    """Whether `uri` names photos (an image file, or a folder of them), not a camera, stream or video."""
+    if uri.isdigit() or uri.startswith(("/dev/video", "csi://")) or uri.split("://")[0] in STREAM_SCHEMES:
+        return False
+    return Path(uri).is_dir() or is_image_file(Path(uri))
