@@ -44,6 +44,7 @@ class YuNetDetector:
         if not 0 < min_score < 1:
             raise DetectorError(f"the face score threshold must lie between 0 and 1, not {min_score}")
         self.min_size, self.min_score, self.scale = min_size, min_score, search_scale(min_size)
+        self.nms_threshold = nms_threshold
         try:
             self.net = cv2.FaceDetectorYN.create(packaged_model(YUNET), "", (320, 320), min_score, nms_threshold, 500)
         except cv2.error as error:

@@ -59,10 +59,17 @@ class Recognizer:
 
     def recognize_regions(self, regions: list[Region]) -> list[Recognition]:
         """Embed and match the usable regions (all unknown while the gallery is empty)."""
-        usable = [i for i, r in enumerate(regions) if r.skipped is None]
-        named: dict[int, tuple[str, float]] = {}
+        return self.recognize_frames([regions])[0]
+
+    def recognize_frames(self, frames: list[list[Region]]) -> list[list[Recognition]]:
+        """The regions of several frames (of several streams) embedded in one batch and matched."""
+        usable = [(f, i) for f, regions in enumerate(frames) for i, r in enumerate(regions) if r.skipped is None]
+        named: dict[tuple[int, int], tuple[str, float]] = {}
         if usable and len(self.gallery):
-            matches = self.gallery.match(self.embedder.embed([regions[i].image for i in usable]), k=1)
-            for i, (best,) in zip(usable, matches, strict=True):
-                named[i] = (best.name if best.score >= self.threshold else UNKNOWN, best.score)
-        return [Recognition(r.box, *named.get(i, (UNKNOWN, 0.0)), skipped=r.skipped) for i, r in enumerate(regions)]
+            matches = self.gallery.match(self.embedder.embed([frames[f][i].image for f, i in usable]), k=1)
+            for key, (best,) in zip(usable, matches, strict=True):
+                named[key] = (best.name if best.score >= self.threshold else UNKNOWN, best.score)
+        return [
+            [Recognition(r.box, *named.get((f, i), (UNKNOWN, 0.0)), skipped=r.skipped) for i, r in enumerate(regions)]
+            for f, regions in enumerate(frames)
+        ]

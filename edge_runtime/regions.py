@@ -70,10 +70,23 @@ class RegionFinder:
         """Every region of `frame`."""
         return self.cut(frame, self.detect(frame))
 
+    def for_another_thread(self) -> RegionFinder:
+        """A finder to use beside this one in another thread (each stream detects in its own): the
+        same cutter and gate, and a detector of its own, since OpenCV's detectors keep state per call."""
+        return RegionFinder(_own_detector(self.detector), self.cutter, self.gate)
+
     def largest(self, frame: np.ndarray) -> Region | None:
         """The largest region (what an enrollment photo is taken to show), or None."""
         detections = self.detect(frame)
         return self.cut(frame, detections[:1])[0] if detections else None
+
+
+def _own_detector(detector):
+    if isinstance(detector, YuNetDetector):
+        return YuNetDetector(detector.min_size, detector.min_score, detector.nms_threshold)
+    if isinstance(detector, HaarFaceDetector):
+        return HaarFaceDetector(detector.min_size, detector.scale_factor, detector.min_neighbors)
+    return detector  # the whole frame, a fixed region: nothing kept between calls
 
 
 DEFAULT_GATE = QualityGate()
