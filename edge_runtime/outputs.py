@@ -100,10 +100,11 @@ class VideoFileSink:
 
 
 class JsonLinesSink:
-    """One JSON object per recognition: time, frame, track, box, name, score, whether it is an event
-    (a newly confirmed name), and why the quality gate skipped it (null when it did not). A photo's
-    lines also carry its file name (and no track); a photo with nothing to recognise gets one line
-    with a null box and name, and the reason in "skipped"."""
+    """One JSON object per recognition: time, stream, frame (counted per stream), track (per stream),
+    box, name, score, whether it is an event (a newly confirmed name), and why the quality gate
+    skipped it (null when it did not). A photo's lines also carry its file name (and no track); a
+    photo with nothing to recognise gets one line with a null box and name, and the reason in
+    "skipped"."""
 
     def __init__(self, stream=None) -> None:
         self.stream = stream or sys.stdout
@@ -115,12 +116,15 @@ class JsonLinesSink:
         results: list[TrackedRecognition],
         file: str | None = None,
         note: str | None = None,
+        stream: str | None = None,
     ) -> None:
-        """Write this frame's (or photo's) recognitions."""
+        """Write this frame's (or photo's) recognitions, naming its stream when given."""
         photo = {"file": printable(file)} if file is not None else {}
+        named = {"stream": printable(stream)} if stream is not None else {}
         records = [
             {
                 "time": round(timestamp, 3),
+                **named,
                 "frame": frame_index,
                 **photo,
                 "track": r.track_id,
@@ -133,7 +137,7 @@ class JsonLinesSink:
             for r in results
         ]
         if not records and file is not None:
-            records = [{"time": round(timestamp, 3), "frame": frame_index, **photo, "track": None, "box": None,
+            records = [{"time": round(timestamp, 3), **named, "frame": frame_index, **photo, "track": None, "box": None,
                         "name": None, "score": None, "event": False, "skipped": note}]  # fmt: skip
         for record in records:
             self.stream.write(json.dumps(record) + "\n")

@@ -1,12 +1,21 @@
-"""The recognition loop: capture, inference and output run in their own threads, so throughput is
-set by the slowest stage, not by their sum.
+"""The recognition loop over one stream or several, with one model and one gallery for all.
 
-    capture thread ──frames──▶ inference thread ──results──▶ output (main thread: draw, write, show)
+    a thread per stream ──mailboxes──▶ batch thread ──batches──▶ output (main thread)
+    (read, detect, cut)                (embed all, match,        (JSON lines, videos,
+                                        track per stream)          window)
 
-Files are read without dropping a frame (the queues block); live sources already drop stale
-frames in their grabber. Photos (a folder, image files) pass through `SeparateImages` instead of
-the tracker, and their file name goes with each result. Ctrl-C (and SIGTERM, see `command_line`)
-stops cleanly: the video file is finalised before returning.
+Each stream reads and detects in a thread of its own; the batch thread embeds the faces found in the
+newest frames of every stream in ONE batch (one call to the model), matches them against the one
+gallery and passes each stream's recognitions to that stream's own tracker; the main thread writes
+every frame's JSON lines and annotated video, and the grid of all streams (window, `--mosaic`).
+
+Fairness: a batch takes at most one frame from each stream that has one ready, and waits for none
+(round robin): a busy stream adds faces to a batch but never takes another stream's place, and a
+slow one holds nobody up. Live streams hand over their newest frame only; files and photos every
+frame, in order (their thread waits for room). A stream that ends is finished (its video
+finalised) while the others go on; the run ends when every stream has ended or passed `max_frames`,
+or on Ctrl-C / SIGTERM (see `command_line`), which finalise every video. Photos pass through
+`SeparateImages` instead of a tracker, and their file name goes with each result.
 """
 
 from __future__ import annotations
@@ -15,77 +24,61 @@ import logging
 import queue
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from edge_runtime.names import UNKNOWN
+from edge_runtime.mailbox import Mailbox
+from edge_runtime.mosaic import Mosaic
 from edge_runtime.outputs import JsonLinesSink, VideoFileSink, annotate
 from edge_runtime.recognizer import Recognizer
-from edge_runtime.regions import image_problem
+from edge_runtime.regions import Region, image_problem
+from edge_runtime.run_summary import STAGES, LoopSummary, StreamSummary
+from edge_runtime.streams import Stream
 from edge_runtime.tracker import IouTracker, SeparateImages, TrackedRecognition
 
+__all__ = ["STAGES", "LoopSummary", "RecognitionLoop", "Stream", "StreamSummary"]
 log = logging.getLogger(__name__)
-STAGES = ("decode", "detect", "embed_match", "draw_write")
 _END = object()
-
-
-@dataclass
-class LoopSummary:
-    """What a run did: frames, rate, per-stage latency, and who was seen (appearance events)."""
-
-    frames: int = 0
-    seconds: float = 0.0
-    stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
-    appearances: Counter = field(default_factory=Counter)
-    interrupted: bool = False
-    _counted: set = field(default_factory=set, repr=False)
-
-    @property
-    def fps(self) -> float:
-        """Frames per second over the whole run."""
-        return self.frames / self.seconds if self.seconds > 0 else 0.0
-
-    def stage_ms(self) -> dict[str, float]:
-        """Mean milliseconds per frame in each stage."""
-        return {k: 1000.0 * v / max(1, self.frames) for k, v in self.stage_seconds.items()}
-
-    def count(self, result: TrackedRecognition) -> None:
-        """Count an appearance: each identity once per track (a track confirming ann, then unknown,
-        then ann again is one appearance of ann), each named photo once."""
-        if not result.is_new or result.name == UNKNOWN:
-            return
-        key = (result.track_id, result.name)
-        if result.track_id is None or key not in self._counted:
-            self._counted.add(key)
-            self.appearances[result.name] += 1
+KeyHandler = Callable[[int, np.ndarray, list[TrackedRecognition]], None]
 
 
 @dataclass
 class _Frame:
+    stream: int
     index: int
     timestamp: float
     image: np.ndarray
+    read_at: float  # perf_counter when the frame was read
     decode: float
+    detect: float
+    regions: list[Region]
     file: str | None = None  # a photo's file name
-    results: list[TrackedRecognition] = field(default_factory=list)
     note: str | None = None  # why a photo gave no result
-    detect: float = 0.0
+    results: list[TrackedRecognition] = field(default_factory=list)
     embed: float = 0.0
 
 
-class RecognitionLoop:
-    """Run a recognizer over a source until it ends, `max_frames` pass, or the user stops it.
+@dataclass
+class _Batch:
+    frames: list[_Frame]
+    ended: list[int]  # streams whose last frame is in this batch or an earlier one
 
-    `tracker` defaults to an `IouTracker` for videos and cameras, `SeparateImages` for photos.
+
+class RecognitionLoop:
+    """Run a recognizer over one source or several (`Stream`s, or bare sources named stream1, …)
+    until every one ends, each has given `max_frames`, or the user stops it.
+
+    `tracker` is the single stream's tracker (several streams: give each `Stream` its own; unset,
+    it follows the source). `video` receives what the window shows: the single stream's annotated
+    frames, or with several streams their grid; each `Stream.video` receives that stream's frames.
     """
 
     def __init__(
         self,
-        source,
+        sources,
         recognizer: Recognizer,
         tracker: IouTracker | SeparateImages | None = None,
         *,
@@ -93,24 +86,38 @@ class RecognitionLoop:
         events: JsonLinesSink | None = None,
         show: bool = False,
         max_frames: int | None = None,
-        on_key: Callable[[int, np.ndarray, list[TrackedRecognition]], None] | None = None,
+        on_key: KeyHandler | None = None,
     ) -> None:
-        self.source, self.recognizer = source, recognizer
-        self.tracker = tracker or (SeparateImages() if source.separate_images else IouTracker())
-        self.video, self.events, self.show, self.max_frames, self.on_key = video, events, show, max_frames, on_key
+        self.streams = _as_streams(sources)
+        if tracker is not None:
+            if len(self.streams) > 1:
+                raise ValueError("several streams need a tracker each: give Stream(source, name, tracker)")
+            self.streams[0].tracker = tracker
+        for stream in self.streams:
+            stream.tracker = stream.tracker or (SeparateImages() if stream.source.separate_images else IouTracker())
+            stream.regions = stream.regions or recognizer.regions.for_another_thread()
+        if len(self.streams) == 1 and self.streams[0].video is None:
+            self.streams[0].video, video = video, None
+        self.recognizer, self.grid_video, self.events, self.show = recognizer, video, events, show
+        self.max_frames, self.on_key = max_frames, on_key
+        self.mosaic = Mosaic([s.name for s in self.streams]) if show or video is not None else None
         self.stop = threading.Event()
-        self.frames: queue.Queue = queue.Queue(maxsize=4)
+        self.bell = threading.Condition()
+        self.mailboxes = [Mailbox(self.bell, s.source.is_live) for s in self.streams]
         self.results: queue.Queue = queue.Queue(maxsize=4)
+        self.gallery_lock = threading.Lock()  # the window's `e` enrolls while the batch thread matches
         self.errors: list[BaseException] = []
+        self.started = 0.0
 
     def run(self) -> LoopSummary:
-        """Process the source; returns the summary (also after Ctrl-C)."""
-        summary = LoopSummary()
+        """Process every stream; returns the summary (also after Ctrl-C)."""
+        summary = LoopSummary(streams=[StreamSummary(s.name) for s in self.streams])
         workers = [
-            threading.Thread(target=self._guard(self._capture), name="capture", daemon=True),
-            threading.Thread(target=self._guard(self._infer), name="inference", daemon=True),
+            threading.Thread(target=self._read, args=(i,), name=f"stream-{s.name}", daemon=True)
+            for i, s in enumerate(self.streams)
         ]
-        started = time.perf_counter()
+        workers.append(threading.Thread(target=self._batches, args=(summary,), name="batch", daemon=True))
+        self.started = time.perf_counter()
         for worker in workers:
             worker.start()
         try:
@@ -119,104 +126,187 @@ class RecognitionLoop:
             summary.interrupted = True
         finally:
             self.stop.set()
-            self._drain()
+            with self.bell:
+                self.bell.notify_all()
+            _drain(self.results)
             for worker in workers:
                 worker.join(timeout=5.0)
-            if self.video is not None:
-                self.video.close()
-            if self.show:
-                cv2.destroyAllWindows()
-        summary.seconds = time.perf_counter() - started
+            self._close_videos()
+        summary.seconds = time.perf_counter() - self.started
+        for stream, stats, mailbox in zip(self.streams, summary.streams, self.mailboxes, strict=True):
+            stats.dropped = mailbox.dropped + getattr(stream.source, "skipped", 0)
+            stats.reconnects = getattr(stream.source, "reconnects", 0)
+            if stats.state == "running":
+                stats.state = "stopped"
         if self.errors:
             raise self.errors[0]
         return summary
 
-    def _guard(self, target: Callable[[], None]) -> Callable[[], None]:
-        def run() -> None:
-            try:
-                target()
-            except BaseException as error:  # handed to the main thread, which re-raises it
-                self.errors.append(error)
-                self.stop.set()
-            finally:
-                self._put(self.frames if target == self._capture else self.results, _END)
+    def _close_videos(self) -> None:
+        for video in [s.video for s in self.streams] + [self.grid_video]:
+            if video is not None:
+                video.close()
+        if self.show:
+            cv2.destroyAllWindows()
 
-        return run
+    def _read(self, number: int) -> None:
+        """A stream's thread: read each frame (a live source's newest), find its regions, hand it over."""
+        stream, mailbox = self.streams[number], self.mailboxes[number]
+        index, why = 0, "ended"
+        try:
+            while not self.stop.is_set():
+                if self.max_frames is not None and index >= self.max_frames:
+                    why = "stopped"
+                    break
+                started = time.perf_counter()
+                image = stream.source.read()
+                if image is None:
+                    if stream.source.is_live and not stream.source.closed:
+                        continue  # nothing yet: the grabber goes on reconnecting
+                    break
+                read_at = time.perf_counter()
+                regions = stream.regions.find(image)  # detect, cut (faces: aligned), vet
+                frame = _Frame(number, index, time.time(), image, read_at, read_at - started,
+                               time.perf_counter() - read_at, regions, stream.source.last_file)  # fmt: skip
+                if frame.file is not None and not regions:
+                    frame.note = _nothing_in(frame)
+                mailbox.put(frame, self.stop)
+                index += 1
+        except Exception as error:  # handed to the main thread, which re-raises it once the others are done
+            self.errors.append(error)
+            why = f"failed: {error}"
+            if len(self.streams) > 1:
+                log.error("stream %s failed: %s; the others go on", stream.name, error)
+        finally:
+            mailbox.finish("stopped" if self.stop.is_set() else why)
 
-    def _put(self, channel: queue.Queue, item) -> None:
-        while True:
-            try:
-                channel.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                if self.stop.is_set() and item is not _END:
-                    return
+    def _batches(self, summary: LoopSummary) -> None:
+        """The batch thread: one frame from each stream that has one, embedded together, tracked per stream."""
+        try:
+            while (batch := self._next_batch()) is not None:
+                if batch.frames:
+                    self._recognize(batch.frames, summary)
+                _put(self.results, batch, self.stop)
+        except BaseException as error:  # handed to the main thread, which re-raises it
+            self.errors.append(error)
+            self.stop.set()
+        finally:
+            _put(self.results, _END, self.stop, always=True)
 
-    def _drain(self) -> None:
-        for channel in (self.frames, self.results):
-            while not channel.empty():
-                channel.get_nowait()
+    def _next_batch(self) -> _Batch | None:
+        """Wait for a frame from any stream (or an ending); None when every stream has ended or on stop."""
+        with self.bell:
+            while not self.stop.is_set():
+                frames = [m.take() for m in self.mailboxes if m.items]
+                ended = [i for i, m in enumerate(self.mailboxes) if m.done and not m.reported]
+                for i in ended:
+                    self.mailboxes[i].reported = True
+                if frames or ended:
+                    return _Batch(frames, ended)
+                if all(m.reported for m in self.mailboxes):
+                    return None
+                self.bell.wait(0.1)
+        return None
 
-    def _capture(self) -> None:
-        index = 0
-        while not self.stop.is_set() and (self.max_frames is None or index < self.max_frames):
-            started = time.perf_counter()
-            image = self.source.read()
-            if image is None:
-                if self.source.is_live and not self.source.closed:
-                    continue  # nothing yet: the grabber goes on reconnecting
-                return
-            decoded = time.perf_counter() - started
-            self._put(self.frames, _Frame(index, time.time(), image, decoded, self.source.last_file))
-            index += 1
-
-    def _infer(self) -> None:
-        while True:
-            item = self.frames.get()
-            if item is _END or self.stop.is_set():
-                return
-            started = time.perf_counter()
-            regions = self.recognizer.regions.find(item.image)  # detect, cut (faces: levelled), vet
-            detected = time.perf_counter()
-            recognitions = self.recognizer.recognize_regions(regions)
-            item.results = self.tracker.update(recognitions)
-            if item.file is not None and not regions:
-                item.note = self._nothing_in(item)
-            item.detect, item.embed = detected - started, time.perf_counter() - detected
-            self._put(self.results, item)
-
-    @staticmethod
-    def _nothing_in(photo: _Frame) -> str:
-        problem = image_problem(photo.image)
-        if problem:
-            log.warning("skipped %s: %s", photo.file, problem)
-            return "unusable image"
-        return "nothing detected"
+    def _recognize(self, frames: list[_Frame], summary: LoopSummary) -> None:
+        started = time.perf_counter()
+        with self.gallery_lock:
+            found = self.recognizer.recognize_frames([f.regions for f in frames])
+        for frame, recognitions in zip(frames, found, strict=True):
+            frame.results = self.streams[frame.stream].tracker.update(recognitions)
+        share = (time.perf_counter() - started) / len(frames)
+        for frame in frames:
+            frame.embed = share
+        summary.batches += 1
+        summary.batched_frames += len(frames)
+        summary.batched_faces += sum(r.skipped is None for f in frames for r in f.regions)
 
     def _output(self, summary: LoopSummary) -> None:
-        window_started = time.perf_counter()
-        while True:
-            item = self.results.get()
-            if item is _END:
+        """The main thread: every frame's JSON lines and video, finished streams, the grid and the window."""
+        while (batch := self.results.get()) is not _END:
+            for frame in batch.frames:
+                self._write(frame, summary)
+            for number in batch.ended:
+                self._finish(number, summary)
+            if self.mosaic is not None and batch.frames:
+                self._show(self.mosaic.frame(), batch.frames)
+
+    def _write(self, frame: _Frame, summary: LoopSummary) -> None:
+        stream, stats = self.streams[frame.stream], summary.streams[frame.stream]
+        started = time.perf_counter()
+        for result in frame.results:
+            summary.count(result, stats)
+        if self.events is not None:
+            self.events.write(frame.index, frame.timestamp, frame.results, frame.file, frame.note, stream.name)
+        if stream.video is not None or self.mosaic is not None:
+            fps = (stats.frames + 1) / max(1e-6, started - self.started)
+            canvas = annotate(frame.image, frame.results, fps)
+            if stream.video is not None:
+                stream.video.write(canvas)
+            if self.mosaic is not None:
+                self.mosaic.update(stream.name, canvas)
+        done = time.perf_counter()
+        stats.add(done - frame.read_at, done - self.started)
+        summary.frames += 1
+        for stage, seconds in zip(STAGES, (frame.decode, frame.detect, frame.embed, done - started), strict=True):
+            summary.stage_seconds[stage] += seconds
+
+    def _finish(self, number: int, summary: LoopSummary) -> None:
+        """A stream has ended: finalise its video now and say so (the others go on)."""
+        stream, stats = self.streams[number], summary.streams[number]
+        stats.state = self.mailboxes[number].finished or "ended"
+        if stream.video is not None:
+            stream.video.close()
+        if self.mosaic is not None:
+            self.mosaic.end(stream.name)
+        if len(self.streams) > 1:
+            log.info("stream %s %s after %d frames", stream.name, stats.state.split(":")[0], stats.frames)
+
+    def _show(self, view: np.ndarray, frames: list[_Frame]) -> None:
+        if self.grid_video is not None:
+            self.grid_video.write(view)
+        if not self.show:
+            return
+        cv2.imshow("siamese-edge", view)
+        key = cv2.waitKey(1) & 0xFF
+        if key in (ord("q"), 27):
+            raise KeyboardInterrupt
+        if key != 255 and self.on_key is not None:
+            shown = max(frames, key=lambda f: max((r.box[2] * r.box[3] for r in f.results), default=0))
+            with self.gallery_lock:
+                self.on_key(key, shown.image, shown.results)
+
+
+def _as_streams(sources) -> list[Stream]:
+    items = list(sources) if isinstance(sources, (list, tuple)) else [sources]
+    if not items:
+        raise ValueError("nothing to recognise: give at least one source")
+    streams = [item if isinstance(item, Stream) else Stream(item, f"stream{i}") for i, item in enumerate(items, 1)]
+    names = [s.name for s in streams]
+    if len(set(names)) != len(names):
+        raise ValueError(f"stream names must differ: {', '.join(names)}")
+    return streams
+
+
+def _nothing_in(photo: _Frame) -> str:
+    problem = image_problem(photo.image)
+    if problem:
+        log.warning("skipped %s: %s", photo.file, problem)
+        return "unusable image"
+    return "nothing detected"
+
+
+def _put(channel: queue.Queue, item, stop: threading.Event, always: bool = False) -> None:
+    """Put `item`, waiting for room; give up once `stop` is set, unless `always`."""
+    while True:
+        try:
+            channel.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            if stop.is_set() and not always:
                 return
-            started = time.perf_counter()
-            fps = (summary.frames + 1) / max(1e-6, started - window_started)
-            for result in item.results:
-                summary.count(result)
-            if self.events is not None:
-                self.events.write(item.index, item.timestamp, item.results, item.file, item.note)
-            if self.video is not None or self.show:
-                canvas = annotate(item.image, item.results, fps)
-                if self.video is not None:
-                    self.video.write(canvas)
-                if self.show:
-                    cv2.imshow("siamese-edge", canvas)
-                    key = cv2.waitKey(1) & 0xFF
-                    if key in (ord("q"), 27):
-                        raise KeyboardInterrupt
-                    if key != 255 and self.on_key is not None:
-                        self.on_key(key, item.image, item.results)
-            summary.frames += 1
-            timings = (item.decode, item.detect, item.embed, time.perf_counter() - started)
-            for stage, seconds in zip(STAGES, timings, strict=True):
-                summary.stage_seconds[stage] += seconds
+
+
+def _drain(channel: queue.Queue) -> None:
+    while not channel.empty():
+        channel.get_nowait()

@@ -1,0 +1,58 @@
+"""The grid of several streams: the window, and the one video `--mosaic` writes.
+
+Each stream has a tile in name order, holding its newest annotated frame (letterboxed) and its name;
+a stream that has ended keeps its last frame, marked as ended. One stream is shown as it is.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from edge_runtime.labels import draw_text, text_size
+from edge_runtime.outputs import letterbox
+
+MAX_WIDTH = 1920  # the grid's widest, in pixels: tiles shrink to fit
+NAME_PIXELS = 18
+
+
+class Mosaic:
+    """The newest frame of each stream, side by side; the first frame seen sets the tiles' size."""
+
+    def __init__(self, names: list[str], max_width: int = MAX_WIDTH) -> None:
+        self.names, self.max_width = list(names), max_width
+        self.columns = math.ceil(math.sqrt(len(self.names)))
+        self.rows = math.ceil(len(self.names) / self.columns)
+        self.tiles: dict[str, np.ndarray] = {}
+        self.ended: set[str] = set()
+        self.tile_size: tuple[int, int] | None = None
+
+    def update(self, name: str, canvas: np.ndarray) -> None:
+        """Show `canvas` (an annotated frame) in stream `name`'s tile."""
+        if self.tile_size is None:
+            width = min(canvas.shape[1], self.max_width // self.columns)
+            self.tile_size = (width, max(1, round(width * canvas.shape[0] / canvas.shape[1])))
+        self.tiles[name] = canvas if len(self.names) == 1 else letterbox(canvas, self.tile_size)
+
+    def end(self, name: str) -> None:
+        """Mark stream `name` as ended: its tile keeps its last frame."""
+        self.ended.add(name)
+
+    def frame(self) -> np.ndarray | None:
+        """The grid as it stands (None before any frame)."""
+        if self.tile_size is None:
+            return None
+        if len(self.names) == 1:
+            return self.tiles[self.names[0]]
+        width, height = self.tile_size
+        grid = np.zeros((height * self.rows, width * self.columns, 3), np.uint8)
+        for index, name in enumerate(self.names):
+            top, left = (index // self.columns) * height, (index % self.columns) * width
+            if name in self.tiles:
+                grid[top : top + height, left : left + width] = self.tiles[name]
+            label = name + (" (ended)" if name in self.ended else "" if name in self.tiles else " (waiting)")
+            tw, th = text_size(label, NAME_PIXELS)
+            grid[top : top + th + 8, left : left + min(width, tw + 8)] //= 3  # a dark band under the name
+            draw_text(grid, label, (left + 4, top + 4), (255, 255, 255), NAME_PIXELS)
+        return grid
