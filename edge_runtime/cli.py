@@ -25,7 +25,7 @@ from edge_runtime.providers import CUDNN_SEARCH, PROVIDER_NAMES, ProviderSetting
 from edge_runtime.recognizer import Recognizer
 from edge_runtime.regions import DEFAULT_GATE, DEFAULT_MIN_SCORE, DETECTORS, RegionFinder, make_regions
 from edge_runtime.search_index import BACKENDS
-from edge_runtime.sources import open_sources
+from edge_runtime.streams import open_streams, plan_streams, read_stream_list, stream_output
 from edge_runtime.tracker import DEFAULT_MIN_VOTES, IouTracker, SeparateImages
 from edge_runtime.verification import verify as verify_regions
 
@@ -146,7 +146,14 @@ def _embedder(options: dict) -> Embedder:
     "-i",
     "uris",
     multiple=True,
-    help="Camera index, /dev/videoN, csi://N, rtsp://…, video file, or photos: image files and folders (repeatable).",
+    help="Camera index, /dev/videoN, csi://N, rtsp://…, video file, or photos: image files and folders. Repeatable: "
+    "several photos are one input; with any camera, stream or video among them, each -i is a stream.",
+)
+@click.option(
+    "--inputs",
+    "stream_list",
+    type=click.Path(dir_okay=False),
+    help="A file listing streams, one a line: URI, or URI NAME (# comments; quote spaces as in a shell).",
 )
 @click.option("--camera", type=int, help="Camera index (same as --input N).")
 @click.option("--input-width", type=int)
@@ -160,23 +167,32 @@ def _embedder(options: dict) -> Embedder:
     default=DEFAULT_MIN_VOTES,
     help="Votes a name needs, beside a majority, to be confirmed.",
 )
-@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the annotated video here.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    help="Write the annotated video here (several streams: OUT.NAME.mp4 each, or the grid with --mosaic).",
+)
+@click.option("--mosaic", is_flag=True, help="Several streams: write --output as one video of their grid.")
 @click.option("--headless", is_flag=True, help="Never open a window.")
 @click.option("--json", "json_lines", is_flag=True, help="JSON lines on stdout, one per recognition.")
-@click.option("--max-frames", type=int, help="Stop after this many frames.")
+@click.option("--max-frames", type=int, help="Stop each stream after this many frames.")
 @click.option("--build-engine", is_flag=True, help="Build and cache the TensorRT engine, then exit.")
 @click.option("--index", type=click.Choice(BACKENDS), default="numpy", help="Gallery search (faiss: millions).")
 @one_line_errors()
-def recognize(gallery, enroll, uris, camera, threshold, smooth, min_votes, output, headless, json_lines, max_frames,
-              input_width, input_height, input_rate, build_engine, index, **options):  # fmt: skip
-    """Recognise enrolled identities in a camera, stream, video or folder, or say unknown."""
+def recognize(gallery, enroll, uris, stream_list, camera, threshold, smooth, min_votes, output, mosaic,
+              headless, json_lines, max_frames, input_width, input_height, input_rate, build_engine, index,
+              **options):  # fmt: skip
+    """Recognise enrolled identities in cameras, streams, videos or folders (one or several), or say unknown."""
     embedder = _embedder(options)
     finder = _regions(embedder, options)
     if build_engine:
         warm_up(embedder)
         return
-    if not uris and camera is None:
-        raise click.UsageError("give --input or --camera")
+    specs = plan_streams([*uris, *([str(camera)] if camera is not None else [])],
+                         read_stream_list(stream_list) if stream_list else [])  # fmt: skip
+    if not specs:
+        raise click.UsageError("give --input, --inputs or --camera")
     known = open_gallery(gallery, embedder, bool(enroll), index) if gallery else new_gallery(embedder, index)
     if enroll:
         counts = enroll_folder(known, embedder, enroll, finder)
@@ -187,8 +203,11 @@ def recognize(gallery, enroll, uris, camera, threshold, smooth, min_votes, outpu
     if len(known) == 0 and not show:
         raise GalleryError("the gallery is empty; enroll identities (--enroll, edge-gallery enroll) first")
     recognizer = Recognizer(embedder, known, finder, threshold)
-    source = open_sources(list(uris) or [str(camera)], input_width, input_height, input_rate)
-    log.info("input: %s; %d identities; threshold %.4f", source.description, len(known), recognizer.threshold)
+    streams = open_streams(specs, input_width, input_height, input_rate)
+    several = len(specs) > 1
+    for stream in streams:
+        log.info("input%s: %s", f" {stream.name}" if several else "", stream.source.description)
+    log.info("%d identities; threshold %.4f", len(known), recognizer.threshold)
     if show:
         log.info("press e to enroll the person in view, q to quit")
 
@@ -206,28 +225,41 @@ def recognize(gallery, enroll, uris, camera, threshold, smooth, min_votes, outpu
             known.save(gallery)
         log.info("enrolled %s", name)
 
+    grid = None
     try:
-        video = VideoFileSink(output, source.rate) if output else None
-        loop = RecognitionLoop(
-            source,
-            recognizer,
-            SeparateImages() if source.separate_images else IouTracker(smooth=smooth, min_votes=min_votes),
-            video=video,
-            events=JsonLinesSink() if json_lines else None,
-            show=show,
-            max_frames=max_frames,
-            on_key=enroll_live,
-        )
+        for stream in streams:
+            photos = stream.source.separate_images
+            stream.tracker = SeparateImages() if photos else IouTracker(smooth=smooth, min_votes=min_votes)
+            if output and not (mosaic and several):
+                stream.video = VideoFileSink(stream_output(output, stream.name) if several else output,
+                                             stream.source.rate)  # fmt: skip
+        if output and mosaic and several:
+            grid = VideoFileSink(output, max(s.source.rate for s in streams))
+        loop = RecognitionLoop(streams, recognizer, video=grid, events=JsonLinesSink() if json_lines else None,
+                               show=show, max_frames=max_frames, on_key=enroll_live)  # fmt: skip
         summary = loop.run()
     finally:
-        source.close()
+        for stream in streams:
+            stream.source.close()
+            if stream.video is not None:
+                stream.video.close()  # a run that never started leaves no partial file
+        if grid is not None:
+            grid.close()
+    _log_summary(summary, several)
+    for video in [grid] if grid else [s.video for s in streams if s.video]:
+        log.info("annotated video: %s", video.path if video.size else f"none for {video.path} (no frame was written)")
+
+
+def _log_summary(summary, several: bool) -> None:
     stages = ", ".join(f"{k} {v:.1f} ms" for k, v in summary.stage_ms().items())
     log.info("%d frames in %.1f s: %.1f FPS (%s)", summary.frames, summary.seconds, summary.fps, stages)
+    if several:
+        log.info("%d streams, one model: %s", len(summary.streams), summary.describe_batches())
+        for stream in summary.streams:
+            log.info("  %s", stream.describe())
     log.info("seen: %s", ", ".join(f"{n} ×{c}" for n, c in sorted(summary.appearances.items())) or "nobody")
     if summary.interrupted:
         log.info("stopped (Ctrl-C or SIGTERM) after %d frames", summary.frames)
-    if video is not None:
-        log.info("annotated video: %s", output if video.size else "none (no frame was written)")
 
 
 @click.group(context_settings=CONTEXT)
