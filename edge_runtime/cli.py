@@ -19,7 +19,7 @@ from edge_runtime.errors import SiameseEdgeError
 from edge_runtime.face_quality import QualityGate
 from edge_runtime.gallery import GalleryError
 from edge_runtime.outputs import JsonLinesSink, VideoFileSink, display_available
-from edge_runtime.pipeline import RecognitionLoop
+from edge_runtime.pipeline import BATCH_WAIT, RecognitionLoop
 from edge_runtime.preprocessing import read_image
 from edge_runtime.providers import CUDNN_SEARCH, PROVIDER_NAMES, ProviderSettings
 from edge_runtime.recognizer import Recognizer
@@ -174,13 +174,19 @@ def _embedder(options: dict) -> Embedder:
     help="Write the annotated video here (several streams: OUT.NAME.mp4 each, or the grid with --mosaic).",
 )
 @click.option("--mosaic", is_flag=True, help="Several streams: write --output as one video of their grid.")
+@click.option(
+    "--batch-wait",
+    type=click.FloatRange(min=0),
+    default=1000 * BATCH_WAIT,
+    help="Several streams: milliseconds a batch waits, after a first frame, for the other streams' frames.",
+)
 @click.option("--headless", is_flag=True, help="Never open a window.")
 @click.option("--json", "json_lines", is_flag=True, help="JSON lines on stdout, one per recognition.")
 @click.option("--max-frames", type=int, help="Stop each stream after this many frames.")
 @click.option("--build-engine", is_flag=True, help="Build and cache the TensorRT engine, then exit.")
 @click.option("--index", type=click.Choice(BACKENDS), default="numpy", help="Gallery search (faiss: millions).")
 @one_line_errors()
-def recognize(gallery, enroll, uris, stream_list, camera, threshold, smooth, min_votes, output, mosaic,
+def recognize(gallery, enroll, uris, stream_list, camera, threshold, smooth, min_votes, output, mosaic, batch_wait,
               headless, json_lines, max_frames, input_width, input_height, input_rate, build_engine, index,
               **options):  # fmt: skip
     """Recognise enrolled identities in cameras, streams, videos or folders (one or several), or say unknown."""
@@ -236,7 +242,8 @@ def recognize(gallery, enroll, uris, stream_list, camera, threshold, smooth, min
         if output and mosaic and several:
             grid = VideoFileSink(output, max(s.source.rate for s in streams))
         loop = RecognitionLoop(streams, recognizer, video=grid, events=JsonLinesSink() if json_lines else None,
-                               show=show, max_frames=max_frames, on_key=enroll_live)  # fmt: skip
+                               show=show, max_frames=max_frames, on_key=enroll_live,
+                               batch_wait=batch_wait / 1000)  # fmt: skip
         summary = loop.run()
     finally:
         for stream in streams:

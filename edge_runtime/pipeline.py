@@ -42,6 +42,7 @@ from edge_runtime.tracker import IouTracker, SeparateImages, TrackedRecognition
 __all__ = ["STAGES", "LoopSummary", "RecognitionLoop", "Stream", "StreamSummary"]
 log = logging.getLogger(__name__)
 _END = object()
+BATCH_WAIT = 0.02  # seconds a batch waits, after a first frame, for the other streams' next frames
 KeyHandler = Callable[[int, np.ndarray, list[TrackedRecognition]], None]
 
 
@@ -87,6 +88,7 @@ class RecognitionLoop:
         show: bool = False,
         max_frames: int | None = None,
         on_key: KeyHandler | None = None,
+        batch_wait: float = BATCH_WAIT,
     ) -> None:
         self.streams = _as_streams(sources)
         if tracker is not None:
@@ -99,7 +101,7 @@ class RecognitionLoop:
         if len(self.streams) == 1 and self.streams[0].video is None:
             self.streams[0].video, video = video, None
         self.recognizer, self.grid_video, self.events, self.show = recognizer, video, events, show
-        self.max_frames, self.on_key = max_frames, on_key
+        self.max_frames, self.on_key, self.batch_wait = max_frames, on_key, batch_wait
         self.mosaic = Mosaic([s.name for s in self.streams]) if show or video is not None else None
         self.stop = threading.Event()
         self.bell = threading.Condition()
@@ -194,19 +196,30 @@ class RecognitionLoop:
             _put(self.results, _END, self.stop, always=True)
 
     def _next_batch(self) -> _Batch | None:
-        """Wait for a frame from any stream (or an ending); None when every stream has ended or on stop."""
+        """The next frame of every stream, once all have one or `batch_wait` after the first came (or
+        the streams that ended since the last batch); None when every stream has ended or on stop."""
+        deadline = None
         with self.bell:
             while not self.stop.is_set():
-                frames = [m.take() for m in self.mailboxes if m.items]
-                ended = [i for i, m in enumerate(self.mailboxes) if m.done and not m.reported]
-                for i in ended:
-                    self.mailboxes[i].reported = True
-                if frames or ended:
-                    return _Batch(frames, ended)
+                now = time.perf_counter()
+                ready = [m for m in self.mailboxes if m.items]
+                if ready and deadline is None:
+                    deadline = now + self.batch_wait
+                if ready and (now >= deadline or all(m.items or m.finished for m in self.mailboxes)):
+                    frames = [m.take() for m in ready]
+                    return _Batch(frames, self._newly_ended())
+                if not ready and (ended := self._newly_ended()):
+                    return _Batch([], ended)
                 if all(m.reported for m in self.mailboxes):
                     return None
-                self.bell.wait(0.1)
+                self.bell.wait(0.1 if deadline is None else max(0.0, deadline - now))
         return None
+
+    def _newly_ended(self) -> list[int]:
+        ended = [i for i, m in enumerate(self.mailboxes) if m.done and not m.reported]
+        for i in ended:
+            self.mailboxes[i].reported = True
+        return ended
 
     def _recognize(self, frames: list[_Frame], summary: LoopSummary) -> None:
         started = time.perf_counter()
