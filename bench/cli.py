@@ -47,7 +47,12 @@ def _integers(value: str) -> list[int]:
 @click.option("--episodes", type=int, default=1000)
 @click.option("--same-group", is_flag=True, help="One-shot episodes within one group (alphabet).")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), help="PyTorch eager baseline from this checkpoint.")
-@click.option("--video", type=click.Path(dir_okay=False, exists=True), help="Also time the whole pipeline on it.")
+@click.option(
+    "--video",
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True),
+    help="Also time the whole pipeline on it (repeatable: the videos run at once, as several streams).",
+)
 @click.option("--detector", type=click.Choice(["face", "none"]), default="face", help="Detector of --video.")
 @click.option("--enroll", type=click.Path(file_okay=False), help="Gallery of --video (default: 1,000 random ids).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the report as JSON.")
@@ -83,7 +88,7 @@ class BenchOptions:
     episodes: int = 1000
     same_group: bool = False
     checkpoint: str | None = None
-    video: str | None = None
+    video: tuple[str, ...] = ()
     detector: str = "face"
     enroll: str | None = None
 
@@ -129,7 +134,7 @@ def run_benchmark(models: list[str], options: BenchOptions) -> dict:
 
         provider = _first_runnable(options.providers, available)
         report["video"] = [
-            video_benchmark(model, provider, options.video, options.detector, options.enroll) for model in models
+            video_benchmark(model, provider, list(options.video), options.detector, options.enroll) for model in models
         ]
     return report
 

@@ -65,14 +65,25 @@ def markdown(report: dict) -> str:
             "",
             "## End to end on a video",
             "",
-            "| model | provider | detector | frames | FPS | decode ms | detect ms | embed+match ms | draw+encode ms |",
-            "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| model | provider | detector | streams | frames | FPS | decode ms | detect ms | embed+match ms | "
+            "draw+encode ms | frames a batch |",
+            "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for v in report["video"]:
             lines.append(
-                f"| {Path(v['model']).name} | {v['provider']} | {v['detector']} | {v['frames']} | {v['fps']:.1f} | "
-                f"{v['decode_ms']:.1f} | {v['detect_ms']:.1f} | {v['embed_match_ms']:.1f} | {v['draw_write_ms']:.1f} |"
+                f"| {Path(v['model']).name} | {v['provider']} | {v['detector']} | {v['streams']} | {v['frames']} | "
+                f"{v['fps']:.1f} | {v['decode_ms']:.1f} | {v['detect_ms']:.1f} | {v['embed_match_ms']:.1f} | "
+                f"{v['draw_write_ms']:.1f} | {v['frames_per_batch']:.2f} |"
             )
+        if any(v["streams"] > 1 for v in report["video"]):
+            lines += ["", "| model | stream | frames | FPS | latency ms | p95 ms |"]
+            lines += ["| --- | --- | ---: | ---: | ---: | ---: |"]
+            lines += [
+                f"| {Path(v['model']).name} | {s['stream']} | {s['frames']} | {s['fps']:.1f} | {s['latency_ms']:.0f} | "
+                f"{s['latency_p95_ms']:.0f} |"
+                for v in report["video"]
+                for s in v["per_stream"]
+            ]
     if report["skipped"]:
         lines += ["", "## Skipped", ""]
         lines += [

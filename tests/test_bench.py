@@ -124,6 +124,24 @@ def test_video_mode_times_every_stage(tmp_path, faces_root):
     assert "| 12 |" in row
 
 
+def test_video_mode_runs_several_videos_as_streams_of_one_pipeline(tmp_path, faces_root):
+    import cv2
+
+    for name, frames in (("a", 12), ("b", 7)):
+        writer = cv2.VideoWriter(str(tmp_path / f"{name}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, (320, 240))
+        for i in range(frames):
+            writer.write(cv2.resize(cv2.imread(str(faces_root / "s2" / f"{1 + i % 10}.png")), (320, 240)))
+        writer.release()
+    videos = ["--video", tmp_path / "a.mp4", "--video", tmp_path / "b.mp4"]
+    arguments = [DEMO_MODEL, "--batch", "1", "--runs", "2", *videos, "--detector", "none", "--json", tmp_path / "j"]
+    result = CliRunner().invoke(main, [str(a) for a in arguments])
+    assert result.exit_code == 0, result.output
+    (video,) = json.loads((tmp_path / "j").read_text())["video"]
+    assert video["streams"] == 2 and video["frames"] == 19
+    assert [(s["stream"], s["frames"]) for s in video["per_stream"]] == [("a", 12), ("b", 7)]
+    assert "| att_faces_demo.int8.onnx | a | 12 |" in result.output
+
+
 def test_bad_batch_is_a_usage_error():
     result = CliRunner().invoke(main, [str(DEMO_MODEL), "--batch", "0"])
     assert result.exit_code == 2 and "positive" in result.output
