@@ -8,13 +8,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from processes import long_video, stop_with_sigterm
 
 from edge_runtime.bundled import ATT_FACES_MODEL, packaged_model
 from edge_runtime.cli import gallery_command, recognize, verify
@@ -187,37 +187,13 @@ def test_a_gallery_folder_named_in_another_encoding_and_an_annotated_video(tmp_p
     assert int(cv2.VideoCapture(str(tmp_path / "out.mp4")).get(cv2.CAP_PROP_FRAME_COUNT)) == 10
 
 
-def _long_video(path: Path, faces_root: Path, frames: int = 3000) -> None:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (92, 112))
-    images = [cv2.imread(str(faces_root / "s1" / f"{i}.png")) for i in range(1, 11)]
-    for index in range(frames):
-        writer.write(images[index % 10])
-    writer.release()
-
-
-def _read_lines(stream, count: int, seconds: float) -> list[str]:
-    """Up to `count` lines of `stream`, waiting `seconds` at most (the test never hangs)."""
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(stream.readline() for _ in range(count)), daemon=True)
-    reader.start()
-    reader.join(seconds)
-    return lines
-
-
 def test_sigterm_finalises_the_video_like_ctrl_c(tmp_path, faces_root):
-    _long_video(tmp_path / "in.mp4", faces_root)
-    process = subprocess.Popen(
+    long_video(tmp_path / "in.mp4", faces_root)
+    returncode, errors = stop_with_sigterm(
         [str(SCRIPTS / "edge-recognize"), *MODEL, "--enroll", str(faces_root),
-         "-i", str(tmp_path / "in.mp4"), "--headless", "--json", "--output", str(tmp_path / "out.mp4")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+         "-i", str(tmp_path / "in.mp4"), "--headless", "--json", "--output", str(tmp_path / "out.mp4")], 20, 60,
     )  # fmt: skip
-    try:
-        assert len(_read_lines(process.stdout, 20, 60)) == 20, "not 20 frames recognised within 60 s"
-        process.send_signal(signal.SIGTERM)
-        _, errors = process.communicate(timeout=30)
-    finally:
-        process.kill()
-    assert process.returncode in (0, 143), errors
+    assert returncode in (0, 143), errors
     capture = cv2.VideoCapture(str(tmp_path / "out.mp4"))
     assert capture.isOpened() and 0 < int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) < 3000
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no .partial.mp4 left
