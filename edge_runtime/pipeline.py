@@ -9,9 +9,10 @@ newest frames of every stream in ONE batch (one call to the model), matches them
 gallery and passes each stream's recognitions to that stream's own tracker; the main thread writes
 every frame's JSON lines and annotated video, and the grid of all streams (window, `--mosaic`).
 
-Fairness: a batch takes at most one frame from each stream that has one ready, and waits for none
-(round robin): a busy stream adds faces to a batch but never takes another stream's place, and a
-slow one holds nobody up. Live streams hand over their newest frame only; files and photos every
+Fairness (round robin): a batch takes at most one frame from each stream, once every stream has
+one ready or `batch_wait` after the first came, whichever is sooner: a busy stream adds faces to a
+batch but never takes another stream's place, and a slow or silent one holds the others up
+`batch_wait` at most. Live streams hand over their newest frame only; files and photos every
 frame, in order (their thread waits for room). A stream that ends is finished (its video
 finalised) while the others go on; the run ends when every stream has ended or passed `max_frames`,
 or on Ctrl-C / SIGTERM (see `command_line`), which finalise every video. Photos pass through

@@ -272,3 +272,20 @@ def test_streams_listed_in_a_file_are_named_by_it_and_a_bad_line_is_one_error(sc
         .splitlines()[-1]
         .startswith(f"edge-recognize: error: {listed}, line 2: give URI or URI NAME (quote what holds spaces)")
     )
+
+
+def test_the_side_by_side_benchmark_runs_both_ways_on_the_same_files(tmp_path):
+    """benchmarks.runtime.multi_stream, cut short (8 frames a stream): both ways process the same
+    frames, their memory is sampled, and the names announced are compared."""
+    benchmark = [sys.executable, "-m", "benchmarks.runtime.multi_stream"]
+    made = subprocess.run([*benchmark, "make", str(tmp_path), "--streams", "2"], capture_output=True, text=True,
+                          timeout=120, cwd=REPO)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    done = subprocess.run([*benchmark, "compare", str(tmp_path), "--rounds", "1", "--", "--max-frames", "8",
+                           "--provider", "cpu"], capture_output=True, text=True, timeout=300, cwd=REPO)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "compare.json").read_text())
+    assert [(r["way"], r["processes"], r["frames"]) for r in report["runs"]] == [
+        ("one process", 1, 16), ("a process per stream", 2, 16)]  # fmt: skip
+    assert all(r["peak_pss_mib"] > 0 and r["cpu_ms_per_frame"] > 0 for r in report["runs"])
+    assert isinstance(report["summary"]["same names announced on every stream, both ways, every round"], bool)

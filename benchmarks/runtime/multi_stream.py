@@ -10,7 +10,8 @@ video k shows enrolled people 2k and 2k+1, their photos after the first, and str
 
 and reports for each way: frames, wall-clock seconds from start to the last exit (start-up
 included), total frames per second (frames / wall seconds), the sum of the FPS the processes print
-(start-up excluded), peak memory (the peak, over time, of the summed RSS and PSS of the running
+(start-up excluded), CPU time (user and system) per frame, which other jobs on the machine disturb
+far less than the rates, peak memory (the peak, over time, of the summed RSS and PSS of the running
 processes, sampled every 50 ms; PSS shares each shared page among the processes that map it), the
 load average before and after, and whether both ways announced the same names on each stream.
 
@@ -24,6 +25,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -58,6 +60,12 @@ def make(out: Path, data: Path, streams: int) -> None:
     subprocess.run(command, check=True)
 
 
+def _children_cpu() -> float:
+    """CPU seconds (user and system) of this process's children that have ended."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _memory(pid: int) -> tuple[int, int]:
     """RSS and PSS of a running process, in KiB (0, 0 once it is gone)."""
     try:
@@ -70,7 +78,7 @@ def _memory(pid: int) -> tuple[int, int]:
 
 def _run(commands: list[list[str]], logs: list[Path]) -> dict:
     """Start every command at once; wall seconds to the last exit, peak summed RSS/PSS, their stderr."""
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), _children_cpu()
     processes = []
     for command, log in zip(commands, logs, strict=True):
         with open(log.with_suffix(".jsonl"), "w") as events, open(log, "w") as errors:
@@ -81,7 +89,7 @@ def _run(commands: list[list[str]], logs: list[Path]) -> dict:
         peak_rss = max(peak_rss, sum(r for r, _ in sizes))
         peak_pss = max(peak_pss, sum(p for _, p in sizes))
         time.sleep(0.05)
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, _children_cpu() - cpu_before
     failed = [p.args for p in processes if p.returncode != 0]
     if failed:
         sys.exit(f"failed: {failed}; see {logs[0].parent}")
@@ -94,6 +102,8 @@ def _run(commands: list[list[str]], logs: list[Path]) -> dict:
         "wall_s": round(wall, 2),
         "total_fps": round(frames / wall, 2),
         "printed_fps_sum": round(sum(float(r.group(3)) for r in runs), 2),
+        "cpu_s": round(cpu, 1),
+        "cpu_ms_per_frame": round(1000 * cpu / frames, 1),
         "peak_rss_mib": round(peak_rss / 1024, 1),
         "peak_pss_mib": round(peak_pss / 1024, 1),
     }
@@ -140,7 +150,8 @@ def compare(out: Path, rounds: int, options: list[str]) -> None:
     for way in ("one process", "a process per stream"):
         mine = [r for r in results if r["way"] == way]
         ways[way] = {k: round(sum(r[k] for r in mine) / len(mine), 2) for k in
-                     ("wall_s", "total_fps", "printed_fps_sum", "peak_rss_mib", "peak_pss_mib")}  # fmt: skip
+                     ("wall_s", "total_fps", "printed_fps_sum", "cpu_ms_per_frame", "peak_rss_mib",
+                      "peak_pss_mib")}  # fmt: skip
     one, each = ways["one process"], ways["a process per stream"]
     same = all(r["announced"] == results[0]["announced"] for r in results)
     summary = {
@@ -149,6 +160,7 @@ def compare(out: Path, rounds: int, options: list[str]) -> None:
         "means": ways,
         "one process / a process per stream": {
             "total_fps": round(one["total_fps"] / each["total_fps"], 2),
+            "cpu_per_frame": round(one["cpu_ms_per_frame"] / each["cpu_ms_per_frame"], 2),
             "peak_pss": round(one["peak_pss_mib"] / each["peak_pss_mib"], 2),
             "peak_rss": round(one["peak_rss_mib"] / each["peak_rss_mib"], 2),
         },
