@@ -9,6 +9,7 @@ run shares one condition (`bell`), so the batch thread can wait for a frame from
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 
 
@@ -21,6 +22,7 @@ class Mailbox:
         self.dropped = 0
         self.finished: str | None = None  # why no more frames will come: "ended", "stopped", "failed: …"
         self.reported = False
+        self.last_put = time.perf_counter()  # when the latest frame came (or the mailbox was made)
 
     def put(self, frame, stop: threading.Event) -> None:
         """Hand over a frame (a live stream's replaces an untaken one; a file's waits for room until `stop`)."""
@@ -33,6 +35,7 @@ class Mailbox:
             if stop.is_set():
                 return
             self.items.append(frame)
+            self.last_put = time.perf_counter()
             self.bell.notify_all()
 
     def finish(self, why: str) -> None:
@@ -46,6 +49,11 @@ class Mailbox:
         frame = self.items.popleft()
         self.bell.notify_all()
         return frame
+
+    def expected(self, now: float, silence: float) -> bool:
+        """Whether a frame may come soon: not finished, and one came within `silence` seconds (read
+        with `bell` held); a camera that is reconnecting or has not opened is not waited for."""
+        return self.finished is None and now - self.last_put < silence
 
     @property
     def done(self) -> bool:

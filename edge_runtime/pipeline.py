@@ -9,14 +9,15 @@ newest frames of every stream in ONE batch (one call to the model), matches them
 gallery and passes each stream's recognitions to that stream's own tracker; the main thread writes
 every frame's JSON lines and annotated video, and the grid of all streams (window, `--mosaic`).
 
-Fairness (round robin): a batch takes at most one frame from each stream, once every stream has
-one ready or `batch_wait` after the first came, whichever is sooner: a busy stream adds faces to a
-batch but never takes another stream's place, and a slow or silent one holds the others up
-`batch_wait` at most. Live streams hand over their newest frame only; files and photos every
-frame, in order (their thread waits for room). A stream that ends is finished (its video
-finalised) while the others go on; the run ends when every stream has ended or passed `max_frames`,
-or on Ctrl-C / SIGTERM (see `command_line`), which finalise every video. Photos pass through
-`SeparateImages` instead of a tracker, and their file name goes with each result.
+Fairness (round robin): a batch takes at most one frame from each stream, once every stream has one
+ready or `batch_wait` after the first came, whichever is sooner: a busy stream adds faces to a batch
+but never takes another stream's place, a slow one holds the others up `batch_wait` at most, and one
+silent for a second (a camera reconnecting) is not waited for. Live streams hand over their newest
+frame only; files and photos every frame, in order (their thread waits for room). A stream that ends
+is finished (its video finalised) while the others go on; the run ends when every stream has ended
+or passed `max_frames`, or on Ctrl-C / SIGTERM (see `command_line`), which finalise every video.
+Photos pass through `SeparateImages` instead of a tracker, and their file name goes with each
+result.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ __all__ = ["STAGES", "LoopSummary", "RecognitionLoop", "Stream", "StreamSummary"
 log = logging.getLogger(__name__)
 _END = object()
 BATCH_WAIT = 0.02  # seconds a batch waits, after a first frame, for the other streams' next frames
+SILENT = 1.0  # a stream that has handed over nothing for this long is not waited for
 KeyHandler = Callable[[int, np.ndarray, list[TrackedRecognition]], None]
 
 
@@ -197,8 +199,9 @@ class RecognitionLoop:
             _put(self.results, _END, self.stop, always=True)
 
     def _next_batch(self) -> _Batch | None:
-        """The next frame of every stream, once all have one or `batch_wait` after the first came (or
-        the streams that ended since the last batch); None when every stream has ended or on stop."""
+        """The next frame of every stream, once all that are expected have one or `batch_wait` after
+        the first came (or the streams that ended since the last batch); None when every stream has
+        ended or on stop."""
         deadline = None
         with self.bell:
             while not self.stop.is_set():
@@ -206,7 +209,8 @@ class RecognitionLoop:
                 ready = [m for m in self.mailboxes if m.items]
                 if ready and deadline is None:
                     deadline = now + self.batch_wait
-                if ready and (now >= deadline or all(m.items or m.finished for m in self.mailboxes)):
+                waiting = any(m.expected(now, SILENT) for m in self.mailboxes if not m.items)
+                if ready and (now >= deadline or not waiting):
                     frames = [m.take() for m in ready]
                     return _Batch(frames, self._newly_ended())
                 if not ready and (ended := self._newly_ended()):

@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from edge_runtime.bundled import ATT_FACES_MODEL, DEFAULT_MODEL, packaged_model
 from edge_runtime.embedder import Embedder
 from edge_runtime.enrollment import enroll_folder, new_gallery
 from edge_runtime.gallery import Gallery
+from edge_runtime.mailbox import Mailbox
 from edge_runtime.names import UNKNOWN
 from edge_runtime.outputs import JsonLinesSink
 from edge_runtime.photo_video import write_photo_video
@@ -289,3 +291,15 @@ def test_the_side_by_side_benchmark_runs_both_ways_on_the_same_files(tmp_path):
         ("one process", 1, 16), ("a process per stream", 2, 16)]  # fmt: skip
     assert all(r["peak_pss_mib"] > 0 and r["cpu_ms_per_frame"] > 0 for r in report["runs"])
     assert isinstance(report["summary"]["same names announced on every stream, both ways, every round"], bool)
+
+
+def test_a_batch_waits_for_streams_that_deliver_not_for_silent_ones():
+    bell, stop = threading.Condition(), threading.Event()
+    camera, file = Mailbox(bell, newest_only=True), Mailbox(bell, newest_only=False)
+    now = time.perf_counter()
+    assert camera.expected(now, 1.0) and not camera.expected(now + 2.0, 1.0)  # silent for 2 s: not waited for
+    camera.put("frame 1", stop)
+    camera.put("frame 2", stop)  # a live stream keeps only its newest frame
+    assert list(camera.items) == ["frame 2"] and camera.dropped == 1 and camera.expected(now + 0.5, 1.0)
+    file.finish("ended")
+    assert not file.expected(now, 1.0) and file.done
