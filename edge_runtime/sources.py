@@ -28,6 +28,7 @@ import logging
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import cv2
 import numpy as np
@@ -240,13 +241,21 @@ def open_source(
         description = f"CSI camera {sensor} (needs OpenCV with GStreamer)"
         return LiveSource(pipeline, cv2.CAP_GSTREAMER, description, keep_trying=keep_trying)
     if uri.split("://")[0] in STREAM_SCHEMES:
-        return LiveSource(uri, cv2.CAP_FFMPEG, f"stream {uri}", size, rate, keep_trying=keep_trying)
+        return LiveSource(uri, cv2.CAP_FFMPEG, f"stream {_hide_password(uri)}", size, rate, keep_trying=keep_trying)
     path = Path(uri)
     if names_photos(uri):
         return PhotoSource([path])
     if path.is_file():
         return VideoFileSource(path)
     raise SourceError(f"input {uri} is neither a camera, a stream, a folder nor an existing file")
+
+
+def _hide_password(uri: str) -> str:
+    """`uri` as logs may show it: `rtsp://user:secret@host/…` becomes `rtsp://user:***@host/…`."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
 
 
 def open_sources(uris: list[str], width: int | None = None, height: int | None = None, rate: int | None = None):

@@ -124,7 +124,7 @@ def test_a_camera_that_does_not_open_among_several_is_retried_while_the_file_run
     with open(errors, "w") as stderr:
         process = subprocess.Popen(
             [str(SCRIPTS / "edge-recognize"), "--headless", "--json", "--provider", "cpu", "-g", str(scene / "g.npz"),
-             "-i", str(scene / "short.mp4"), "-i", "rtsp://127.0.0.1:9/door"],
+             "-i", str(scene / "short.mp4"), "-i", "rtsp://ann:secret@127.0.0.1:9/door"],
             stdout=subprocess.PIPE, stderr=stderr, text=True,
         )  # fmt: skip
     try:
@@ -139,7 +139,7 @@ def test_a_camera_that_does_not_open_among_several_is_retried_while_the_file_run
         process.kill()
     log = errors.read_text()
     assert process.returncode == 0, log
-    assert "cannot open stream rtsp://127.0.0.1:9/door; retrying in 0.5 s" in log
+    assert "cannot open stream rtsp://ann:***@127.0.0.1:9/door; retrying in 0.5 s" in log and "secret" not in log
     assert "stream short ended after 6 frames" in log and "127.0.0.1-door: 0 frames" in log
     assert {line["stream"] for line in _lines(output)} == {"short"}
 
