@@ -67,3 +67,30 @@ def exported(trained, tmp_path_factory):
     options = ExportOptions(precisions=("fp32", "fp16", "int8"), episodes=100, max_drop=5.0)
     reports = export_checkpoint(checkpoint, out, options)
     return {r.precision + ("-tensorrt" if r.quantization == "s8s8" else ""): r for r in reports}
+
+
+@pytest.fixture
+def straight_and_resumed(tmp_path: Path, monkeypatch):
+    """A function that trains `config` twice, straight through and stopped after its first epoch
+    (as Ctrl-C stops it) then resumed from `last.pt`, and returns both runs' `last.pt` payloads."""
+    from train.checkpoint import load_checkpoint
+    from train.trainer import Trainer
+
+    def run(config) -> tuple[dict, dict]:
+        Trainer(config, tmp_path / "straight", show_progress=False).run()
+        end_epoch = Trainer._end_epoch
+
+        def stop_after_saving(self, epoch, loss, seconds):
+            end_epoch(self, epoch, loss, seconds)
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(Trainer, "_end_epoch", stop_after_saving)
+        with pytest.raises(KeyboardInterrupt):
+            Trainer(config, tmp_path / "resumed", show_progress=False).run()
+        monkeypatch.undo()
+        last = tmp_path / "resumed" / "last.pt"
+        assert load_checkpoint(last)["training"]["epoch"] == 1
+        Trainer(config, tmp_path / "resumed", resume=last, show_progress=False).run()
+        return load_checkpoint(tmp_path / "straight" / "last.pt"), load_checkpoint(last)
+
+    return run

@@ -11,6 +11,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from edge_runtime.bundled import packaged_model
 from edge_runtime.image_folders import ImageRecord
 from edge_runtime.preprocessing import InputSpec, to_input_tensor
 from train.backbones import build_model
@@ -55,29 +56,8 @@ def test_cli_trains_and_writes_every_output(small_faces, tmp_path):
     assert "optimizer" not in best["training"]
 
 
-def test_resume_continues_exactly_like_an_uninterrupted_run(small_faces, tmp_path, monkeypatch):
-    straight = Trainer(_config(small_faces), tmp_path / "straight", show_progress=False)
-    straight.run()
-
-    interrupted = Trainer(_config(small_faces), tmp_path / "resumed", show_progress=False)
-    end_epoch = Trainer._end_epoch
-
-    def stop_after_saving(self, epoch, loss, seconds):
-        end_epoch(self, epoch, loss, seconds)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(Trainer, "_end_epoch", stop_after_saving)
-    with pytest.raises(KeyboardInterrupt):
-        interrupted.run()
-    monkeypatch.undo()
-    assert load_checkpoint(tmp_path / "resumed" / "last.pt")["training"]["epoch"] == 1
-
-    resumed = Trainer(
-        _config(small_faces), tmp_path / "resumed", resume=tmp_path / "resumed" / "last.pt", show_progress=False
-    )
-    resumed.run()
-    a = load_checkpoint(tmp_path / "straight" / "last.pt")
-    b = load_checkpoint(tmp_path / "resumed" / "last.pt")
+def test_resume_continues_exactly_like_an_uninterrupted_run(small_faces, straight_and_resumed):
+    a, b = straight_and_resumed(_config(small_faces))
     for key, value in a["model_state"].items():
         assert torch.equal(value, b["model_state"][key]), key
     losses = [[entry["train_loss"] for entry in run["training"]["history"]] for run in (a, b)]
@@ -158,7 +138,7 @@ from train.datasets import load_images
 from train.samplers import PairSampler
 from train.trainer import Trainer, _make_loss
 
-data, out = sys.argv[1:3]
+data, out, teacher = (sys.argv[1:] + [""])[:3]
 seen, losses = [], []
 
 
@@ -174,7 +154,8 @@ class Recording(Trainer):
 
 
 config = TrainConfig(data=data, split=(6, 3, 3), height=32, width=32, classes_per_batch=4, images_per_class=3,
-                     steps_per_epoch=1, epochs=2, way=3, episodes=20, val_episodes=20, threads=1, device="cpu")
+                     steps_per_epoch=1, epochs=2, way=3, episodes=20, val_episodes=20, threads=1, device="cpu",
+                     teacher=teacher)
 trainer = Recording(config, out, show_progress=False)
 trainer.run()
 record = {"weights": trainer.trained, "seen": seen, "losses": losses}
@@ -182,13 +163,16 @@ torch.save(record, f"{out}/rank{trainer.cluster.rank}.pt")
 """
 
 
-def test_two_processes_step_together_on_different_batches_and_end_with_the_same_weights(small_faces, tmp_path):
+@pytest.mark.parametrize("teacher", ["", "att_faces_demo.int8.onnx"], ids=["alone", "distilled"])
+def test_two_processes_step_together_on_different_batches_and_end_with_the_same_weights(small_faces, tmp_path, teacher):
     # One step per epoch for two processes: before batches were shared out evenly, one process
-    # got none and the other waited for it forever.
+    # got none and the other waited for it forever. Distillation (--teacher) steps the same way.
     out = tmp_path / "ddp"
     (tmp_path / "ddp_run.py").write_text(DDP_SCRIPT)
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                str(tmp_path / "ddp_run.py"), str(small_faces), str(out)]  # fmt: skip
+    if teacher:
+        command.append(packaged_model(teacher))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     done = subprocess.run(command, capture_output=True, text=True, timeout=180, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -203,6 +187,7 @@ def test_two_processes_step_together_on_different_batches_and_end_with_the_same_
     # the logged loss is the mean over the processes, which both of them hold
     assert ranks[0]["losses"] == ranks[1]["losses"] == pytest.approx([entry["train_loss"] for entry in log])
     assert load_checkpoint(out / "best.pt")["threshold"] is not None
+    assert (load_checkpoint(out / "best.pt")["teacher"] is not None) == bool(teacher)
 
 
 def test_early_stopping_when_validation_stops_improving(small_faces, tmp_path):

@@ -63,9 +63,14 @@ def random_affine_matrix(rng: np.random.Generator, height: int, width: int) -> n
 
 
 def photometric_jitter(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Brightness and contrast scaled by 0.7-1.3 each, and colour dropped one time in five."""
+    """Brightness and contrast scaled by 0.7-1.3 each, and colour dropped one time in five.
+
+    Grey and colour images take the same draws, so two views of one image (a student's and a
+    teacher's input) get the same jitter.
+    """
     pixels = image.astype(np.float32)
-    if pixels.ndim == 3 and pixels.shape[2] == 3 and rng.random() < 0.2:
+    drop_colour = rng.random() < 0.2
+    if drop_colour and pixels.ndim == 3 and pixels.shape[2] == 3:
         pixels[:] = pixels.mean(axis=2, keepdims=True)
     mean = pixels.mean()
     pixels = (pixels - mean) * rng.uniform(0.7, 1.3) + mean * rng.uniform(0.7, 1.3)
@@ -78,7 +83,9 @@ def augment_batch(
     """Distort each image of an N×H×W×C uint8 batch with its own random affine transform.
 
     With `flip`, half the images are also mirrored left to right (right for faces, wrong for
-    characters); with `photometric`, each also gets `photometric_jitter`.
+    characters); with `photometric`, each also gets `photometric_jitter`. The draws do not depend
+    on the images' size or channels: the same generator state distorts two views of one batch
+    (at two input sizes) alike.
     """
     count, height, width, channels = images.shape
     out = np.empty_like(images)

@@ -97,6 +97,23 @@ def _size(value: str) -> tuple[int, int]:
 @click.option(
     "--init-weights", type=click.Path(dir_okay=False), help="Start from these weights (checkpoint or state_dict)."
 )
+@click.option(
+    "--teacher",
+    default="",
+    help="Distil this model (a checkpoint, or an ONNX model exported with its metadata) into the student.",
+)
+@click.option(
+    "--distill-weight",
+    type=float,
+    default=1.0,
+    help="With --teacher: w of w·distillation + (1−w)·the identity loss (1: distillation alone, no labels used).",
+)
+@click.option(
+    "--relation-weight",
+    type=float,
+    default=1.0,
+    help="With --teacher: λ, the weight of matching the batch's pairwise similarities (see README).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @one_line_errors(also=(ValueError,), interrupted="interrupted; the last finished epoch is in last.pt (use --resume)")
 def main(out_dir, resume, init_weights, quiet, input_size, channels, **options) -> None:

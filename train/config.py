@@ -47,9 +47,16 @@ class TrainConfig:
     target_far: float = 1e-3
     patience: int = 0
     threads: int = 0
+    teacher: str = ""
+    distill_weight: float = 1.0
+    relation_weight: float = 1.0
 
     def __post_init__(self) -> None:
         self.split = tuple(float(s) for s in self.split)
+        if not 0.0 <= self.distill_weight <= 1.0:
+            raise ValueError(f"--distill-weight must lie between 0 and 1, not {self.distill_weight}")
+        if self.relation_weight < 0:
+            raise ValueError(f"--relation-weight must not be negative, not {self.relation_weight}")
         if self.margin == 0.0:
             self.margin = {"triplet": 0.2, "contrastive": 0.5, "cosface": 0.2}.get(self.loss, 0.0)
 

@@ -94,3 +94,30 @@ class CosFaceLoss(nn.Module):
 
 PAIR_LOSSES = ("contrastive", "verification")
 LOSSES = ("triplet", "cosface", *PAIR_LOSSES)
+
+
+class DistillationLoss(nn.Module):
+    """The student reproduces the teacher's embedding geometry on the same images.
+
+    With s_i and t_i the L2-normalised student and teacher embeddings of image i of a batch of N:
+
+    loss = 1/N · Σ_i (1 − s_i·t_i)  +  λ · 1/(N(N−1)) · Σ_{i≠j} (s_i·s_j − t_i·t_j)²
+
+    The first term aligns each embedding's direction with the teacher's, the second makes every
+    cosine similarity within the batch the teacher's, so a threshold on the student's scores
+    separates pairs as the same threshold on the teacher's does. λ is `relation_weight`.
+    """
+
+    def __init__(self, relation_weight: float = 1.0) -> None:
+        super().__init__()
+        self.relation_weight = relation_weight
+
+    def forward(self, student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+        student, teacher = F.normalize(student, dim=1), F.normalize(teacher.to(student.dtype), dim=1)
+        direction = (1.0 - (student * teacher).sum(dim=1)).mean()
+        count = len(student)
+        if count < 2 or self.relation_weight == 0:
+            return direction
+        gap = student @ student.T - teacher @ teacher.T
+        off_diagonal = ~torch.eye(count, dtype=torch.bool, device=student.device)
+        return direction + self.relation_weight * gap[off_diagonal].pow(2).mean()

@@ -6,6 +6,8 @@ epoch's checkpoint continues exactly as an uninterrupted run would.
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import logging
 import platform
@@ -40,10 +42,20 @@ from train.datasets import (
     split_classes,
 )
 from train.distances import make_distance
+from train.distillation import TeacherTargets, check_teacher, require_same_length, teacher_targets
 from train.evaluation import calibrate_threshold, embed_images, evaluate_embeddings, feasible_way
-from train.losses import LOSSES, PAIR_LOSSES, ContrastiveLoss, CosFaceLoss, TripletLoss, VerificationLoss
+from train.losses import (
+    LOSSES,
+    PAIR_LOSSES,
+    ContrastiveLoss,
+    CosFaceLoss,
+    DistillationLoss,
+    TripletLoss,
+    VerificationLoss,
+)
 from train.progress import Progress
 from train.samplers import PairSampler, PKSampler
+from train.teacher import Teacher, load_teacher
 
 log = logging.getLogger(__name__)
 
@@ -59,18 +71,28 @@ class TrainResult:
 
 
 class _LossStep(nn.Module):
-    """Model and loss in one module, so that DistributedDataParallel sees every parameter."""
+    """Model and loss in one module, so that DistributedDataParallel sees every parameter.
 
-    def __init__(self, model: nn.Module, loss: nn.Module, pairs: bool) -> None:
+    With a teacher's embeddings of the batch, the loss is w · distillation + (1 − w) · the identity
+    loss, w being `distill_weight`.
+    """
+
+    def __init__(self, model: nn.Module, loss: nn.Module, pairs: bool, distill_weight: float = 1.0,
+                 relation_weight: float = 1.0) -> None:  # fmt: skip
         super().__init__()
         self.model, self.loss, self.pairs = model, loss, pairs
+        self.distill, self.distill_weight = DistillationLoss(relation_weight), distill_weight
 
-    def forward(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def forward(self, inputs: torch.Tensor, targets: torch.Tensor, teacher: torch.Tensor | None = None) -> torch.Tensor:
         embeddings = self.model(inputs)
         if self.pairs:
             half = len(embeddings) // 2
-            return self.loss(embeddings[:half], embeddings[half:], targets)
-        return self.loss(embeddings, targets)
+            loss = self.loss(embeddings[:half], embeddings[half:], targets)
+        else:
+            loss = self.loss(embeddings, targets)
+        if teacher is None:
+            return loss
+        return self.distill_weight * self.distill(embeddings, teacher) + (1.0 - self.distill_weight) * loss
 
 
 def _make_loss(config: TrainConfig, size: int, num_classes: int) -> nn.Module:
@@ -109,6 +131,9 @@ def _resumed_config(saved: dict, given: TrainConfig) -> TrainConfig:
     """The saved settings, except where the data lies and what this machine runs on."""
     config = TrainConfig.from_dict(saved)
     config.data = given.data or config.data
+    if given.teacher and not config.teacher:
+        raise CheckpointError("this checkpoint was trained without a teacher; start a new run to distil")
+    config.teacher = given.teacher or config.teacher  # the teacher's file may have moved; its hash must match
     config.device, config.threads = given.device, given.threads
     return config
 
@@ -146,6 +171,8 @@ class Trainer:
         self.cluster = distributed.start(config.device)
         self.device = self.cluster.device
         self.amp = config.amp and self.device.type == "cuda"
+        self.teacher: Teacher | None = load_teacher(config.teacher, self.device) if config.teacher else None
+        self.teaching: TeacherTargets | None = None
         self._prepare_data()
         self._prepare_model(init_weights)
         self.history: list[dict] = []
@@ -181,6 +208,8 @@ class Trainer:
             self.spec = replace(self.spec, mean=mean, std=std)
         if config.rotate_classes:
             self.train_set = add_rotated_classes(self.train_set)
+        if self.teacher is not None:
+            self._prepare_teaching()
         self.val_way = feasible_way(self.val_set, config.way, config.shot, config.same_group)
         if self.val_way < 2:
             raise DatasetError("the validation classes allow no 2-way episode; give the split more validation classes")
@@ -224,6 +253,21 @@ class Trainer:
             face_template=points, face_landmarks=landmarks,
         )  # fmt: skip
 
+    def _augment(self):
+        """The training distortion, or None (--no-augment)."""
+        if not self.config.augment:
+            return None
+        return functools.partial(augment_batch, flip=self.config.flip, photometric=self.config.photometric)
+
+    def _prepare_teaching(self) -> None:
+        """The teacher's view of the training images (distillation, --teacher)."""
+        teacher, saved = self.teacher, (self.resumed or {}).get("teacher")
+        check_teacher(teacher, saved, self.split.val + self.split.test, self.spec.face_template)
+        self.teaching = teacher_targets(
+            teacher, self.records, self.split.train, self.train_set, rotate_classes=self.config.rotate_classes,
+            augment=self._augment(), out_dir=self.out_dir, write_cache=self.cluster.is_main,
+        )  # fmt: skip
+
     def _load(self, name: str, classes: tuple[str, ...]) -> ImageSet:
         progress = Progress(f"loading {name} images", 1, enabled=self.show_progress and self.cluster.is_main)
 
@@ -246,6 +290,10 @@ class Trainer:
         self.arch = {"name": name, "kwargs": kwargs}
         self.model = build_model(name, **kwargs).to(self.device)
         self.embedding_size = embedding_size(self.model, self.spec.channels, self.spec.height, self.spec.width)
+        if self.teacher is not None:
+            require_same_length(self.teacher, self.embedding_size)
+        if self.teacher is not None and self.resumed is None and not config.embedding_size and name != "dlib-resnet":
+            kwargs["embedding_size"] = self.teacher.embedding_size
         if init_weights is not None:
             weights = load_weights(init_weights)
             if not set(weights) & set(self.model.state_dict()):
@@ -256,7 +304,7 @@ class Trainer:
             )
         self.loss = _make_loss(config, self.embedding_size, len(self.train_set.class_names)).to(self.device)
         self.pairs = config.loss in PAIR_LOSSES
-        step = _LossStep(self.model, self.loss, self.pairs)
+        step = _LossStep(self.model, self.loss, self.pairs, config.distill_weight, config.relation_weight)
         self.step_module: nn.Module = step
         if self.cluster.world_size > 1:
             device_ids = [self.device.index] if self.device.type == "cuda" else None
@@ -318,10 +366,10 @@ class Trainer:
         total = 0.0
         for step, batch in enumerate(mine):
             index = cluster.rank + step * cluster.world_size
-            inputs, targets = self._batch_tensors(batch, np.random.default_rng([config.seed, epoch, index]))
+            tensors = self._batch_tensors(batch, np.random.default_rng([config.seed, epoch, index]))
             autocast = torch.autocast("cuda", dtype=torch.float16) if self.amp else nullcontext()
             with autocast:
-                loss = self.step_module(inputs, targets)
+                loss = self.step_module(*tensors)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             self.scaler.step(self.optimizer)
@@ -331,7 +379,9 @@ class Trainer:
         self.scheduler.step()
         return distributed.mean_over_processes(total / max(1, len(mine)), cluster)
 
-    def _batch_tensors(self, batch, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def _batch_tensors(self, batch, rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
+        """The batch's inputs and targets (1 = same for pairs, else class labels), and with a teacher
+        its embeddings of the same images, distorted by the same draws as the student's."""
         if self.pairs:
             index = np.concatenate([batch.first, batch.second])
             targets = torch.from_numpy(batch.same)
@@ -339,10 +389,15 @@ class Trainer:
             index = batch
             targets = torch.from_numpy(self.train_set.labels[index])
         images = self.train_set.images[index]
-        if self.config.augment:
-            images = augment_batch(images, rng, flip=self.config.flip, photometric=self.config.photometric)
+        augment = self._augment()
+        teacher_rng = copy.deepcopy(rng) if augment else None
+        if augment:
+            images = augment(images, rng)
         inputs = torch.from_numpy(to_input_tensor(images, self.spec))
-        return inputs.to(self.device, non_blocking=True), targets.to(self.device)
+        tensors = (inputs.to(self.device, non_blocking=True), targets.to(self.device))
+        if self.teaching is None:
+            return tensors
+        return (*tensors, torch.from_numpy(self.teaching(index, teacher_rng)).to(self.device))
 
     def _end_epoch(self, epoch: int, loss: float, seconds: float) -> bool:
         stop = False
@@ -438,6 +493,7 @@ class Trainer:
                 "num_train_classes": len(self.split.train),
             },
             "config": self.config.to_dict(),
+            "teacher": self.teacher.describe() if self.teacher is not None else None,
             "versions": versions(),
             "training": training,
             "evaluation": evaluation,

@@ -1,0 +1,113 @@
+"""What the teacher says about each training batch (`siamese-train --teacher`).
+
+The teacher sees the training images at its own input (size, channels, normalisation, from its
+checkpoint or metadata), distorted by the same random draws as the student's view of the batch,
+so both embed the same augmented image. Without augmentation the teacher's embeddings of the
+un-augmented images are computed once and cached in the run's folder (`teacher_cache.npz`,
+keyed by the teacher's hash and the images), so later epochs and `--resume` skip the teacher.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from edge_runtime.atomic import atomic_path
+from edge_runtime.errors import CheckpointError
+from edge_runtime.image_folders import ImageRecord
+from train.datasets import ImageSet, add_rotated_classes, load_images
+from train.teacher import Teacher, TeacherError
+
+log = logging.getLogger(__name__)
+
+CACHE_FILE = "teacher_cache.npz"
+Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
+
+class TeacherTargets:
+    """The teacher's embeddings of a batch of training images, as the student sees them."""
+
+    def __init__(self, teacher: Teacher, images: np.ndarray, augment: Augment | None, cache: np.ndarray | None) -> None:
+        self.teacher, self.images, self.augment, self.cache = teacher, images, augment, cache
+
+    def __call__(self, index: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+        """Embeddings of images `index`, distorted by `rng` in the state the student's view started
+        from (None: un-augmented, from the cache)."""
+        if rng is None or self.augment is None:
+            return self.cache[index]
+        return self.teacher.embed(self.augment(self.images[index], rng))
+
+
+def teacher_targets(
+    teacher: Teacher,
+    records: list[ImageRecord],
+    classes: tuple[str, ...],
+    student: ImageSet,
+    *,
+    rotate_classes: bool,
+    augment: Augment | None,
+    out_dir: Path,
+    write_cache: bool,
+) -> TeacherTargets:
+    """Load the training images (`classes`) at the teacher's input, in the order of the student's
+    view of them (`student`), and, without augmentation, the teacher's cached embeddings of them."""
+    view = load_images(records, classes, teacher.spec)
+    if rotate_classes:
+        view = add_rotated_classes(view)
+    if not np.array_equal(view.labels, student.labels):
+        raise TeacherError("the teacher's and the student's views of the training images differ; cannot distil")
+    cache = None if augment is not None else _cached_embeddings(teacher, view.images, out_dir / CACHE_FILE, write_cache)
+    return TeacherTargets(teacher, view.images, augment, cache)
+
+
+def _cached_embeddings(teacher: Teacher, images: np.ndarray, path: Path, write: bool) -> np.ndarray:
+    """The teacher's embeddings of the un-augmented images: from `path` when it holds this teacher's
+    embeddings of these images, else computed (in fixed chunks: the same numbers every time) and saved."""
+    key = _cache_key(teacher, images)
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as saved:
+            if str(saved["key"]) == key:
+                log.info("teacher embeddings of the %d training images from %s", len(images), path)
+                return saved["embeddings"]
+    log.info("embedding the %d training images with the teacher (cached in %s)", len(images), path)
+    embeddings = np.concatenate([teacher.embed(images[start : start + 256]) for start in range(0, len(images), 256)])
+    if write:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as temporary, open(temporary, "wb") as file:
+            np.savez(file, key=np.array(key), embeddings=embeddings)
+    return embeddings
+
+
+def _cache_key(teacher: Teacher, images: np.ndarray) -> str:
+    digest = hashlib.sha256(np.ascontiguousarray(images).data)
+    return f"{teacher.identity}:{digest.hexdigest()[:16]}:{images.shape}"
+
+
+def check_teacher(teacher: Teacher, saved: dict | None, evaluated: tuple[str, ...], template) -> None:
+    """Refuse to resume with another teacher; warn when the teacher knows the classes the student
+    is measured on, or wants faces cut onto another template than the data's."""
+    if saved is not None and saved.get("identity") != teacher.identity:
+        raise CheckpointError(
+            f"the teacher {teacher.path} is not the one this checkpoint was trained with "
+            f"({saved.get('path')}, hash {saved.get('identity')}); cannot resume"
+        )
+    known = sorted(set(teacher.training_classes) & set(evaluated))
+    if known:
+        log.warning("the teacher was trained on %d of the validation and test classes (e.g. %s): the student's "
+                    "figures on them flatter it", len(known), known[0])  # fmt: skip
+    wanted = teacher.spec.face_template
+    if wanted is not None and template is not None and not np.allclose(wanted, template, atol=1e-3):
+        log.warning("the teacher wants faces cut onto another template than the data's: it sees them misaligned")
+
+
+def require_same_length(teacher: Teacher, student_size: int) -> None:
+    """The student's embedding must be as long as the teacher's for their directions to be compared."""
+    if student_size != teacher.embedding_size:
+        raise TeacherError(
+            f"the student's embeddings have {student_size} values, the teacher's {teacher.embedding_size}: "
+            f"give --embedding-size {teacher.embedding_size} (or 0) to distil"
+        )
