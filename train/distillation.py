@@ -2,19 +2,23 @@
 
 The teacher sees the training images at its own input (size, channels, normalisation, from its
 checkpoint or metadata), distorted by the same random draws as the student's view of the batch,
-so both embed the same augmented image. Without augmentation the teacher's embeddings of the
-un-augmented images are computed once and cached in the run's folder (`teacher_cache.npz`,
-keyed by the teacher's hash and the images), so later epochs and `--resume` skip the teacher.
+so both embed the same augmented image. The teacher's embeddings of the un-augmented images are
+computed once and cached in the run's folder (`teacher_cache.npz`, keyed by the teacher's hash
+and the images): they give the teacher's mean embedding, where the student starts, and they are
+the targets of every step without augmentation, so later epochs and `--resume` skip the teacher.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import torch
+from torch import nn
 
 from edge_runtime.atomic import atomic_path
 from edge_runtime.errors import CheckpointError
@@ -31,8 +35,13 @@ Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 class TeacherTargets:
     """The teacher's embeddings of a batch of training images, as the student sees them."""
 
-    def __init__(self, teacher: Teacher, images: np.ndarray, augment: Augment | None, cache: np.ndarray | None) -> None:
+    def __init__(self, teacher: Teacher, images: np.ndarray, augment: Augment | None, cache: np.ndarray) -> None:
         self.teacher, self.images, self.augment, self.cache = teacher, images, augment, cache
+
+    @property
+    def mean(self) -> np.ndarray:
+        """The mean of the teacher's embeddings of the un-augmented training images."""
+        return self.cache.mean(axis=0)
 
     def __call__(self, index: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
         """Embeddings of images `index`, distorted by `rng` in the state the student's view started
@@ -54,13 +63,13 @@ def teacher_targets(
     write_cache: bool,
 ) -> TeacherTargets:
     """Load the training images (`classes`) at the teacher's input, in the order of the student's
-    view of them (`student`), and, without augmentation, the teacher's cached embeddings of them."""
+    view of them (`student`), and the teacher's (cached) embeddings of them un-augmented."""
     view = load_images(records, classes, teacher.spec)
     if rotate_classes:
         view = add_rotated_classes(view)
     if not np.array_equal(view.labels, student.labels):
         raise TeacherError("the teacher's and the student's views of the training images differ; cannot distil")
-    cache = None if augment is not None else _cached_embeddings(teacher, view.images, out_dir / CACHE_FILE, write_cache)
+    cache = _cached_embeddings(teacher, view.images, out_dir / CACHE_FILE, write_cache)
     return TeacherTargets(teacher, view.images, augment, cache)
 
 
@@ -111,3 +120,44 @@ def require_same_length(teacher: Teacher, student_size: int) -> None:
             f"the student's embeddings have {student_size} values, the teacher's {teacher.embedding_size}: "
             f"give --embedding-size {teacher.embedding_size} (or 0) to distil"
         )
+
+
+def start_at_teacher_mean(model: nn.Module, teacher_mean: np.ndarray, inputs: torch.Tensor) -> bool:
+    """Give the student's last layer (a bias on the embedding, as the edge backbone's closing batch
+    norm has) the teacher's mean embedding as its offset, at the teacher's ratio of offset to
+    spread, so the student starts where the teacher's embeddings lie.
+
+    A teacher whose embeddings share a large common part (dlib's: every face at cosine 0.91 to the
+    mean) would otherwise take the student thousands of steps to reach with small parameter moves,
+    and until then matching the common part alone pays best: the student collapses onto it.
+    Returns whether the student has such a layer; `inputs` is a batch to measure its spread on.
+    """
+    last, output = _last_layer(model.backbone, inputs)
+    if last is None:
+        log.info("the student has no bias on its embedding: it starts without the teacher's mean")
+        return False
+    length = float(np.linalg.norm(teacher_mean))
+    with torch.no_grad():
+        spread = (output - last.bias).norm(dim=1).mean().item()
+        scale = spread * length / max(np.sqrt(max(1.0 - length**2, 0.0)), 1e-3)
+        last.bias.copy_(torch.from_numpy(teacher_mean / max(length, 1e-12) * scale).to(last.bias))
+    log.info("the student starts at the teacher's mean embedding (length %.3f of 1)", length)
+    return True
+
+
+def _last_layer(backbone: nn.Module, inputs: torch.Tensor) -> tuple[nn.Module | None, torch.Tensor | None]:
+    """The layer with a bias whose output is the backbone's output, and that output (measured on a
+    copy in training mode, so the student's batch statistics are left as they are)."""
+    probe = copy.deepcopy(backbone).train()
+    outputs: dict[str, torch.Tensor] = {}
+    candidates = {name: m for name, m in probe.named_modules() if isinstance(m, (nn.BatchNorm1d, nn.Linear))}
+    hooks = [m.register_forward_hook(lambda m, i, o, name=name: outputs.__setitem__(name, o))
+             for name, m in candidates.items() if getattr(m, "bias", None) is not None]  # fmt: skip
+    with torch.no_grad():
+        result = probe(inputs)
+    for hook in hooks:
+        hook.remove()
+    for name, output in outputs.items():
+        if output is result:
+            return dict(backbone.named_modules())[name], result
+    return None, None

@@ -42,7 +42,13 @@ from train.datasets import (
     split_classes,
 )
 from train.distances import make_distance
-from train.distillation import TeacherTargets, check_teacher, require_same_length, teacher_targets
+from train.distillation import (
+    TeacherTargets,
+    check_teacher,
+    require_same_length,
+    start_at_teacher_mean,
+    teacher_targets,
+)
 from train.evaluation import calibrate_threshold, embed_images, evaluate_embeddings, feasible_way
 from train.losses import (
     LOSSES,
@@ -302,6 +308,9 @@ class Trainer:
             log.info(
                 "initial weights from %s (%d missing, %d unexpected keys)", init_weights, len(missing), len(unexpected)
             )
+        if self.teaching is not None and self.resumed is None and init_weights is None:
+            sample = torch.from_numpy(to_input_tensor(self.train_set.images[:256], self.spec)).to(self.device)
+            start_at_teacher_mean(self.model, self.teaching.mean, sample)
         self.loss = _make_loss(config, self.embedding_size, len(self.train_set.class_names)).to(self.device)
         self.pairs = config.loss in PAIR_LOSSES
         step = _LossStep(self.model, self.loss, self.pairs, config.distill_weight, config.relation_weight)
