@@ -2,17 +2,18 @@
 strangers never enrolled, and how often each frame is named right.
 
 `make` writes the video, the enrollment folder (one photo per enrolled person) and the truth of
-every frame. People come from View 2 (no LFW person was in the default model's training), chosen
-by a rule that does not look at any model: the first people, in name order, with at least five
-photos (enrolled) or four (strangers). Each person's other photos are shown 15 frames each,
-scaled to 300×300 and drifting on a textured background; 60 frames per person, 960 in all. With
+every frame. People come from View 2 (no LFW person was in the default model's training; with
+`--test-folds 5`, from folds 1-5 only, which the distilled student never saw), chosen by a rule
+that does not look at any model: the first people, in name order, with at least five photos
+(enrolled) or four (strangers). Each person's other photos are shown 15 frames each, scaled to
+300×300 and drifting on a textured background; 60 frames per person, 960 in all. With
 `--faces 8`, every frame shows eight photos at once in a 4×2 grid (a crowd at a door).
 
 `score` runs `edge-recognize` on it (the real command, headless, JSON lines) and reports the share
 of the enrolled people's frames named right, the strangers' frames called unknown, the wrong
 names given, and the frame rate `edge-recognize` printed.
 
-    python -m benchmarks.faces.video_test make OUT_DIR [--faces 8]
+    python -m benchmarks.faces.video_test make OUT_DIR [--faces 8] [--test-folds 5]
     python -m benchmarks.faces.video_test score OUT_DIR [edge-recognize options, e.g. -m MODEL]
 """
 
@@ -33,18 +34,19 @@ PEOPLE, FRAMES_PER_PHOTO, PHOTOS_SHOWN = 8, 15, 4
 SHARED = Path("../shared/datasets")
 
 
-def choose_people(lfw: Path, pairs: Path) -> tuple[list[str], list[str]]:
-    """Eight View 2 people with five photos or more, then eight others with four or more (name order)."""
-    view2 = sorted(held_out_people(read_folds(pairs), 10))
+def choose_people(lfw: Path, pairs: Path, test_folds: int = 10) -> tuple[list[str], list[str]]:
+    """Eight people of the first `test_folds` View 2 folds with five photos or more, then eight
+    others with four or more (name order)."""
+    view2 = sorted(held_out_people(read_folds(pairs), test_folds))
     counts = {p: len(list((lfw / p).glob("*.jpg"))) for p in view2}
     enrolled = [p for p in view2 if counts[p] >= PHOTOS_SHOWN + 1][:PEOPLE]
     strangers = [p for p in view2 if counts[p] >= PHOTOS_SHOWN and p not in enrolled][:PEOPLE]
     return enrolled, strangers
 
 
-def make(lfw: Path, pairs: Path, out: Path, faces: int) -> None:
+def make(lfw: Path, pairs: Path, out: Path, faces: int, test_folds: int = 10) -> None:
     """Write OUT/video.mp4, OUT/enroll/<person>/<photo> and OUT/truth.json."""
-    enrolled, strangers = choose_people(lfw, pairs)
+    enrolled, strangers = choose_people(lfw, pairs, test_folds)
     shown = []
     for person in enrolled:
         photos = sorted((lfw / person).glob("*.jpg"))
@@ -82,10 +84,11 @@ def main() -> None:
     parser.add_argument("--lfw", type=Path, default=SHARED / "lfw")
     parser.add_argument("--pairs", type=Path, default=SHARED / "meta" / "lfw" / "pairs_10fold_reconstructed.txt")
     parser.add_argument("--faces", type=int, default=1, choices=[1, 8], help="faces per frame")
+    parser.add_argument("--test-folds", type=int, default=10, help="choose people from View 2 folds 1..N")
     args, rest = parser.parse_known_args()
     if args.action == "make":
         args.out.mkdir(parents=True, exist_ok=True)
-        make(args.lfw, args.pairs, args.out, args.faces)
+        make(args.lfw, args.pairs, args.out, args.faces, args.test_folds)
     else:
         score(args.out, rest)
 
