@@ -73,17 +73,25 @@ def bundle(model: Path, target: Path, **changes) -> None:
             raise SystemExit("the notes changed the model's graph hash; nothing bundled")
 
 
+def bundle_model(model: Path, for_tensorrt: Path, target: Path, notes: str, facts: dict) -> None:
+    """Bundle `model` as the packaged `target` and `for_tensorrt` beside it as its TensorRT variant,
+    both with `notes` (the variant named as the target, with its own suffixes: `.fp16.onnx`,
+    `.int8.tensorrt.onnx`), and write `facts` to the JSON file of the same name."""
+    stem, suffixes = target.name.split(".")[0], for_tensorrt.name[for_tensorrt.name.index(".") :]
+    variant = target.with_name(stem + suffixes)
+    bundle(for_tensorrt, variant, notes=notes)
+    bundle(model, target, notes=notes, tensorrt_variant=variant.name)
+    target.with_suffix("").with_suffix(".json").write_text(json.dumps(facts, indent=1) + "\n")
+    print(f"bundled {target} and {variant.name}\n{notes}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", type=Path)
     args = parser.parse_args()
     notes, facts = describe(args.out)
     target = Path(packaged_model(DEFAULT_MODEL))
-    for_tensorrt = target.name.replace(".int8.onnx", ".fp16.onnx")
-    bundle(args.out / "dlib_face.fp16.onnx", target.with_name(for_tensorrt), notes=notes)
-    bundle(args.out / "dlib_face.int8.onnx", target, notes=notes, tensorrt_variant=for_tensorrt)
-    target.with_suffix("").with_suffix(".json").write_text(json.dumps(facts, indent=1) + "\n")
-    print(f"bundled {target} and {for_tensorrt}\n{notes}")
+    bundle_model(args.out / "dlib_face.int8.onnx", args.out / "dlib_face.fp16.onnx", target, notes, facts)
 
 
 if __name__ == "__main__":
