@@ -58,16 +58,28 @@ class FaceCutter:
         if template is not None and spec.face_landmarks == "dlib5":
             self.landmarks = DlibShapePredictor(packaged_model(LANDMARK_MODEL))
 
-    def points(self, frame: np.ndarray, detection: Detection) -> np.ndarray | None:
-        """The landmarks the template places, in frame pixels (the Haar fallback's two eyes), or None."""
-        found = detection.landmarks
-        if self.landmarks is not None and found is not None and len(found) == 5:
-            return self.landmarks.predict_detection(frame, detection, subpixel=True)
+    def points(self, frame: np.ndarray, detections: list[Detection]) -> list[np.ndarray | None]:
+        """The landmarks the template places for each detection, in frame pixels (the Haar fallback's
+        two eyes), or None; dlib's landmarks of all the frame's faces are found at once."""
+        found = [detection.landmarks for detection in detections]
+        if self.landmarks is None:
+            return found
+        five = [i for i, points in enumerate(found) if points is not None and len(points) == 5]
+        located = self.landmarks.predict_detections(frame, [detections[i] for i in five], subpixel=True)
+        for i, points in zip(five, located, strict=True):
+            found[i] = points
         return found
 
     def cut(self, frame: np.ndarray, detection: Detection) -> np.ndarray:
         """The face of `detection`, as the model wants to see it."""
-        points = self.points(frame, detection) if self.template is not None else detection.landmarks
+        return self.cut_all(frame, [detection])[0]
+
+    def cut_all(self, frame: np.ndarray, detections: list[Detection]) -> list[np.ndarray]:
+        """The faces of `detections`, as the model wants to see them."""
+        found = self.points(frame, detections) if self.template is not None else [d.landmarks for d in detections]
+        return [self._cut(frame, detection, points) for detection, points in zip(detections, found, strict=True)]
+
+    def _cut(self, frame: np.ndarray, detection: Detection, points: np.ndarray | None) -> np.ndarray:
         if self.template is not None and points is not None and len(points) >= 2:
             template = self.template if len(points) == 5 else self._eyes_of_template()
             return warp_face(frame, chip_transform(points, template, self.size), self.size)

@@ -123,7 +123,7 @@ class DlibShapePredictor:
         child = np.stack([2 * index + 1, 2 * index + 2], axis=1)
         leaf_row = tree[:, None] * (splits + 1) + child - splits
         self.children = np.where(child < splits, child * self.trees + tree[:, None], leaf_row).ravel()
-        self.node_rows, self.roots = 2 * nodes, np.arange(self.trees)
+        self.roots = np.arange(self.trees)
         pairs = arrays["split_features"].astype(np.intp).transpose(0, 3, 2, 1).reshape(levels, 2, -1)
         # dlib goes left when the (whole) difference of the two pixels exceeds the threshold, that is
         # when it exceeds the threshold's floor: exact in int16
@@ -157,40 +157,56 @@ class DlibShapePredictor:
         frame = rect_frame(frame) if frame.shape == (4,) else frame
         if frame.shape != (2, 3):
             raise ValueError(f"a face is given as (left, top, right, bottom) or a 2×3 frame, not {np.shape(init)}")
+        return self.predict_frames(image, frame[None], subpixel)[0]
+
+    def predict_frames(self, image: np.ndarray, frames: np.ndarray, subpixel: bool = False) -> np.ndarray:
+        """The points (faces×parts×2) of the faces in `frames` (faces×2×3), all at once: a crowd
+        costs little more than one face, as each step runs on every face's trees together."""
         image, colour = _intensity_source(image)
-        linear, offset = frame[:, :2].T, frame[:, 2] + 0.5  # + 0.5: dlib rounds to the nearest pixel
-        shape = self.initial.ravel().copy()
-        sums = np.empty((self.trees + 1, shape.size), np.float32)
-        rows, node_rows, roots, child = self.similarity_rows, self.node_rows, self.roots, self.children.take
-        for offsets, anchor_xy, pairs, thresholds, leaves in self.cascade:
+        faces = len(frames)
+        linear, offset = frames[:, :, :2].transpose(0, 2, 1), frames[:, None, :, 2] + 0.5  # + 0.5: dlib rounds
+        shape = np.tile(self.initial.ravel(), (faces, 1))
+        sums = np.empty((self.trees + 1, faces, shape.shape[1]), np.float32)
+        rows, roots, child = self.similarity_rows, self.roots, self.children.take
+        face_starts = np.arange(faces)[:, None]
+        for offsets, anchor_xy, (first, second), thresholds, leaves in self.cascade:
             # the similarity [[a, -b], [b, a]] (float32) from the initial shape to the current one moves the
             # feature pixels (float32, in dlib's order of operations); the frame takes them to the image
-            a, b = (shape.astype(np.float64) @ rows).astype(np.float32)
-            points = a * offsets[0] + b * offsets[1] + shape.take(anchor_xy)
+            a, b = (shape.astype(np.float64) @ rows).astype(np.float32).T[:, :, None, None]
+            points = a * offsets[0] + b * offsets[1] + shape[:, anchor_xy]
             where = np.clip(np.floor(points @ linear + offset), -1, 32767).astype(np.int16).reshape(1, -1, 2)
             found = cv2.remap(image, where, None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
             values = THIRDS.take(found[0] @ CHANNELS) if colour else found[0].astype(np.int16)
-            pair_values = values.take(pairs)
-            steps = node_rows + (pair_values[0] - pair_values[1] <= thresholds)
-            node = roots
-            for _ in range(self.depth):
-                node = child(steps.take(node))
+            start = face_starts * (len(values) // faces)  # where each face's pixels start in `values`
+            node = np.broadcast_to(roots, (faces, self.trees))
+            for _ in range(self.depth):  # only the splits on each tree's path are read
+                left, right = values.take(first.take(node) + start), values.take(second.take(node) + start)
+                node = child(2 * node + (left - right <= thresholds.take(node)))
             sums[0] = shape
-            sums[1:] = leaves.take(node, axis=0)
+            sums[1:] = leaves.take(node.T, axis=0)
             shape = np.add.reduce(sums, axis=0)  # row after row: tree by tree, as dlib adds them
-        located = shape.reshape(-1, 2).astype(np.float64) @ frame[:, :2].T + frame[:, 2]
+        located = shape.reshape(faces, -1, 2).astype(np.float64) @ linear + frames[:, None, :, 2]
         return located if subpixel else np.floor(located + 0.5)
 
     def predict_detection(self, image: np.ndarray, detection: Detection, subpixel: bool = False) -> np.ndarray:
-        """The points of a YuNet detection's face: found from the rectangle dlib would have found (`box_rect`),
-        then, for a face tilted more than `REFIT_TILT`, again from the frame those points put the face in
-        (`landmarks_frame`), which turns with the face (an upright face is found as well in one pass).
-        """
-        first = self.predict(image, box_rect(detection.box), subpixel=True)
-        (right_x, right_y), (left_x, left_y) = first[0], first[2]  # the outer eye corners
-        if abs(math.degrees(math.atan2(right_y - left_y, right_x - left_x))) <= REFIT_TILT:
-            return first if subpixel else np.floor(first + 0.5)
-        return self.predict(image, landmarks_frame(first), subpixel)
+        """The points of a YuNet detection's face (see `predict_detections`)."""
+        return self.predict_detections(image, [detection], subpixel)[0]
+
+    def predict_detections(self, image: np.ndarray, detections: list[Detection], subpixel: bool = False) -> np.ndarray:
+        """The points (faces×parts×2) of YuNet detections' faces: found from the rectangle dlib would have
+        found (`box_rect`), then, for faces tilted more than `REFIT_TILT`, again from the frame those points
+        put the face in (`landmarks_frame`), which turns with the face (an upright face is found as well in
+        one pass). Every face of a frame is found at once."""
+        if not detections:
+            return np.empty((0, self.parts, 2))
+        points = self.predict_frames(image, np.stack([rect_frame(box_rect(d.box)) for d in detections]), True)
+        outer_right, outer_left = points[:, 0], points[:, 2]  # the outer eye corners
+        run, rise = (outer_right - outer_left).T
+        tilted = np.flatnonzero(np.abs(np.degrees(np.arctan2(rise, run))) > REFIT_TILT)
+        if len(tilted):
+            refit = np.stack([landmarks_frame(points[i]) for i in tilted])
+            points[tilted] = self.predict_frames(image, refit, subpixel=True)
+        return points if subpixel else np.floor(points + 0.5)
 
 
 def _intensity_source(image: np.ndarray) -> tuple[np.ndarray, bool]:

@@ -60,11 +60,9 @@ class RegionFinder:
 
     def cut(self, frame: np.ndarray, detections: list[Detection]) -> list[Region]:
         """The region of each detection, with the quality gate's verdict."""
-        regions = []
-        for found in detections:
-            image = self.cutter.cut(frame, found) if self.cutter else crop(frame, found.box)
-            regions.append(Region(found, image, self.gate.reason(found, image) if self.gate else None))
-        return regions
+        images = self.cutter.cut_all(frame, detections) if self.cutter else [crop(frame, d.box) for d in detections]
+        return [Region(found, image, self.gate.reason(found, image) if self.gate else None)
+                for found, image in zip(detections, images, strict=True)]  # fmt: skip
 
     def find(self, frame: np.ndarray) -> list[Region]:
         """Every region of `frame`."""

@@ -138,3 +138,21 @@ def test_chip_transform_cuts_dlibs_chip(ours, faces):
         chip = cv2.warpAffine(rgb, matrix, (150, 150), flags=cv2.INTER_LINEAR)
         assert np.abs(chip.astype(int) - expected).mean() < 0.6  # measured 0.50: OpenCV rounds, dlib truncates
         assert np.array_equal(ours.predict(bgr, rect), points)
+
+
+def test_a_crowd_gets_the_points_each_face_gets_alone(ours):
+    """Eight faces of one frame, found at once (upright and tilted ones, so some take the second
+    pass), get exactly the points each gets on its own."""
+    tiles = []
+    for i, path in enumerate(FACES[:8]):
+        face = cv2.resize(cv2.imread(str(path)), (200, 200))
+        turn = cv2.getRotationMatrix2D((100, 100), (-20, 0, 15, 5)[i % 4], 1.0)
+        tiles.append(cv2.warpAffine(face, turn, (200, 200), borderMode=cv2.BORDER_REFLECT))
+    frame = np.vstack([np.hstack(tiles[:4]), np.hstack(tiles[4:])])
+    detections = YuNetDetector(min_size=40).detect(frame)
+    assert len(detections) >= 6
+    together = ours.predict_detections(frame, detections, subpixel=True)
+    alone = np.stack([ours.predict_detection(frame, detection, subpixel=True) for detection in detections])
+    assert np.array_equal(together, alone)
+    assert np.array_equal(ours.predict_detections(frame, detections), np.floor(alone + 0.5))
+    assert ours.predict_detections(frame, []).shape == (0, 5, 2)

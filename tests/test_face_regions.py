@@ -146,7 +146,7 @@ def test_a_close_face_in_a_large_frame_is_cut_as_from_a_small_one():
     scaled = Detection(tuple(5 * v for v in found.box), found.score, found.landmarks * 5 + 2)  # pixel centres
     cutter = FaceCutter(SPEC)
     small_cut, big_cut = cutter.cut(image, found).astype(float), cutter.cut(big, scaled).astype(float)
-    matrix = chip_transform(cutter.points(big, scaled), cutter.template, (150, 150))
+    matrix = chip_transform(cutter.points(big, [scaled])[0], cutter.template, (150, 150))
     direct = cv2.warpAffine(big, matrix, (150, 150), flags=cv2.INTER_LINEAR)
     assert np.abs(small_cut - big_cut).mean() < np.abs(small_cut - direct.astype(float)).mean()
     assert np.abs(small_cut - big_cut).mean() < 6
