@@ -124,7 +124,8 @@ class DlibShapePredictor:
         leaf_row = tree[:, None] * (splits + 1) + child - splits
         self.children = np.where(child < splits, child * self.trees + tree[:, None], leaf_row).ravel()
         self.roots = np.arange(self.trees)
-        pairs = arrays["split_features"].astype(np.intp).transpose(0, 3, 2, 1).reshape(levels, 2, -1)
+        # each split node's two feature pixels, in the nodes' order
+        pairs = arrays["split_features"].astype(np.intp).transpose(0, 2, 1, 3).reshape(levels, -1, 2)
         # dlib goes left when the (whole) difference of the two pixels exceeds the threshold, that is
         # when it exceeds the threshold's floor: exact in int16
         thresholds = np.floor(arrays["split_thresholds"].astype(np.float64)).clip(-512, 512).astype(np.int16)
@@ -168,8 +169,8 @@ class DlibShapePredictor:
         shape = np.tile(self.initial.ravel(), (faces, 1))
         sums = np.empty((self.trees + 1, faces, shape.shape[1]), np.float32)
         rows, roots, child = self.similarity_rows, self.roots, self.children.take
-        face_starts = np.arange(faces)[:, None]
-        for offsets, anchor_xy, (first, second), thresholds, leaves in self.cascade:
+        face_starts = np.arange(faces)[:, None, None]
+        for offsets, anchor_xy, pairs, thresholds, leaves in self.cascade:
             # the similarity [[a, -b], [b, a]] (float32) from the initial shape to the current one moves the
             # feature pixels (float32, in dlib's order of operations); the frame takes them to the image
             a, b = (shape.astype(np.float64) @ rows).astype(np.float32).T[:, :, None, None]
@@ -180,8 +181,8 @@ class DlibShapePredictor:
             start = face_starts * (len(values) // faces)  # where each face's pixels start in `values`
             node = np.broadcast_to(roots, (faces, self.trees))
             for _ in range(self.depth):  # only the splits on each tree's path are read
-                left, right = values.take(first.take(node) + start), values.take(second.take(node) + start)
-                node = child(2 * node + (left - right <= thresholds.take(node)))
+                pixels = values.take(pairs.take(node, axis=0) + start)
+                node = child(2 * node + (pixels[..., 0] - pixels[..., 1] <= thresholds.take(node)))
             sums[0] = shape
             sums[1:] = leaves.take(node.T, axis=0)
             shape = np.add.reduce(sums, axis=0)  # row after row: tree by tree, as dlib adds them
