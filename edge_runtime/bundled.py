@@ -2,7 +2,8 @@
 
 - `dlib_face_resnet.int8.onnx`: the default face model, dlib's face ResNet converted
   (`benchmarks/faces/dlib_model.sh`).
-- `lfw_faces.int8.onnx`: a small face model (edge backbone, 1.3 MB) trained here on LFW.
+- `face_student.int8.onnx`: the small face model (edge backbone, 1.3 MB), distilled from the default
+  one (`benchmarks/faces/distill.sh`).
 - `att_faces_demo.int8.onnx`: a tiny face model trained on 30 AT&T subjects; `att_faces_demo.json`
   lists the 10 it never saw.
 - `signatures.int8.onnx`: genuine or forged, writer-independent.
@@ -16,7 +17,7 @@ from importlib.resources import files
 from pathlib import Path
 
 DEFAULT_MODEL = "dlib_face_resnet.int8.onnx"
-SMALL_FACE_MODEL = "lfw_faces.int8.onnx"
+SMALL_FACE_MODEL = "face_student.int8.onnx"
 ATT_FACES_MODEL = "att_faces_demo.int8.onnx"
 
 

@@ -123,7 +123,7 @@ def test_a_face_tilted_by_20_degrees_is_recognised_like_the_upright_one():
     )
 
 
-def test_a_gallery_of_the_former_default_model_is_refused(tmp_path):
+def test_a_gallery_enrolled_with_another_model_is_refused(tmp_path):
     gallery = str(tmp_path / "old.npz")
     first = _photos(PEOPLE[0])[0]
     runner = CliRunner()

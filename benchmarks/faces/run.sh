@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Train the small edge-backbone face model (the recipe of edge_runtime/models/lfw_faces.int8.onnx)
+# Train a small edge-backbone face model on labels alone (the recipe of the former small model,
+# lfw_faces.int8.onnx, 83.8%; the bundled small model is now distilled: benchmarks/faces/distill.sh)
 # from LFW: cut the faces of the people outside View 2 folds 1-5 from Haar boxes with the eyes
 # levelled, train, export to INT8, measure View 2 verification on folds 1-5 (people never seen)
 # and the one-shot gallery test. About 50 minutes on 2 CPU cores. (The default face model is

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Distil dlib's face ResNet (the default model) into the 1.3 M-parameter edge backbone and bundle the
+# student as the small face model (edge_runtime/models/face_student.int8.onnx): cut the LFW faces of
+# people outside View 2 folds 1-5 as the runtime cuts them (YuNet, dlib's landmarks, dlib's chip),
+# train the student on the teacher's embeddings of the same augmented faces (no labels), export it
+# (FP32, FP16, INT8; threshold calibrated at FAR 1e-3 on held-out people), then measure it next to
+# the teacher: LFW View 2 folds 1-5, the one-shot gallery test, edge-bench (per face, each precision)
+# and the 8-faces-per-frame video. The crop size, epochs and weights were chosen on the validation
+# people (README, "Faces: a small model distilled from the default one"), never on View 2.
+#   Usage: benchmarks/faces/distill.sh OUTDIR [LFW_ROOT] [PAIRS_FILE] [--no-bundle]
+#   TEACHER=model.onnx|checkpoint.pt (default: the bundled default model), SIZE (80), EPOCHS (70)
+set -euo pipefail
+out=${1:?usage: $0 OUTDIR [LFW_ROOT] [PAIRS_FILE] [--no-bundle]}
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$here/../..
+lfw=${2:-$repo/../shared/datasets/lfw}
+pairs=${3:-$repo/../shared/datasets/meta/lfw/pairs_10fold_reconstructed.txt}
+teacher=${TEACHER:-$repo/edge_runtime/models/dlib_face_resnet.int8.onnx}
+size=${SIZE:-80}
+epochs=${EPOCHS:-70}
+
+cd "$repo"
+mkdir -p "$out"
+if [[ ! -f "$out/faces/face_template.json" ]]; then
+  python -m benchmarks.faces.prepare "$lfw" "$pairs" "$out/faces" --test-folds 5 --min-images 1 --template dlib \
+    --size 150
+fi
+resume=()
+[[ -f "$out/student/last.pt" ]] && resume=(--resume "$out/student/last.pt")
+siamese-train --data "$out/faces" --out "$out/student" --layout folders --split 0.9,0.1,0 --kind face \
+  --backbone edge --input-size "$size" --channels 3 --teacher "$teacher" --distill-weight 1 --relation-weight 10 \
+  --lr 3e-3 -P 32 -K 4 --flip --photometric --epochs "$epochs" --way 20 --val-episodes 300 --target-far 1e-3 --seed 0 \
+  --threads 2 --quiet "${resume[@]}"
+export-onnx "$out/student/best.pt" -o "$out/student.onnx" -p fp32 -p fp16 -p int8 --calib "$out/faces" \
+  --calib-count 1500 --kind face
+python -m benchmarks.faces.lfw_view2 "$out/student.int8.onnx" "$lfw" "$pairs" --test-folds 5 | tee "$out/view2.student.json"
+python -m benchmarks.faces.lfw_view2 "$teacher" "$lfw" "$pairs" --test-folds 5 | tee "$out/view2.teacher.json"
+python -m benchmarks.faces.gallery_test "$out/student.int8.onnx" "$lfw" "$pairs" --test-folds 5 | tee "$out/gallery.json"
+# speed side by side in one run: per face at each precision, and end to end on eight faces a frame
+# (people of folds 1-5 only); the teacher's FP16 sibling, when it has one, is its other precision
+python -m benchmarks.faces.video_test make "$out/video8" --faces 8 --test-folds 5 --lfw "$lfw" --pairs "$pairs"
+teachers=("$teacher")
+[[ -f "${teacher%.int8.onnx}.fp16.onnx" ]] && teachers+=("${teacher%.int8.onnx}.fp16.onnx")
+edge-bench "${teachers[@]}" "$out"/student.{fp32,fp16,int8}.onnx --batch 1,8 --runs 200 \
+  --video "$out/video8/video.mp4" --enroll "$out/video8/enroll" --json "$out/bench.json" | tee "$out/bench.md"
+for model in "$out/student.int8.onnx" "$teacher"; do
+  python -m benchmarks.faces.video_test score "$out/video8" -m "$model"
+done | tee "$out/video8.json"
+if [[ "${4:-}" != "--no-bundle" ]]; then
+  python -m benchmarks.faces.bundle_student "$out"
+fi
