@@ -25,18 +25,15 @@ from edge_runtime.names import UNKNOWN
 from edge_runtime.outputs import JsonLinesSink, VideoFileSink
 from edge_runtime.photo_video import score_events, write_photo_video
 from edge_runtime.pipeline import RecognitionLoop
-from edge_runtime.preprocessing import IMAGE_SUFFIXES
+from edge_runtime.preprocessing import image_files
 from edge_runtime.recognizer import Recognizer
+from edge_runtime.regions import make_regions
 from edge_runtime.sources import open_source
 from edge_runtime.tracker import IouTracker
 
 log = logging.getLogger(__name__)
 DEMO_DATA = Path(__file__).resolve().parent.parent / "data" / "demo" / "lfw"
 FRAMES_PER_PHOTO = 10
-
-
-def _photos(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def _people(folder: Path) -> list[Path]:
@@ -65,13 +62,13 @@ def run_demo(out: Path, data: Path, model: Path) -> dict:
         raise SiameseEdgeError(f"demo data {data} needs enrolled/<person>/ and strangers/<person>/ photo folders")
     out.mkdir(parents=True, exist_ok=True)
     embedder = Embedder(model, providers=("cpu",))
-    gallery = new_gallery(embedder)
+    gallery, regions = new_gallery(embedder), make_regions(embedder.info)  # regions once: they load the models
     shown = []
     for person in enrolled:
-        first, *others = _photos(person)
-        enroll_images(gallery, embedder, person.name, [first])
+        first, *others = image_files(person)
+        enroll_images(gallery, embedder, person.name, [first], regions)
         shown += [(person.name, photo) for photo in others]
-    shown += [(UNKNOWN, photo) for person in strangers for photo in _photos(person)]
+    shown += [(UNKNOWN, photo) for person in strangers for photo in image_files(person)]
     gallery.save(out / "gallery.npz")
     truth = write_photo_video(shown, out / "demo_input.mp4", FRAMES_PER_PHOTO)
     source = open_source(str(out / "demo_input.mp4"))
@@ -79,7 +76,7 @@ def run_demo(out: Path, data: Path, model: Path) -> dict:
         with open(out / "events.jsonl", "w") as events:
             loop = RecognitionLoop(
                 source,
-                Recognizer(embedder, gallery),
+                Recognizer(embedder, gallery, regions),
                 IouTracker(smooth=FRAMES_PER_PHOTO // 2, min_votes=3),
                 video=VideoFileSink(out / "demo_annotated.mp4", source.rate),
                 events=JsonLinesSink(events),

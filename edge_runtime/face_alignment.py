@@ -76,7 +76,7 @@ class FaceCutter:
 
     def cut_all(self, frame: np.ndarray, detections: list[Detection]) -> list[np.ndarray]:
         """The faces of `detections`, as the model wants to see them."""
-        found = self.points(frame, detections) if self.template is not None else [d.landmarks for d in detections]
+        found = self.points(frame, detections)
         return [self._cut(frame, detection, points) for detection, points in zip(detections, found, strict=True)]
 
     def _cut(self, frame: np.ndarray, detection: Detection, points: np.ndarray | None) -> np.ndarray:

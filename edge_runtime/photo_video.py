@@ -59,13 +59,14 @@ def write_photo_video(shown: list[tuple[str, Path]], path: Path, frames_per_phot
                     truth.append([(label, [x, y, SINGLE, SINGLE], index)])
         else:
             side, cell = 160, (SIZE[0] // 4, SIZE[1] // 2)
+            images = [_photo(photo, side) for _, photo in shown]
             for step in range(len(shown) * frames_per_photo // faces):
                 frame, here = background.copy(), []
                 for slot in range(faces):
                     index = (step // frames_per_photo * faces + slot) % len(shown)
-                    label, photo = shown[index]
+                    label = shown[index][0]
                     x, y = (slot % 4) * cell[0], (slot // 4) * cell[1] + (cell[1] - side) // 2
-                    frame[y : y + side, x : x + side] = _photo(photo, side)
+                    frame[y : y + side, x : x + side] = images[index]
                     here.append((label, [x, y, side, side], index))
                 writer.write(frame)
                 truth.append(here)

@@ -96,8 +96,12 @@ class LoopSummary:
             if stream is not None:
                 stream.appearances[result.name] += 1
 
+    @property
+    def frames_per_batch(self) -> float:
+        """Frames the model embedded together, on average (several streams share its calls)."""
+        return self.batched_frames / max(1, self.batches)
+
     def describe_batches(self) -> str:
         """How the streams shared the model: batches, and frames and faces per batch."""
-        batches = max(1, self.batches)
-        return (f"{self.batches} batches, {self.batched_frames / batches:.2f} frames and "
-                f"{self.batched_faces / batches:.2f} faces a batch")  # fmt: skip
+        return (f"{self.batches} batches, {self.frames_per_batch:.2f} frames and "
+                f"{self.batched_faces / max(1, self.batches):.2f} faces a batch")  # fmt: skip
