@@ -118,7 +118,7 @@ def require_same_length(teacher: Teacher, student_size: int) -> None:
     if student_size != teacher.embedding_size:
         raise TeacherError(
             f"the student's embeddings have {student_size} values, the teacher's {teacher.embedding_size}: "
-            f"give --embedding-size {teacher.embedding_size} (or 0) to distil"
+            f"give --embedding-size {teacher.embedding_size} to distil"
         )
 
 

@@ -243,17 +243,16 @@ class Trainer:
         classes) keep that template."""
         config = self.config
         template_file = self.root / TEMPLATE_FILE
-        template = read_face_template(template_file) if template_file.is_file() else None
+        points, landmarks = read_face_template(template_file) if template_file.is_file() else (None, "yunet")
         fixed = _fixed_input(config.backbone)
         if fixed is not None:
             log.info("the %s backbone takes %dx%d input with its own normalisation", config.backbone,
                      fixed.height, fixed.width)  # fmt: skip
-            if template is None and config.kind == "face":
+            if points is None and config.kind == "face":
                 log.warning("%s has no %s: its faces may not be cut as the backbone expects", self.root, TEMPLATE_FILE)
-            points, landmarks = template or (None, "yunet")
             return replace(fixed, resize=config.resize, face_template=points, face_landmarks=landmarks)
         channels = config.channels or _detect_channels(self.records)
-        neutral, (points, landmarks) = (0.5,) * channels, template or (None, "yunet")
+        neutral = (0.5,) * channels
         return InputSpec(
             config.height, config.width, channels, mean=neutral, std=neutral, resize=config.resize,
             face_template=points, face_landmarks=landmarks,
@@ -298,8 +297,6 @@ class Trainer:
         self.embedding_size = embedding_size(self.model, self.spec.channels, self.spec.height, self.spec.width)
         if self.teacher is not None:
             require_same_length(self.teacher, self.embedding_size)
-        if self.teacher is not None and self.resumed is None and not config.embedding_size and name != "dlib-resnet":
-            kwargs["embedding_size"] = self.teacher.embedding_size
         if init_weights is not None:
             weights = load_weights(init_weights)
             if not set(weights) & set(self.model.state_dict()):
@@ -399,7 +396,7 @@ class Trainer:
             targets = torch.from_numpy(self.train_set.labels[index])
         images = self.train_set.images[index]
         augment = self._augment()
-        teacher_rng = copy.deepcopy(rng) if augment else None
+        teacher_rng = copy.deepcopy(rng) if augment and self.teaching is not None else None
         if augment:
             images = augment(images, rng)
         inputs = torch.from_numpy(to_input_tensor(images, self.spec))

@@ -12,15 +12,11 @@ import argparse
 import json
 from pathlib import Path
 
-from benchmarks.faces.bundle import bundle_model
+from benchmarks.faces.bundle import _percent, bundle_model
 from edge_runtime.bundled import SMALL_FACE_MODEL, packaged_model
 from edge_runtime.embedder import read_model_info
 from edge_runtime.int8_variants import TENSORRT_SUFFIX
 from train.checkpoint import load_checkpoint
-
-
-def _percent(value: float) -> str:
-    return f"{100 * value:.2f}%"
 
 
 def describe(out: Path) -> tuple[str, dict]:
