@@ -65,14 +65,15 @@ def markdown(report: dict) -> str:
             "",
             "## End to end on a video",
             "",
-            "| model | provider | detector | streams | frames | FPS | decode ms | detect ms | embed+match ms | "
-            "draw+encode ms | frames a batch |",
-            "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| model | provider | detector | streams | frames | FPS | decode ms | detect ms | align ms | "
+            "embed+match ms | draw+encode ms | frames a batch |",
+            "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for v in report["video"]:
             lines.append(
                 f"| {Path(v['model']).name} | {v['provider']} | {v['detector']} | {v['streams']} | {v['frames']} | "
-                f"{v['fps']:.1f} | {v['decode_ms']:.1f} | {v['detect_ms']:.1f} | {v['embed_match_ms']:.1f} | "
+                f"{v['fps']:.1f} | {v['decode_ms']:.1f} | {v['detect_ms']:.1f} | {v['align_ms']:.1f} | "
+                f"{v['embed_match_ms']:.1f} | "
                 f"{v['draw_write_ms']:.1f} | {v['frames_per_batch']:.2f} |"
             )
         if any(v["streams"] > 1 for v in report["video"]):

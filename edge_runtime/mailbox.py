@@ -50,6 +50,13 @@ class Mailbox:
         self.bell.notify_all()
         return frame
 
+    def wait_take(self, stop: threading.Event):
+        """The oldest frame, waiting for one; None once the mailbox is finished and empty, or on `stop`."""
+        with self.bell:
+            while not self.items and self.finished is None and not stop.is_set():
+                self.bell.wait(0.1)
+            return None if stop.is_set() or not self.items else self.take()
+
     def expected(self, now: float, silence: float) -> bool:
         """Whether a frame may come soon: not finished, and one came within `silence` seconds (read
         with `bell` held); a camera that is reconnecting or has not opened is not waited for."""

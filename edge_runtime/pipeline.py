@@ -1,19 +1,23 @@
 """The recognition loop over one stream or several, with one model and one gallery for all.
 
-    a thread per stream ──mailboxes──▶ batch thread ──batches──▶ output (main thread)
-    (read, detect, cut)                (embed all, match,        (JSON lines, videos,
-                                        track per stream)          window)
+    a thread per stream ──▶ a thread per stream ──mailboxes──▶ batch thread ──batches──▶ output (main thread)
+    (read, detect)          (align and vet faces,             (embed all, match,        (JSON lines, videos,
+                             cut regions)                       track per stream)          window)
 
-Each stream reads and detects in a thread of its own; the batch thread embeds the faces found in the
-newest frames of every stream in ONE batch (one call to the model), matches them against the one
-gallery and passes each stream's recognitions to that stream's own tracker; the main thread writes
-every frame's JSON lines and annotated video, and the grid of all streams (window, `--mosaic`).
+Each stream reads and detects in a thread of its own, and cuts what it found (faces: landmarks,
+alignment, the quality gate) in a second one, so that on a machine with cores to spare the next
+frame is detected while this one is aligned and the previous one embedded: the slowest stage, not
+the sum of all, sets the pace. The batch thread embeds the faces found in the newest frames of
+every stream in ONE batch (one call to the model), matches them against the one gallery and passes
+each stream's recognitions to that stream's own tracker; the main thread writes every frame's JSON
+lines and annotated video, and the grid of all streams (window, `--mosaic`).
 
 Fairness (round robin): a batch takes at most one frame from each stream, once every stream has one
 ready or `batch_wait` after the first came, whichever is sooner: a busy stream adds faces to a batch
 but never takes another stream's place, a slow one holds the others up `batch_wait` at most, and one
 silent for a second (a camera reconnecting) is not waited for. Live streams hand over their newest
-frame only; files and photos every frame, in order (their thread waits for room). A stream that ends
+frame only (between the reader and the aligner too); files and photos every frame, in order (their
+threads wait for room). A stream that ends
 is finished (its video finalised) while the others go on; the run ends when every stream has ended
 or passed `max_frames`, or on Ctrl-C / SIGTERM (see `command_line`), which finalise every video.
 Photos pass through `SeparateImages` instead of a tracker, and their file name goes with each
@@ -32,6 +36,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from edge_runtime.detectors import Detection
 from edge_runtime.mailbox import Mailbox
 from edge_runtime.mosaic import Mosaic
 from edge_runtime.outputs import JsonLinesSink, VideoFileSink, annotate
@@ -58,8 +63,10 @@ class _Frame:
     read_at: float  # perf_counter when the frame was read
     decode: float
     detect: float
-    regions: list[Region]
+    detections: list[Detection]
     file: str | None = None  # a photo's file name
+    regions: list[Region] = field(default_factory=list)
+    align: float = 0.0
     note: str | None = None  # why a photo gave no result
     results: list[TrackedRecognition] = field(default_factory=list)
     embed: float = 0.0
@@ -109,6 +116,7 @@ class RecognitionLoop:
         self.stop = threading.Event()
         self.bell = threading.Condition()
         self.mailboxes = [Mailbox(self.bell, s.source.is_live) for s in self.streams]
+        self.detected = [Mailbox(threading.Condition(), s.source.is_live, room=1) for s in self.streams]
         self.results: queue.Queue = queue.Queue(maxsize=4)
         self.gallery_lock = threading.Lock()  # the window's `e` enrolls while the batch thread matches
         self.errors: list[BaseException] = []
@@ -118,8 +126,9 @@ class RecognitionLoop:
         """Process every stream; returns the summary (also after Ctrl-C)."""
         summary = LoopSummary(streams=[StreamSummary(s.name) for s in self.streams])
         workers = [
-            threading.Thread(target=self._read, args=(i,), name=f"stream-{s.name}", daemon=True)
+            threading.Thread(target=stage, args=(i,), name=f"{name}-{s.name}", daemon=True)
             for i, s in enumerate(self.streams)
+            for stage, name in ((self._read, "stream"), (self._align, "align"))
         ]
         workers.append(threading.Thread(target=self._batches, args=(summary,), name="batch", daemon=True))
         self.started = time.perf_counter()
@@ -155,11 +164,11 @@ class RecognitionLoop:
             cv2.destroyAllWindows()
 
     def _read(self, number: int) -> None:
-        """A stream's thread: read each frame (a live source's newest), find its regions, hand it over."""
-        stream, mailbox = self.streams[number], self.mailboxes[number]
+        """A stream's first thread: read each frame (a live source's newest), detect, hand it to the aligner."""
+        stream, handoff = self.streams[number], self.detected[number]
         index, why = 0, "ended"
         try:
-            while not self.stop.is_set():
+            while not self.stop.is_set() and self.mailboxes[number].finished is None:  # (the aligner failed)
                 if self.max_frames is not None and index >= self.max_frames:
                     why = "stopped"
                     break
@@ -170,20 +179,41 @@ class RecognitionLoop:
                         continue  # nothing yet: the grabber goes on reconnecting
                     break
                 read_at = time.perf_counter()
-                regions = stream.regions.find(image)  # detect, cut (faces: aligned), vet
+                detections = stream.regions.detect(image)
                 frame = _Frame(number, index, time.time(), image, read_at, read_at - started,
-                               time.perf_counter() - read_at, regions, stream.source.last_file)  # fmt: skip
-                if frame.file is not None and not regions:
-                    frame.note = _nothing_in(frame)
-                mailbox.put(frame, self.stop)
+                               time.perf_counter() - read_at, detections, stream.source.last_file)  # fmt: skip
+                handoff.put(frame, self.stop)
                 index += 1
         except Exception as error:  # handed to the main thread, which re-raises it once the others are done
-            self.errors.append(error)
-            why = f"failed: {error}"
-            if len(self.streams) > 1:
-                log.error("stream %s failed: %s; the others go on", stream.name, error)
+            why = self._failed(number, error)
+        finally:
+            handoff.finish("stopped" if self.stop.is_set() else why)
+
+    def _align(self, number: int) -> None:
+        """A stream's second thread: cut the regions the reader found (faces: landmarks, alignment,
+        quality gate), hand the frame to the batch thread."""
+        stream, handoff, mailbox = self.streams[number], self.detected[number], self.mailboxes[number]
+        why = "ended"
+        try:
+            while (frame := handoff.wait_take(self.stop)) is not None:
+                started = time.perf_counter()
+                frame.regions = stream.regions.cut(frame.image, frame.detections)
+                frame.align = time.perf_counter() - started
+                if frame.file is not None and not frame.regions:
+                    frame.note = _nothing_in(frame)
+                mailbox.put(frame, self.stop)
+            why = handoff.finished or why
+        except Exception as error:
+            why = self._failed(number, error)
         finally:
             mailbox.finish("stopped" if self.stop.is_set() else why)
+
+    def _failed(self, number: int, error: Exception) -> str:
+        """Keep a stream's error for the main thread, which re-raises it once the others are done."""
+        self.errors.append(error)
+        if len(self.streams) > 1:
+            log.error("stream %s failed: %s; the others go on", self.streams[number].name, error)
+        return f"failed: {error}"
 
     def _batches(self, summary: LoopSummary) -> None:
         """The batch thread: one frame from each stream that has one, embedded together, tracked per stream."""
@@ -266,7 +296,9 @@ class RecognitionLoop:
         done = time.perf_counter()
         stats.add(done - frame.read_at, done - self.started)
         summary.frames += 1
-        for stage, seconds in zip(STAGES, (frame.decode, frame.detect, frame.embed, done - started), strict=True):
+        for stage, seconds in zip(
+            STAGES, (frame.decode, frame.detect, frame.align, frame.embed, done - started), strict=True
+        ):
             summary.stage_seconds[stage] += seconds
 
     def _finish(self, number: int, summary: LoopSummary) -> None:

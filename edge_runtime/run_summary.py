@@ -11,7 +11,7 @@ import numpy as np
 from edge_runtime.names import UNKNOWN
 from edge_runtime.tracker import TrackedRecognition
 
-STAGES = ("decode", "detect", "embed_match", "draw_write")
+STAGES = ("decode", "detect", "align", "embed_match", "draw_write")
 LATENCIES_KEPT = 10_000  # the percentile is of the latest frames: a run of days keeps no more
 
 
