@@ -28,6 +28,7 @@ from edge_runtime.outputs import JsonLinesSink
 from edge_runtime.photo_video import write_photo_video
 from edge_runtime.pipeline import RecognitionLoop, Stream
 from edge_runtime.recognizer import Recognizer
+from edge_runtime.regions import RegionFinder
 from edge_runtime.sources import LiveSource, PhotoSource, SourceError, open_source
 from edge_runtime.streams import plan_streams, read_stream_list, stream_output
 
@@ -303,3 +304,67 @@ def test_a_batch_waits_for_streams_that_deliver_not_for_silent_ones():
     assert list(camera.items) == ["frame 2"] and camera.dropped == 1 and camera.expected(now + 0.5, 1.0)
     file.finish("ended")
     assert not file.expected(now, 1.0) and file.done
+
+
+class _TimedFinder(RegionFinder):
+    """The real finder, noting when each detection and each cut ran and failing the cut of frame `fail_at`."""
+
+    def __init__(self, finder: RegionFinder, fail_at: int | None = None) -> None:
+        super().__init__(finder.detector, finder.cutter, finder.gate)
+        self.detected, self.cut_at, self.fail_at = [], [], fail_at
+
+    def detect(self, frame):
+        started = time.perf_counter()
+        found = super().detect(frame)
+        self.detected.append((started, time.perf_counter()))
+        return found
+
+    def cut(self, frame, detections):
+        if len(self.cut_at) == self.fail_at:
+            raise RuntimeError("the aligner broke")
+        started = time.perf_counter()
+        regions = super().cut(frame, detections)
+        self.cut_at.append((started, time.perf_counter()))
+        return regions
+
+
+def test_the_next_frame_is_detected_while_this_one_is_aligned(scene):
+    """Detection and alignment run in two threads per stream: a crowd's landmarks do not hold up the
+    next frame's detection, and every frame is still cut once, in order."""
+    embedder = Embedder(packaged_model(DEFAULT_MODEL), providers=("cpu",))
+    gallery = new_gallery(embedder)
+    enroll_folder(gallery, embedder, scene / "enroll")
+    recognizer = Recognizer(embedder, gallery)
+    finder = _TimedFinder(recognizer.regions.for_another_thread())
+    source = open_source(str(scene / "busy.mp4"))
+    try:
+        summary = RecognitionLoop([Stream(source, "busy", regions=finder)], recognizer).run()
+    finally:
+        source.close()
+    frames = _frames(scene / "busy.mp4")
+    assert summary.frames == len(finder.detected) == len(finder.cut_at) == frames
+    overlapping = sum(any(d_start < c_end and c_start < d_end for d_start, d_end in finder.detected[i + 1 :])
+                      for i, (c_start, c_end) in enumerate(finder.cut_at))  # fmt: skip
+    assert overlapping >= frames // 4, overlapping
+    assert summary.stage_ms()["align"] > 0 and set(summary.appearances) <= set(PEOPLE)
+
+
+def test_an_aligner_that_fails_ends_its_stream_and_the_others_go_on(scene):
+    """An error while cutting one stream's faces ends that stream; the other stream gives every frame,
+    and the run then raises the error."""
+    embedder = Embedder(packaged_model(DEFAULT_MODEL), providers=("cpu",))
+    gallery = new_gallery(embedder)
+    enroll_folder(gallery, embedder, scene / "enroll")
+    recognizer = Recognizer(embedder, gallery)
+    events = io.StringIO()
+    sources = [open_source(str(scene / "cam0.mp4")), open_source(str(scene / "busy.mp4"))]
+    streams = [Stream(sources[0], "cam0"), Stream(sources[1], "busy", regions=_TimedFinder(recognizer.regions, 3))]
+    try:
+        with pytest.raises(RuntimeError, match="the aligner broke"):
+            RecognitionLoop(streams, recognizer, events=JsonLinesSink(events)).run()
+    finally:
+        for source in sources:
+            source.close()
+    lines = _lines(events.getvalue())
+    assert {line["frame"] for line in lines if line["stream"] == "cam0"} == set(range(_frames(scene / "cam0.mp4")))
+    assert {line["frame"] for line in lines if line["stream"] == "busy"} <= {0, 1, 2}
