@@ -27,59 +27,26 @@ import numpy as np
 from edge_runtime.command_line import CONTEXT, one_line_errors
 from edge_runtime.errors import CheckpointError
 from edge_runtime.face_landmarks import NPZ_FORMAT
+from train.dlib_serial import DlibReader
 
 SPECIAL_EXPONENTS = 32000  # dlib marks inf, -inf and NaN with exponents 32000..32002
 
 
-class _Reader:
-    """A cursor over dlib's serialised bytes; every read past the end is a truncated file."""
-
-    def __init__(self, data: bytes, name: str) -> None:
-        self.data, self.pos, self.name = data, 0, name
-
-    def _fail(self, what: str) -> CheckpointError:
-        return CheckpointError(f"{self.name} is not a dlib shape predictor or is damaged: {what} at byte {self.pos}")
-
-    def _truncated(self) -> CheckpointError:
-        return CheckpointError(f"{self.name} ends early after byte {self.pos}: it is truncated")
-
-    def integers(self, n: int) -> list[int]:
-        """The next `n` integers."""
-        data, pos, values = self.data, self.pos, []
-        append, from_bytes = values.append, int.from_bytes
-        try:
-            for _ in range(n):
-                control = data[pos]
-                size = control & 0x0F
-                if not 0 < size <= 8 or control & 0x70:
-                    self.pos = pos
-                    raise self._fail(f"a bad integer (control byte {control:#04x})")
-                value = from_bytes(data[pos + 1 : pos + 1 + size], "little")
-                append(-value if control & 0x80 else value)
-                pos += 1 + size
-        except IndexError:
-            raise self._truncated() from None
-        if pos > len(data):
-            raise self._truncated()
-        self.pos = pos
-        return values
-
-    def integer(self) -> int:
-        """The next integer."""
-        return self.integers(1)[0]
+class _Reader(DlibReader):
+    """dlib's integers, and the floats and columns of a shape predictor."""
 
     def count(self, limit: int, what: str) -> int:
         """A length or index that must lie in [0, limit]."""
         value = self.integer()
         if not 0 <= value <= limit:
-            raise self._fail(f"{what} {value} out of range")
+            raise self.fail(f"{what} {value} out of range")
         return value
 
     def decode(self, mantissas: list[int], exponents: list[int]) -> np.ndarray:
         """dlib's floats from their parts: float32(mantissa) scaled by 2^exponent, as dlib reads them."""
         exponents = np.array(exponents, np.int64)
         if (exponents >= SPECIAL_EXPONENTS).any():
-            raise self._fail("an infinite or NaN value")
+            raise self.fail("an infinite or NaN value")
         return np.ldexp(np.array(mantissas, np.int64).astype(np.float32), exponents.astype(np.int32))
 
     def floats(self, n: int) -> np.ndarray:
@@ -91,14 +58,14 @@ class _Reader:
         """One dlib column matrix of floats, of any length."""
         nr, nc = abs(self.integer()), abs(self.integer())
         if nc != 1 or nr > len(self.data):
-            raise self._fail(f"a {nr}×{nc} matrix where a column belongs")
+            raise self.fail(f"a {nr}×{nc} matrix where a column belongs")
         return self.floats(nr)
 
     def columns(self, count: int, rows: int) -> np.ndarray:
         """`count` dlib column matrices of `rows` floats each, as a count×rows array."""
         parts = np.array(self.integers(count * (2 + 2 * rows)), np.int64).reshape(count, 2 + 2 * rows)
         if (np.abs(parts[:, :2]) != (rows, 1)).any():
-            raise self._fail(f"a matrix of another size where a column of {rows} values belongs")
+            raise self.fail(f"a matrix of another size where a column of {rows} values belongs")
         return self.decode(parts[:, 2::2].ravel(), parts[:, 3::2].ravel()).reshape(count, rows)
 
 
@@ -107,7 +74,7 @@ def read_shape_predictor(path: str | Path) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"dlib shape predictor {path} does not exist")
-    reader = _Reader(path.read_bytes(), str(path))
+    reader = _Reader(path.read_bytes(), str(path), "dlib shape predictor")
     if reader.integer() != 1:
         raise CheckpointError(f"{path} is not a dlib shape predictor (version 1 expected first)")
     initial = reader.column()

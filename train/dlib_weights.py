@@ -18,34 +18,23 @@ import torch
 
 from edge_runtime.errors import CheckpointError
 from train.dlib_resnet import DlibFaceResNet
+from train.dlib_serial import DlibReader
 
 LAYER_NAMES = (b"con_4", b"affine_", b"fc_2")
 
 
-class _Reader:
-    """A cursor over dlib's serialised bytes."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data, self.pos = data, 0
-
-    def integer(self) -> int:
-        control = self.data[self.pos]
-        size = control & 0x0F
-        if size > 8:
-            raise CheckpointError(f"corrupt integer at byte {self.pos} of the dlib file")
-        value = int.from_bytes(self.data[self.pos + 1 : self.pos + 1 + size], "little")
-        self.pos += 1 + size
-        return -value if control & 0x80 else value
+class _Reader(DlibReader):
+    """dlib's integers, and the tensors and layer names of a network."""
 
     def tensor(self) -> np.ndarray:
         version = self.integer()
         if version != 2:
-            raise CheckpointError(f"unexpected dlib tensor version {version} at byte {self.pos}")
+            raise self.fail(f"a tensor of version {version}")
         shape = [self.integer() for _ in range(4)]
         count = int(np.prod(shape))
         end = self.pos + 4 * count
         if end > len(self.data):
-            raise CheckpointError("the dlib file ends inside a tensor: it is truncated")
+            raise self.truncated()
         values = np.frombuffer(self.data, "<f4", count, self.pos).astype(np.float32)
         self.pos = end
         return values
@@ -66,7 +55,7 @@ def _dlib_layers(path: Path) -> list[tuple[bytes, dict]]:
     data = path.read_bytes()
     if b"loss_metric_" not in data[:64] or b"input_rgb_image_sized" not in data:
         raise CheckpointError(f"{path} is not dlib's face recognition ResNet (dlib_face_recognition_resnet_model_v1)")
-    reader, layers = _Reader(data), []
+    reader, layers = _Reader(data, str(path), "dlib face ResNet"), []
     while (name := reader.next_layer()) is not None:
         if name == b"con_4":
             params = reader.tensor()
