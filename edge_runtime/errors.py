@@ -19,3 +19,11 @@ class CheckpointError(SiameseEdgeError):
 
 class ModelError(SiameseEdgeError):
     """An ONNX model is missing, truncated, not from siamese-edge or from an unsupported version."""
+
+
+class ForeignCheckpointError(CheckpointError):
+    """A readable file that is not a siamese-edge checkpoint (another program's)."""
+
+
+class ForeignModelError(ModelError):
+    """A readable ONNX model without siamese-edge metadata (exported by another tool)."""

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from edge_runtime.errors import ModelError
+from edge_runtime.errors import ForeignModelError, ModelError
 from edge_runtime.preprocessing import InputSpec
 
 METADATA_FORMAT_VERSION = 1
@@ -92,7 +92,7 @@ class ModelInfo:
         """Parse the metadata of a siamese-edge model, or raise ModelError saying what is wrong."""
         version = metadata.get(FORMAT_KEY)
         if version is None:
-            raise ModelError(
+            raise ForeignModelError(
                 f"{source} is not a siamese-edge model (no {FORMAT_KEY} metadata); export it with export-onnx"
             )
         if version != str(METADATA_FORMAT_VERSION):

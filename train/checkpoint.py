@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from edge_runtime.atomic import atomic_path
-from edge_runtime.errors import CheckpointError
+from edge_runtime.errors import CheckpointError, ForeignCheckpointError
 
 FORMAT = "siamese-edge-checkpoint"
 FORMAT_VERSION = 1
@@ -33,7 +33,7 @@ def load_checkpoint(path: str | Path) -> dict:
     path = Path(path)
     payload = _safe_load(path, "checkpoint")
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a siamese-edge checkpoint; train one with siamese-train")
+        raise ForeignCheckpointError(f"{path} is not a siamese-edge checkpoint; train one with siamese-train")
     version = payload.get("format_version")
     if version != FORMAT_VERSION:
         raise CheckpointError(

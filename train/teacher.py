@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from edge_runtime.errors import CheckpointError, ModelError, SiameseEdgeError
+from edge_runtime.errors import ForeignCheckpointError, ForeignModelError, SiameseEdgeError
 from edge_runtime.preprocessing import InputSpec
 from train.backbones import build_model
 from train.checkpoint import load_checkpoint
@@ -77,10 +77,8 @@ def _without_metadata(path: Path) -> TeacherError:
 def _checkpoint_teacher(path: Path, device: torch.device) -> Teacher:
     try:
         payload = load_checkpoint(path)
-    except CheckpointError as error:
-        if "is not a siamese-edge checkpoint" in str(error):
-            raise _without_metadata(path) from None
-        raise
+    except ForeignCheckpointError:
+        raise _without_metadata(path) from None
     spec = InputSpec.from_dict(payload["input"])
     model = build_model(payload["arch"]["name"], **payload["arch"]["kwargs"]).to(device)
     model.load_state_dict(payload["model_state"])
@@ -103,9 +101,7 @@ def _onnx_teacher(path: Path, device: torch.device) -> Teacher:
     providers = ("cuda", "cpu") if device.type == "cuda" else ("cpu",)
     try:
         embedder = Embedder(path, providers=providers)
-    except ModelError as error:
-        if "not a siamese-edge model" not in str(error):
-            raise
+    except ForeignModelError:
         raise _without_metadata(path) from None
     info = embedder.info
     log.info("teacher %s: %s, %s, input %dx%dx%d", path.name, info.arch, info.precision, info.spec.height,
