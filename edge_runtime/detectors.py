@@ -1,12 +1,13 @@
 """What to recognise in a frame: a fixed ROI, all of it, or faces (`edge_runtime.face_detection`).
 
-Every detector maps a BGR frame to a list of `Detection`s: a box `(x, y, w, h)` in pixels, a score
-and, for faces, landmarks.
+Every detector (`Detector`) maps a BGR frame to a list of `Detection`s: a box `(x, y, w, h)` in
+pixels, a score and, for faces, landmarks; and gives a detector of its own to each further thread.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -33,12 +34,26 @@ class Detection:
     landmarks: np.ndarray | None = None
 
 
+class Detector(Protocol):
+    """What `regions.RegionFinder` asks of a detector."""
+
+    def detect(self, frame: np.ndarray) -> list[Detection]:
+        """The regions found in a BGR (or gray) frame."""
+
+    def fresh(self) -> Detector:
+        """An equal detector to use beside this one in another thread (itself, if it keeps no state)."""
+
+
 class WholeFrame:
     """The whole frame is the one region to recognise."""
 
     def detect(self, frame: np.ndarray) -> list[Detection]:
         """One box covering the frame."""
         return [Detection((0, 0, frame.shape[1], frame.shape[0]))]
+
+    def fresh(self) -> WholeFrame:
+        """A detector for another thread: this one, which keeps nothing between calls."""
+        return self
 
 
 class FixedRegion:
@@ -56,6 +71,10 @@ class FixedRegion:
         height, width = frame.shape[:2]
         w, h = min(w, width - x), min(h, height - y)
         return [Detection((x, y, w, h))] if w > 0 and h > 0 else []
+
+    def fresh(self) -> FixedRegion:
+        """A detector for another thread: this one, which keeps nothing between calls."""
+        return self
 
 
 def clip_box(box: Box, height: int, width: int) -> Box:

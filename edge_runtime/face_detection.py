@@ -51,6 +51,10 @@ class YuNetDetector:
             raise DetectorError(f"cannot load the face detector {packaged_model(YUNET)}: {error.err}") from None
         self.input_size = (320, 320)
 
+    def fresh(self) -> YuNetDetector:
+        """The same detector for another thread (OpenCV's network keeps state between calls)."""
+        return YuNetDetector(self.min_size, self.min_score, self.nms_threshold)
+
     def detect(self, frame: np.ndarray) -> list[Detection]:
         """Faces in a BGR or gray frame, largest first, with landmarks in frame pixels."""
         image = _bgr(frame)
@@ -117,6 +121,10 @@ class HaarFaceDetector:
         self.eyes = EyeFinder()
         self.min_size, self.scale_factor, self.min_neighbors = min_size, scale_factor, min_neighbors
         self.scale = search_scale(min_size)
+
+    def fresh(self) -> HaarFaceDetector:
+        """The same detector for another thread (OpenCV's cascades keep state between calls)."""
+        return HaarFaceDetector(self.min_size, self.scale_factor, self.min_neighbors)
 
     def detect(self, frame: np.ndarray) -> list[Detection]:
         """Face boxes, largest first, each with its two eyes when both are found."""

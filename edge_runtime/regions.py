@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_runtime.detectors import Box, Detection, DetectorError, FixedRegion, WholeFrame, crop
+from edge_runtime.detectors import Box, Detection, Detector, DetectorError, FixedRegion, WholeFrame, crop
 from edge_runtime.face_alignment import FaceCutter
 from edge_runtime.face_detection import HaarFaceDetector, YuNetDetector
 from edge_runtime.face_quality import QualityGate
@@ -48,7 +48,9 @@ class Region:
 class RegionFinder:
     """Detect, cut and check: `detector` finds regions, `cutter` cuts faces, `gate` vets them."""
 
-    def __init__(self, detector=None, cutter: FaceCutter | None = None, gate: QualityGate | None = None) -> None:
+    def __init__(
+        self, detector: Detector | None = None, cutter: FaceCutter | None = None, gate: QualityGate | None = None
+    ) -> None:
         self.detector = detector or WholeFrame()
         self.cutter, self.gate = cutter, gate
 
@@ -71,20 +73,12 @@ class RegionFinder:
     def for_another_thread(self) -> RegionFinder:
         """A finder to use beside this one in another thread (each stream detects in its own): the
         same cutter and gate, and a detector of its own, since OpenCV's detectors keep state per call."""
-        return RegionFinder(_own_detector(self.detector), self.cutter, self.gate)
+        return RegionFinder(self.detector.fresh(), self.cutter, self.gate)
 
     def largest(self, frame: np.ndarray) -> Region | None:
         """The largest region (what an enrollment photo is taken to show), or None."""
         detections = self.detect(frame)
         return self.cut(frame, detections[:1])[0] if detections else None
-
-
-def _own_detector(detector):
-    if isinstance(detector, YuNetDetector):
-        return YuNetDetector(detector.min_size, detector.min_score, detector.nms_threshold)
-    if isinstance(detector, HaarFaceDetector):
-        return HaarFaceDetector(detector.min_size, detector.scale_factor, detector.min_neighbors)
-    return detector  # the whole frame, a fixed region: nothing kept between calls
 
 
 DEFAULT_GATE = QualityGate()
