@@ -225,22 +225,34 @@ class LiveSource:
             log.warning("%s does not answer; it is released when its driver returns", self.description)
 
 
+def uri_kind(uri: str) -> str:
+    """What an input URI names: "index" (a camera number), "device" (/dev/videoN), "csi" (csi://N),
+    "stream" (rtsp://, http://, …) or "path" (a video, a photo or a folder of photos)."""
+    if uri.isdigit():
+        return "index"
+    if uri.startswith("/dev/video"):
+        return "device"
+    if uri.startswith("csi://"):
+        return "csi"
+    return "stream" if uri.split("://")[0] in STREAM_SCHEMES else "path"
+
+
 def open_source(
     uri: str, width: int | None = None, height: int | None = None, rate: int | None = None, keep_trying: bool = False
 ):
     """Open the source a URI names (see the module's table); with `keep_trying`, a camera or stream
     that does not open is retried in the background instead of being an error."""
-    size = (width, height) if width and height else None
-    if uri.isdigit():
+    size, kind = (width, height) if width and height else None, uri_kind(uri)
+    if kind == "index":
         return LiveSource(int(uri), cv2.CAP_ANY, f"camera {uri}", size, rate, keep_trying=keep_trying)
-    if uri.startswith("/dev/video"):
+    if kind == "device":
         return LiveSource(uri, cv2.CAP_V4L2, f"camera {uri}", size, rate, keep_trying=keep_trying)
-    if uri.startswith("csi://"):
+    if kind == "csi":
         sensor = int(uri[len("csi://") :] or 0)
         pipeline = csi_pipeline(sensor, width or 1280, height or 720, rate or 30)
         description = f"CSI camera {sensor} (needs OpenCV with GStreamer)"
         return LiveSource(pipeline, cv2.CAP_GSTREAMER, description, keep_trying=keep_trying)
-    if uri.split("://")[0] in STREAM_SCHEMES:
+    if kind == "stream":
         return LiveSource(uri, cv2.CAP_FFMPEG, f"stream {_hide_password(uri)}", size, rate, keep_trying=keep_trying)
     path = Path(uri)
     if names_photos(uri):
@@ -270,6 +282,4 @@ def open_sources(uris: list[str], width: int | None = None, height: int | None =
 
 def names_photos(uri: str) -> bool:
     """Whether `uri` names photos (an image file, or a folder of them), not a camera, stream or video."""
-    if uri.isdigit() or uri.startswith(("/dev/video", "csi://")) or uri.split("://")[0] in STREAM_SCHEMES:
-        return False
-    return Path(uri).is_dir() or is_image_file(Path(uri))
+    return uri_kind(uri) == "path" and (Path(uri).is_dir() or is_image_file(Path(uri)))

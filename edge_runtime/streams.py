@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from edge_runtime.outputs import VideoFileSink
 from edge_runtime.regions import RegionFinder
-from edge_runtime.sources import STREAM_SCHEMES, SourceError, names_photos, open_source, open_sources
+from edge_runtime.sources import SourceError, names_photos, open_source, open_sources, uri_kind
 from edge_runtime.tracker import IouTracker, SeparateImages
 
 log = logging.getLogger(__name__)
@@ -56,13 +56,14 @@ class Stream:
 
 def default_name(uri: str) -> str:
     """A short name for the input `uri` names (no credentials, no folders)."""
-    if uri.isdigit():
+    kind = uri_kind(uri)
+    if kind == "index":
         return f"camera{uri}"
-    if uri.startswith("/dev/video"):
+    if kind == "device":
         return uri[len("/dev/") :]
-    if uri.startswith("csi://"):
+    if kind == "csi":
         return f"csi{uri[len('csi://') :] or 0}"
-    if uri.split("://")[0] in STREAM_SCHEMES:
+    if kind == "stream":
         parts = urlsplit(uri)
         last = parts.path.rstrip("/").rsplit("/", 1)[-1]
         return "-".join(p for p in (parts.hostname or "stream", last) if p)
