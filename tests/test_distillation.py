@@ -203,3 +203,14 @@ def test_the_bundled_student_scores_demo_faces_as_its_teacher_does():
                           for name in (SMALL_FACE_MODEL, DEFAULT_MODEL))  # fmt: skip
     assert (info.arch, info.spec.height, info.kind) == ("edge", 80, "face")
     assert info.spec.face_template == teacher_info.spec.face_template
+
+
+def test_a_student_given_initial_weights_never_asks_the_teacher_for_the_un_augmented_set(small_faces, tmp_path):
+    """The un-augmented embeddings serve the start at the teacher's mean and un-augmented steps; with
+    --init-weights and augmentation neither happens, so the teacher only embeds augmented batches."""
+    Trainer(_config(small_faces, epochs=1), tmp_path / "first", show_progress=False).run()
+    assert (tmp_path / "first" / CACHE_FILE).is_file()
+    trainer = Trainer(_config(small_faces, epochs=1), tmp_path / "second", show_progress=False,
+                      init_weights=tmp_path / "first" / "best.pt")  # fmt: skip
+    trainer.run()
+    assert not (tmp_path / "second" / CACHE_FILE).exists() and "cache" not in vars(trainer.teaching)

@@ -11,6 +11,7 @@ the targets of every step without augmentation, so later epochs and `--resume` s
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import logging
 from collections.abc import Callable
@@ -33,10 +34,20 @@ Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
 
 class TeacherTargets:
-    """The teacher's embeddings of a batch of training images, as the student sees them."""
+    """The teacher's embeddings of a batch of training images, as the student sees them. The
+    embeddings of the un-augmented images (`cache`) are computed, or read from the cache file, only
+    when first wanted: a student that does not start at the teacher's mean (--init-weights,
+    --resume) and trains on augmented images never needs them."""
 
-    def __init__(self, teacher: Teacher, images: np.ndarray, augment: Augment | None, cache: np.ndarray) -> None:
-        self.teacher, self.images, self.augment, self.cache = teacher, images, augment, cache
+    def __init__(
+        self, teacher: Teacher, images: np.ndarray, augment: Augment | None, cache: Callable[[], np.ndarray]
+    ) -> None:
+        self.teacher, self.images, self.augment, self._cache = teacher, images, augment, cache
+
+    @functools.cached_property
+    def cache(self) -> np.ndarray:
+        """The teacher's embeddings of the un-augmented training images."""
+        return self._cache()
 
     @property
     def mean(self) -> np.ndarray:
@@ -63,13 +74,13 @@ def teacher_targets(
     write_cache: bool,
 ) -> TeacherTargets:
     """Load the training images (`classes`) at the teacher's input, in the order of the student's
-    view of them (`student`), and the teacher's (cached) embeddings of them un-augmented."""
+    view of them (`student`), with the teacher's (cached) embeddings of them un-augmented to come."""
     view = load_images(records, classes, teacher.spec)
     if rotate_classes:
         view = add_rotated_classes(view)
     if not np.array_equal(view.labels, student.labels):
         raise TeacherError("the teacher's and the student's views of the training images differ; cannot distil")
-    cache = _cached_embeddings(teacher, view.images, out_dir / CACHE_FILE, write_cache)
+    cache = functools.partial(_cached_embeddings, teacher, view.images, out_dir / CACHE_FILE, write_cache)
     return TeacherTargets(teacher, view.images, augment, cache)
 
 
