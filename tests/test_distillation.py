@@ -93,10 +93,11 @@ def test_distillation_pulls_a_student_toward_a_fixed_teacher_on_real_faces(faces
     assert after.mean() > before.mean() + 0.5 and after.mean() > 0.7
 
 
-def test_a_teacher_with_another_input_sees_the_same_augmented_faces(small_faces, tmp_path):
+@pytest.mark.parametrize("mixup", [0.0, 1.0], ids=["distorted", "distorted-and-blended"])
+def test_a_teacher_with_another_input_sees_the_same_augmented_faces(small_faces, tmp_path, mixup):
     # dlib's ResNet takes 150x150 colour with its own normalisation; the student 32x32 grey
-    trainer = Trainer(_config(small_faces, teacher=DLIB_TEACHER, flip=True, photometric=True, epochs=1),
-                      tmp_path / "run", show_progress=False)  # fmt: skip
+    config = _config(small_faces, teacher=DLIB_TEACHER, flip=True, photometric=True, epochs=1, mixup=mixup)
+    trainer = Trainer(config, tmp_path / "run", show_progress=False)
     teaching = trainer.teaching
     assert teaching.images.shape[1:] == (150, 150, 3) and trainer.train_set.images.shape[1:] == (32, 32, 1)
     batch = trainer.sampler.batch(np.random.default_rng(3))
@@ -214,3 +215,11 @@ def test_a_student_given_initial_weights_never_asks_the_teacher_for_the_un_augme
                       init_weights=tmp_path / "first" / "best.pt")  # fmt: skip
     trainer.run()
     assert not (tmp_path / "second" / CACHE_FILE).exists() and "cache" not in vars(trainer.teaching)
+
+
+def test_mixup_without_a_teacher_alone_is_refused_in_one_line(small_faces, tmp_path):
+    for extra in ([], ["--teacher", ATT_TEACHER, "--distill-weight", "0.5"]):
+        result = CliRunner().invoke(main, ["--data", str(small_faces), "--out", str(tmp_path / "o"), *FAST,
+                                           "--mixup", "0.5", *extra])  # fmt: skip
+        assert result.exit_code == 2 and "--mixup blends two people" in result.output, result.output
+        assert len(result.output.strip().splitlines()) == 1

@@ -78,14 +78,15 @@ def photometric_jitter(image: np.ndarray, rng: np.random.Generator) -> np.ndarra
 
 
 def augment_batch(
-    images: np.ndarray, rng: np.random.Generator, flip: bool = False, photometric: bool = False
+    images: np.ndarray, rng: np.random.Generator, flip: bool = False, photometric: bool = False, mixup: float = 0.0
 ) -> np.ndarray:
     """Distort each image of an N×H×W×C uint8 batch with its own random affine transform.
 
     With `flip`, half the images are also mirrored left to right (right for faces, wrong for
-    characters); with `photometric`, each also gets `photometric_jitter`. The draws do not depend
-    on the images' size or channels: the same generator state distorts two views of one batch
-    (at two input sizes) alike.
+    characters); with `photometric`, each also gets `photometric_jitter`; with `mixup` (α), each
+    is then blended with another of the batch (`mix_batch`). The draws do not depend on the
+    images' size or channels: the same generator state distorts two views of one batch (at two
+    input sizes) alike.
     """
     count, height, width, channels = images.shape
     out = np.empty_like(images)
@@ -98,4 +99,13 @@ def augment_batch(
         )
         warped = warped.reshape(height, width, channels)
         out[i] = photometric_jitter(warped, rng) if photometric else warped
-    return out
+    return mix_batch(out, rng, mixup) if mixup else out
+
+
+def mix_batch(images: np.ndarray, rng: np.random.Generator, alpha: float) -> np.ndarray:
+    """Blend each image of the batch with another one (a random pairing), λ·this + (1−λ)·other with
+    λ ~ Beta(α, α) per image: for distillation, where the teacher names what a blend is (Beyer et
+    al. 2022, "Knowledge distillation: a good teacher is patient and consistent")."""
+    weights = rng.beta(alpha, alpha, len(images)).reshape(-1, 1, 1, 1)
+    others = images[rng.permutation(len(images))]
+    return np.rint(weights * images + (1.0 - weights) * others).astype(np.uint8)

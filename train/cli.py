@@ -114,6 +114,13 @@ def _size(value: str) -> tuple[int, int]:
     default=1.0,
     help="With --teacher: λ, the weight of matching the batch's pairwise similarities (see README).",
 )
+@click.option(
+    "--mixup",
+    type=float,
+    default=0.0,
+    help="With --teacher and --distill-weight 1: blend each augmented image with another of the batch, "
+    "λ ~ Beta(α, α), and match the teacher on the blend (function matching; see README). 0: off.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @one_line_errors(also=(ValueError,), interrupted="interrupted; the last finished epoch is in last.pt (use --resume)")
 def main(out_dir, resume, init_weights, quiet, input_size, channels, **options) -> None:

@@ -50,6 +50,7 @@ class TrainConfig:
     teacher: str = ""
     distill_weight: float = 1.0
     relation_weight: float = 1.0
+    mixup: float = 0.0
 
     def __post_init__(self) -> None:
         self.split = tuple(float(s) for s in self.split)
@@ -57,6 +58,11 @@ class TrainConfig:
             raise ValueError(f"--distill-weight must lie between 0 and 1, not {self.distill_weight}")
         if self.relation_weight < 0:
             raise ValueError(f"--relation-weight must not be negative, not {self.relation_weight}")
+        if self.mixup < 0:
+            raise ValueError(f"--mixup must not be negative, not {self.mixup}")
+        if self.mixup and (not self.teacher or self.distill_weight != 1.0 or not self.augment):
+            raise ValueError("--mixup blends two people into one image, whom no label names: it needs --teacher, "
+                             "--distill-weight 1 and augmentation")  # fmt: skip
         if self.margin == 0.0:
             self.margin = {"triplet": 0.2, "contrastive": 0.5, "cosface": 0.2}.get(self.loss, 0.0)
 

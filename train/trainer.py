@@ -262,7 +262,8 @@ class Trainer:
         """The training distortion, or None (--no-augment)."""
         if not self.config.augment:
             return None
-        return functools.partial(augment_batch, flip=self.config.flip, photometric=self.config.photometric)
+        config = self.config
+        return functools.partial(augment_batch, flip=config.flip, photometric=config.photometric, mixup=config.mixup)
 
     def _prepare_teaching(self) -> None:
         """The teacher's view of the training images (distillation, --teacher)."""
