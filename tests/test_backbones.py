@@ -11,6 +11,7 @@ from train.backbones import BACKBONES, build_model, embedding_size
         ("koch", {"in_channels": 1, "height": 105, "width": 105}, 4096),
         ("edge", {"in_channels": 3, "height": 64, "width": 48}, 128),
         ("edge", {"in_channels": 1, "height": 32, "width": 32, "embedding_size": 64}, 64),
+        ("edge-spatial", {"in_channels": 3, "height": 80, "width": 80}, 128),
         ("dlib-resnet", {"in_channels": 3, "height": 150, "width": 150}, 128),
     ],
 )
@@ -34,4 +35,16 @@ def test_the_edge_backbone_stays_small():
 def test_unknown_backbone_is_a_clear_error():
     with pytest.raises(ValueError, match="choose one of"):
         build_model("resnet9000", in_channels=1, height=64, width=64)
-    assert set(BACKBONES) == {"seed", "koch", "edge", "dlib-resnet"}
+    assert set(BACKBONES) == {"seed", "koch", "edge", "edge-spatial", "dlib-resnet"}
+
+
+def test_the_spatial_edge_backbone_weighs_each_position_of_its_last_feature_map():
+    """At 80 px the last feature map is 3×3: its last layer takes all nine positions of the 256
+    channels instead of their average, for 0.26 M more weights."""
+    spatial = build_model("edge-spatial", in_channels=3, height=80, width=80)
+    average = build_model("edge", in_channels=3, height=80, width=80)
+    assert spatial.backbone.head[0].in_features == 256 * 3 * 3 and average.backbone.head[0].in_features == 256
+    extra = sum(p.numel() for p in spatial.parameters()) - sum(p.numel() for p in average.parameters())
+    assert extra == 8 * 256 * 128
+    with pytest.raises(ValueError, match="pooling is"):
+        build_model("edge", in_channels=1, height=32, width=32, pooling="max")

@@ -1,4 +1,4 @@
-"""Embedding networks, selectable by name: `seed`, `koch`, `edge` and `dlib-resnet`.
+"""Embedding networks, selectable by name: `seed`, `koch`, `edge`, `edge-spatial` and `dlib-resnet`.
 
 Every backbone is built from keyword arguments only, which the checkpoint stores, so a model can
 be rebuilt from its checkpoint alone. Each maps an N×C×H×W batch to N×D features; `EmbeddingNet`
@@ -7,6 +7,7 @@ turns them into L2-normalised embeddings.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import torch
@@ -91,6 +92,12 @@ class EdgeNetwork(nn.Module):
 
     Only operations that fold and quantize well (Conv+BN fusion, per-channel INT8, TensorRT),
     about 1.3 M parameters at the default widths. Images of 64 px or more get a stride-2 stem.
+
+    `pooling` "average" averages the last feature map over its positions; "flatten" (the
+    `edge-spatial` backbone) feeds every position to the last layer, as face networks' output
+    layers do (ArcFace's flattening, MobileFaceNet's depthwise one): where a feature lies, an eye or
+    a jaw, then counts. It adds (positions − 1) × last width × embedding size weights and
+    next to no compute.
     """
 
     def __init__(
@@ -101,6 +108,7 @@ class EdgeNetwork(nn.Module):
         embedding_size: int = 128,
         widths: tuple[int, ...] | list[int] = (32, 64, 128, 256),
         stem_stride: int | None = None,
+        pooling: str = "average",
     ) -> None:
         super().__init__()
         if stem_stride is None:
@@ -110,9 +118,13 @@ class EdgeNetwork(nn.Module):
         for c_out in widths:
             layers.append(_ResidualBlock(c_in, c_out, 2))
             c_in = c_out
-        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        if pooling not in ("average", "flatten"):
+            raise ValueError(f"pooling is 'average' or 'flatten', not {pooling!r}")
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()] if pooling == "average" else [nn.Flatten()]
         self.features = nn.Sequential(*layers)
-        self.head = nn.Sequential(nn.Linear(c_in, embedding_size, bias=False), nn.BatchNorm1d(embedding_size))
+        features = c_in if pooling == "average" else _flat_size(self.features.eval(), in_channels, height, width)
+        self.features.train()
+        self.head = nn.Sequential(nn.Linear(features, embedding_size, bias=False), nn.BatchNorm1d(embedding_size))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
@@ -122,6 +134,7 @@ BACKBONES: dict[str, Callable[..., nn.Module]] = {
     "seed": SeedSiameseNetwork,
     "koch": KochNetwork,
     "edge": EdgeNetwork,
+    "edge-spatial": functools.partial(EdgeNetwork, pooling="flatten"),
     "dlib-resnet": DlibFaceResNet,
 }
 
