@@ -8,7 +8,8 @@
 # and the 8-faces-per-frame video. The crop size, epochs and weights were chosen on the validation
 # people (README, "Faces: a small model distilled from the default one"), never on View 2.
 #   Usage: benchmarks/faces/distill.sh OUTDIR [LFW_ROOT] [PAIRS_FILE] [--no-bundle]
-#   TEACHER=model.onnx|checkpoint.pt (default: the bundled default model), SIZE (80), EPOCHS (70)
+#   TEACHER=model.onnx|checkpoint.pt (default: the bundled default model), SIZE (80), EPOCHS (70),
+#   BACKBONE (edge), MIXUP (0: off; siamese-train --mixup)
 set -euo pipefail
 out=${1:?usage: $0 OUTDIR [LFW_ROOT] [PAIRS_FILE] [--no-bundle]}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,6 +19,8 @@ pairs=${3:-$repo/../shared/datasets/meta/lfw/pairs_10fold_reconstructed.txt}
 teacher=${TEACHER:-$repo/edge_runtime/models/dlib_face_resnet.int8.onnx}
 size=${SIZE:-80}
 epochs=${EPOCHS:-70}
+backbone=${BACKBONE:-edge}
+mixup=${MIXUP:-0}
 
 cd "$repo"
 mkdir -p "$out"
@@ -28,8 +31,8 @@ fi
 resume=()
 [[ -f "$out/student/last.pt" ]] && resume=(--resume "$out/student/last.pt")
 siamese-train --data "$out/faces" --out "$out/student" --layout folders --split 0.9,0.1,0 --kind face \
-  --backbone edge --input-size "$size" --channels 3 --teacher "$teacher" --distill-weight 1 --relation-weight 10 \
-  --lr 3e-3 -P 32 -K 4 --flip --photometric --epochs "$epochs" --way 20 --val-episodes 300 --target-far 1e-3 --seed 0 \
+  --backbone "$backbone" --input-size "$size" --channels 3 --teacher "$teacher" --distill-weight 1 --relation-weight 10 \
+  --lr 3e-3 -P 32 -K 4 --flip --photometric --mixup "$mixup" --epochs "$epochs" --way 20 --val-episodes 300 --target-far 1e-3 --seed 0 \
   --threads 2 --quiet "${resume[@]}"
 export-onnx "$out/student/best.pt" -o "$out/student.onnx" -p fp32 -p fp16 -p int8 --calib "$out/faces" \
   --calib-count 1500 --kind face
