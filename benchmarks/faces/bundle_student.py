@@ -30,18 +30,22 @@ def describe(out: Path) -> tuple[str, dict]:
     own, tar = _percent(student["accuracy at the model's threshold"]), _percent(student["tar_at_far_1e-3"])
     info = read_model_info(out / "student.int8.onnx")
     ten = next(row for row in gallery["galleries"] if row["enrolled identities (one image each)"] == 10)
-    weight = config["distill_weight"]
+    weight, mixup = config["distill_weight"], config.get("mixup", 0.0)
+    buffers = ("running_mean", "running_var", "num_batches_tracked")
+    parameters = sum(t.numel() for k, t in payload["model_state"].items() if not k.endswith(buffers))
     blend = (
         "distillation alone, no labels used"
         if weight == 1
         else f"{weight} distillation, {1 - weight:.2f} {config['loss']}"
     )
     notes = " ".join([
-        "Face embedding for one-shot recognition, small and fast: the edge backbone (1.3 M parameters,",
+        f"Face embedding for one-shot recognition, small and fast: the {payload['arch']['name']} backbone",
+        f"({parameters / 1e6:.1f} M parameters,",
         f"{spec['height']}x{spec['width']} colour) distilled from dlib's face ResNet (the default model,",
         "public domain) with siamese-train --teacher: the student learns the teacher's embedding",
         "directions and in-batch cosine similarities on the same augmented faces",
-        f"({blend}; affine, flip and photometric augmentation, {config['epochs']} epochs).",
+        f"({blend}; affine, flip and photometric augmentation{f', mixup alpha {mixup:g}' if mixup else ''},",
+        f"{config['epochs']} epochs).",
         f"Trained on {len(split['train'])} LFW people outside View 2 folds 1-5, faces cut as the runtime",
         "cuts them (YuNet, dlib's 5 landmarks, dlib's chip).",
         f"Threshold {info.threshold:.4f} calibrated for FAR {info.target_far:g} on {len(split['val'])}",
