@@ -17,9 +17,9 @@ ready or `batch_wait` after the first came, whichever is sooner: a busy stream a
 but never takes another stream's place, a slow one holds the others up `batch_wait` at most, and one
 silent for a second (a camera reconnecting) is not waited for. Live streams hand over their newest
 frame only (between the reader and the aligner too); files and photos every frame, in order (their
-threads wait for room). A stream that ends
-is finished (its video finalised) while the others go on; the run ends when every stream has ended
-or passed `max_frames`, or on Ctrl-C / SIGTERM (see `command_line`), which finalise every video.
+threads wait for room). A stream that ends is finished (its video finalised) while the others go
+on; the run ends when every stream has ended or passed `max_frames`, or on Ctrl-C / SIGTERM (see
+`command_line`), which finalise every video.
 Photos pass through `SeparateImages` instead of a tracker, and their file name goes with each
 result.
 """
@@ -147,8 +147,9 @@ class RecognitionLoop:
                 worker.join(timeout=5.0)
             self._close_videos()
         summary.seconds = time.perf_counter() - self.started
-        for stream, stats, mailbox in zip(self.streams, summary.streams, self.mailboxes, strict=True):
-            stats.dropped = mailbox.dropped + getattr(stream.source, "skipped", 0)
+        for stream, stats, mailbox, handoff in zip(self.streams, summary.streams, self.mailboxes, self.detected,
+                                                   strict=True):  # fmt: skip
+            stats.dropped = mailbox.dropped + handoff.dropped + getattr(stream.source, "skipped", 0)
             stats.reconnects = getattr(stream.source, "reconnects", 0)
             if stats.state == "running":
                 stats.state = "stopped"
