@@ -9,7 +9,7 @@
 # people (README, "Faces: a small model distilled from the default one"), never on View 2.
 #   Usage: benchmarks/faces/distill.sh OUTDIR [LFW_ROOT] [PAIRS_FILE] [--no-bundle]
 #   TEACHER=model.onnx|checkpoint.pt (default: the bundled default model), SIZE (80), EPOCHS (70),
-#   BACKBONE (edge), MIXUP (0: off; siamese-train --mixup)
+#   BACKBONE (edge-spatial), MIXUP (0: off; siamese-train --mixup)
 set -euo pipefail
 out=${1:?usage: $0 OUTDIR [LFW_ROOT] [PAIRS_FILE] [--no-bundle]}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,7 +19,7 @@ pairs=${3:-$repo/../shared/datasets/meta/lfw/pairs_10fold_reconstructed.txt}
 teacher=${TEACHER:-$repo/edge_runtime/models/dlib_face_resnet.int8.onnx}
 size=${SIZE:-80}
 epochs=${EPOCHS:-70}
-backbone=${BACKBONE:-edge}
+backbone=${BACKBONE:-edge-spatial}
 mixup=${MIXUP:-0}
 
 cd "$repo"
