@@ -131,8 +131,8 @@ def _embedder(options: dict) -> Embedder:
     model = options.pop("model") or packaged_model(DEFAULT_MODEL)
     embedder = Embedder(model, options.pop("providers"), settings, options.pop("require_provider"))
     info = embedder.info
-    log.info("model %s (%s, %s, hash %s); providers: %s", embedder.path, info.arch, info.precision,
-             info.model_hash, ", ".join(embedder.active_providers))  # fmt: skip
+    log.info("model %s (%s, %s, hash %s, galleries of family %s); providers: %s", embedder.path, info.arch,
+             info.precision, info.model_hash, info.family, ", ".join(embedder.active_providers))  # fmt: skip
     return embedder
 
 
