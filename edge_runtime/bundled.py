@@ -2,7 +2,7 @@
 
 - `dlib_face_resnet.int8.onnx`: the default face model, dlib's face ResNet converted
   (`benchmarks/faces/dlib_model.sh`).
-- `face_student.int8.onnx`: the small face model (edge backbone, 1.3 MB), distilled from the default
+- `face_student.int8.onnx`: the small face model (edge-spatial backbone, 1.6 MB), distilled from the default
   one (`benchmarks/faces/distill.sh`).
 - `att_faces_demo.int8.onnx`: a tiny face model trained on 30 AT&T subjects; `att_faces_demo.json`
   lists the 10 it never saw.

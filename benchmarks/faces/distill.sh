@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Distil dlib's face ResNet (the default model) into the 1.3 M-parameter edge backbone and bundle the
+# Distil dlib's face ResNet (the default model) into the 1.5 M-parameter edge-spatial backbone and bundle the
 # student as the small face model (edge_runtime/models/face_student.int8.onnx): cut the LFW faces of
 # people outside View 2 folds 1-5 as the runtime cuts them (YuNet, dlib's landmarks, dlib's chip),
 # train the student on the teacher's embeddings of the same augmented faces (no labels), export it
