@@ -14,19 +14,12 @@ from torch import nn
 from edge_runtime.model_info import ModelInfo
 from edge_runtime.preprocessing import InputSpec
 from edge_runtime.version import package_version
-from train.backbones import EmbeddingNet, build_model
+from train.backbones import model_from_checkpoint
 
 DEFAULT_OPSET = 17
 # The highest IR version each opset needs; Jetson builds of ONNX Runtime (1.16+) read these.
 IR_VERSION_FOR_OPSET = {13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9, 21: 10}
 INPUT_NAME, OUTPUT_NAME = "image", "embedding"
-
-
-def model_from_checkpoint(payload: dict) -> EmbeddingNet:
-    """The embedding network of a checkpoint, with its weights, in evaluation mode."""
-    model = build_model(payload["arch"]["name"], **payload["arch"]["kwargs"])
-    model.load_state_dict(payload["model_state"])
-    return model.eval()
 
 
 class FlipAveraged(nn.Module):

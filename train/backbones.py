@@ -157,6 +157,13 @@ def build_model(name: str, **kwargs) -> EmbeddingNet:
     return EmbeddingNet(BACKBONES[name](**kwargs))
 
 
+def model_from_checkpoint(payload: dict) -> EmbeddingNet:
+    """The embedding network of a checkpoint, with its weights, in evaluation mode."""
+    model = build_model(payload["arch"]["name"], **payload["arch"]["kwargs"])
+    model.load_state_dict(payload["model_state"])
+    return model.eval()
+
+
 def embedding_size(model: nn.Module, in_channels: int, height: int, width: int) -> int:
     """The length of the embeddings `model` produces for inputs of this shape."""
     was_training = model.training

@@ -19,7 +19,7 @@ import torch
 
 from edge_runtime.errors import ForeignCheckpointError, ForeignModelError, SiameseEdgeError
 from edge_runtime.preprocessing import InputSpec
-from train.backbones import build_model
+from train.backbones import model_from_checkpoint
 from train.checkpoint import load_checkpoint
 from train.evaluation import embed_images
 
@@ -80,9 +80,7 @@ def _checkpoint_teacher(path: Path, device: torch.device) -> Teacher:
     except ForeignCheckpointError:
         raise _without_metadata(path) from None
     spec = InputSpec.from_dict(payload["input"])
-    model = build_model(payload["arch"]["name"], **payload["arch"]["kwargs"]).to(device)
-    model.load_state_dict(payload["model_state"])
-    model.eval().requires_grad_(False)
+    model = model_from_checkpoint(payload).to(device).requires_grad_(False)
     digest = hashlib.sha256()
     for name, tensor in sorted(payload["model_state"].items()):
         digest.update(name.encode())

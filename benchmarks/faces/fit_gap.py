@@ -22,7 +22,7 @@ import torch
 
 from edge_runtime.image_folders import ImageRecord
 from edge_runtime.preprocessing import InputSpec, is_image_file
-from train.backbones import build_model
+from train.backbones import model_from_checkpoint
 from train.checkpoint import load_checkpoint
 from train.datasets import load_images
 from train.evaluation import embed_images
@@ -50,8 +50,7 @@ def main() -> None:
     device = torch.device("cpu")
     payload = load_checkpoint(args.student)
     spec = InputSpec.from_dict(payload["input"])
-    model = build_model(payload["arch"]["name"], **payload["arch"]["kwargs"])
-    model.load_state_dict(payload["model_state"])
+    model = model_from_checkpoint(payload)
     teacher = load_teacher(args.teacher, device)
     rng, report = np.random.default_rng(0), {}
     for part in ("train", "val"):
