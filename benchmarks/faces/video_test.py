@@ -44,8 +44,8 @@ def choose_people(lfw: Path, pairs: Path, test_folds: int = 10) -> tuple[list[st
     return enrolled, strangers
 
 
-def make(lfw: Path, pairs: Path, out: Path, faces: int, test_folds: int = 10) -> None:
-    """Write OUT/video.mp4, OUT/enroll/<person>/<photo> and OUT/truth.json."""
+def make(lfw: Path, pairs: Path, out: Path, faces: int, test_folds: int = 10, repeat: int = 1) -> None:
+    """Write OUT/video.mp4 (the photos shown `repeat` times over), OUT/enroll/<person>/<photo> and OUT/truth.json."""
     enrolled, strangers = choose_people(lfw, pairs, test_folds)
     shown = []
     for person in enrolled:
@@ -55,7 +55,7 @@ def make(lfw: Path, pairs: Path, out: Path, faces: int, test_folds: int = 10) ->
         shown += [(person, photo) for photo in photos[1 : PHOTOS_SHOWN + 1]]
     for person in strangers:
         shown += [(UNKNOWN, photo) for photo in sorted((lfw / person).glob("*.jpg"))[:PHOTOS_SHOWN]]
-    truth = write_photo_video(shown, out / "video.mp4", FRAMES_PER_PHOTO, faces)
+    truth = write_photo_video(shown * repeat, out / "video.mp4", FRAMES_PER_PHOTO, faces)
     (out / "truth.json").write_text(json.dumps({"enrolled": enrolled, "strangers": strangers, "frames": truth}) + "\n")
     print(f"{out / 'video.mp4'}: {len(truth)} frames, {faces} face(s) each; {len(enrolled)} enrolled, "
           f"{len(strangers)} strangers")  # fmt: skip
@@ -85,10 +85,13 @@ def main() -> None:
     parser.add_argument("--pairs", type=Path, default=SHARED / "meta" / "lfw" / "pairs_10fold_reconstructed.txt")
     parser.add_argument("--faces", type=int, default=1, choices=[1, 8], help="faces per frame")
     parser.add_argument("--test-folds", type=int, default=10, help="choose people from View 2 folds 1..N")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="show the photos this many times over (longer timing runs)"
+    )
     args, rest = parser.parse_known_args()
     if args.action == "make":
         args.out.mkdir(parents=True, exist_ok=True)
-        make(args.lfw, args.pairs, args.out, args.faces, args.test_folds)
+        make(args.lfw, args.pairs, args.out, args.faces, args.test_folds, args.repeat)
     else:
         score(args.out, rest)
 
