@@ -9,7 +9,9 @@
 # people (README, "Faces: a small model distilled from the default one"), never on View 2.
 #   Usage: benchmarks/faces/distill.sh OUTDIR [LFW_ROOT] [PAIRS_FILE] [--no-bundle]
 #   TEACHER=model.onnx|checkpoint.pt (default: the bundled default model), SIZE (80), EPOCHS (70),
-#   BACKBONE (edge-spatial), MIXUP (0: off; siamese-train --mixup)
+#   BACKBONE (edge-spatial), MIXUP (0: off; siamese-train --mixup), TEMPLATE (dlib: dlib's chip from its
+#   landmark model; or a template JSON such as benchmarks/faces/dlib_template.json, YuNet's own landmarks,
+#   which spares the student the landmark model at run time)
 set -euo pipefail
 out=${1:?usage: $0 OUTDIR [LFW_ROOT] [PAIRS_FILE] [--no-bundle]}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,11 +23,13 @@ size=${SIZE:-80}
 epochs=${EPOCHS:-70}
 backbone=${BACKBONE:-edge-spatial}
 mixup=${MIXUP:-0}
+template=${TEMPLATE:-dlib}
+[[ "$template" == dlib ]] || template=$(realpath "$template")
 
 cd "$repo"
 mkdir -p "$out"
 if [[ ! -f "$out/faces/face_template.json" ]]; then
-  python -m benchmarks.faces.prepare "$lfw" "$pairs" "$out/faces" --test-folds 5 --min-images 1 --template dlib \
+  python -m benchmarks.faces.prepare "$lfw" "$pairs" "$out/faces" --test-folds 5 --min-images 1 --template "$template" \
     --size 150
 fi
 resume=()
