@@ -31,6 +31,11 @@ def describe(out: Path) -> tuple[str, dict]:
     info = read_model_info(out / "student.int8.onnx")
     ten = next(row for row in gallery["galleries"] if row["enrolled identities (one image each)"] == 10)
     weight, mixup = config["distill_weight"], config.get("mixup", 0.0)
+    cut = (
+        "YuNet, dlib's 5 landmarks, dlib's chip"
+        if info.spec.face_landmarks == "dlib5"
+        else "YuNet and its own 5 landmarks, onto a template fitted to dlib's chip: no landmark model at run time"
+    )
     buffers = ("running_mean", "running_var", "num_batches_tracked")
     parameters = sum(t.numel() for k, t in payload["model_state"].items() if not k.endswith(buffers))
     blend = (
@@ -47,7 +52,7 @@ def describe(out: Path) -> tuple[str, dict]:
         f"({blend}; affine, flip and photometric augmentation{f', mixup alpha {mixup:g}' if mixup else ''},",
         f"{config['epochs']} epochs).",
         f"Trained on {len(split['train'])} LFW people outside View 2 folds 1-5, faces cut as the runtime",
-        "cuts them (YuNet, dlib's 5 landmarks, dlib's chip).",
+        f"cuts them ({cut}).",
         f"Threshold {info.threshold:.4f} calibrated for FAR {info.target_far:g} on {len(split['val'])}",
         "held-out people.",
         f"LFW View 2 folds 1-5 ({student['pairs']} pairs, people never seen): {accuracy} +/- {spread}",
