@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from edge_runtime.detectors import Detection
@@ -76,9 +77,17 @@ def face_crop(image: np.ndarray, faces: RegionFinder) -> tuple[np.ndarray, bool]
     return image[(height - side) // 2 : (height + side) // 2, (width - side) // 2 : (width + side) // 2], False
 
 
-def load_face(root: Path, person: str, number: int, faces: RegionFinder) -> tuple[np.ndarray, bool]:
-    """Read one LFW image and cut its face."""
-    return face_crop(read_image(image_path(root, person, number)), faces)
+def turned(image: np.ndarray, degrees: float) -> np.ndarray:
+    """`image` turned counter-clockwise by `degrees` about its centre, edges replicated: a tilted head."""
+    h, w = image.shape[:2]
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    return cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def load_face(root: Path, person: str, number: int, faces: RegionFinder, turn: float = 0.0) -> tuple[np.ndarray, bool]:
+    """Read one LFW image, turned by `turn` degrees if asked, and cut its face."""
+    image = read_image(image_path(root, person, number))
+    return face_crop(turned(image, turn) if turn else image, faces)
 
 
 def model_benchmark_parser(doc: str | None) -> argparse.ArgumentParser:
