@@ -66,3 +66,15 @@ def test_a_turned_photo_is_the_photo_rotated_about_its_centre():
     middle = slice(70, 180)  # away from the corners that the turn replicates
     assert np.abs(turned(photo, 20) - photo)[middle, middle].mean() > 10
     assert np.abs(there_and_back - photo)[middle, middle].mean() < 3
+
+
+def test_a_truncated_pairs_file_is_refused_in_one_line(tiny_view2, tmp_path):
+    root, pairs = tiny_view2
+    truncated = tmp_path / "pairs.txt"
+    truncated.write_text("\n".join(pairs.read_text().splitlines()[:-3]) + "\n")
+    command = [sys.executable, "-m", "benchmarks.faces.lfw_view2", packaged_model(DEFAULT_MODEL), str(root),
+               str(truncated), "--test-folds", "2"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 1 and not done.stdout
+    said = f"{truncated} is not laid out as LFW's pairs.txt: fold 2 has 13 pairs, not the 16 its first line says"
+    assert done.stderr.strip() == f"lfw_view2: {said}"

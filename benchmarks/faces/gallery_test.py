@@ -16,7 +16,7 @@ import json
 
 import numpy as np
 
-from benchmarks.faces.lfw import held_out_people, lfw_faces, model_benchmark_parser, read_folds
+from benchmarks.faces.lfw import held_out_people, lfw_faces, model_benchmark_parser, read_folds, run_reporting_errors
 from edge_runtime.embedder import Embedder
 from edge_runtime.face_quality import QualityGate
 from edge_runtime.openset import open_set_identification
@@ -24,6 +24,11 @@ from edge_runtime.preprocessing import read_image
 
 
 def main() -> None:
+    run_reporting_errors("gallery_test", measure)
+
+
+def measure() -> None:
+    """Parse the arguments, embed the held-out people's faces and print the report."""
     parser = model_benchmark_parser(__doc__)
     parser.add_argument("--per-person", type=int, default=10, help="at most this many images of one person")
     parser.add_argument("--galleries", default="10,100,half", help="gallery sizes, comma-separated")

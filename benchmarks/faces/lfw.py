@@ -8,12 +8,14 @@ on, what it sees at run time.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from edge_runtime.detectors import Detection
+from edge_runtime.errors import SiameseEdgeError
 from edge_runtime.face_quality import QualityGate
 from edge_runtime.preprocessing import InputSpec, read_image
 from edge_runtime.regions import RegionFinder, face_regions
@@ -24,7 +26,15 @@ MIN_FACE = 40  # LFW's 250×250 images hold faces down to about 40 px
 
 def read_folds(pairs_file: str | Path) -> list[list[Pair]]:
     """The View 2 folds: each a list of (person, image number, person, image number, same)."""
-    lines = Path(pairs_file).read_text().split("\n")
+    try:
+        return _folds(Path(pairs_file).read_text().split("\n"))
+    except OSError as error:
+        raise SiameseEdgeError(f"cannot read the pairs file {pairs_file}: {error.strerror or error}") from None
+    except (ValueError, IndexError) as error:
+        raise SiameseEdgeError(f"{pairs_file} is not laid out as LFW's pairs.txt: {error}") from None
+
+
+def _folds(lines: list[str]) -> list[list[Pair]]:
     folds_count, per_fold = (int(v) for v in lines[0].split())
     rows = [line.split("\t") for line in lines[1:] if line.strip()]
     folds = []
@@ -36,6 +46,8 @@ def read_folds(pairs_file: str | Path) -> list[list[Pair]]:
                 pairs.append((row[0], int(row[1]), row[0], int(row[2]), True))
             else:
                 pairs.append((row[0], int(row[1]), row[2], int(row[3]), False))
+        if len(pairs) != 2 * per_fold:
+            raise ValueError(f"fold {fold + 1} has {len(pairs)} pairs, not the {2 * per_fold} its first line says")
         folds.append(pairs)
     return folds
 
@@ -88,6 +100,15 @@ def load_face(root: Path, person: str, number: int, faces: RegionFinder, turn: f
     """Read one LFW image, turned by `turn` degrees if asked, and cut its face."""
     image = read_image(image_path(root, person, number))
     return face_crop(turned(image, turn) if turn else image, faces)
+
+
+def run_reporting_errors(name: str, measure: Callable[[], None]) -> None:
+    """Run a benchmark's `measure`, ending on one line when its input is bad (a missing image, model
+    or pairs file, a pairs file of another layout)."""
+    try:
+        measure()
+    except SiameseEdgeError as error:
+        raise SystemExit(f"{name}: {error}") from None
 
 
 def model_benchmark_parser(doc: str | None) -> argparse.ArgumentParser:

@@ -19,9 +19,15 @@ from collections.abc import Callable
 
 import numpy as np
 
-from benchmarks.faces.lfw import Pair, lfw_faces, load_face, model_benchmark_parser, read_folds
+from benchmarks.faces.lfw import (
+    Pair,
+    lfw_faces,
+    load_face,
+    model_benchmark_parser,
+    read_folds,
+    run_reporting_errors,
+)
 from edge_runtime.embedder import Embedder
-from edge_runtime.errors import SiameseEdgeError
 from edge_runtime.openset import roc_curve, tar_at_far
 
 
@@ -58,10 +64,7 @@ def view2_report(folds: list[list[Pair]], score: Callable[[str, int, str, int], 
 
 
 def main() -> None:
-    try:
-        measure()
-    except SiameseEdgeError as error:  # a missing image or model, a pairs file of another layout
-        raise SystemExit(f"lfw_view2: {error}") from None
+    run_reporting_errors("lfw_view2", measure)
 
 
 def measure() -> None:
