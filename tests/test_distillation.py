@@ -223,3 +223,39 @@ def test_mixup_without_a_teacher_alone_is_refused_in_one_line(small_faces, tmp_p
                                            "--mixup", "0.5", *extra])  # fmt: skip
         assert result.exit_code == 2 and "--mixup blends two people" in result.output, result.output
         assert len(result.output.strip().splitlines()) == 1
+
+
+def _mirrored_copy(root: Path, out: Path) -> Path:
+    """Every image of `root` mirrored, at the same place under `out`: another cut of the same photos."""
+    for path in sorted(root.rglob("*.png")):
+        target = out / path.relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(target), cv2.flip(cv2.imread(str(path), cv2.IMREAD_UNCHANGED), 1))
+    return out
+
+
+def test_a_teacher_given_its_own_cut_of_the_photos_sees_those_and_the_student_its_own(small_faces, tmp_path):
+    """--teacher-data: the teacher embeds the same files from another folder (say, faces cut onto its
+    own template), the student trains on --data's."""
+    other = _mirrored_copy(small_faces, tmp_path / "mirrored")
+    plain = Trainer(_config(small_faces, epochs=1), tmp_path / "plain", show_progress=False)
+    taught = Trainer(_config(small_faces, epochs=1, teacher_data=str(other)), tmp_path / "taught", show_progress=False)
+    assert np.array_equal(taught.train_set.images, plain.train_set.images)
+    theirs, mirror_of_ours = taught.teaching.images.astype(int), plain.teaching.images[:, :, ::-1].astype(int)
+    assert np.abs(theirs - mirror_of_ours).mean() < 1 and np.abs(theirs - plain.teaching.images).mean() > 10
+    assert np.allclose(taught.teaching.cache, taught.teacher.embed(taught.teaching.images), atol=1e-5)
+    batch = taught.sampler.batch(np.random.default_rng(3))
+    _, _, targets = taught._batch_tensors(batch, np.random.default_rng(7))
+    again = taught.teaching.augment(taught.teaching.images[batch], np.random.default_rng(7))
+    assert np.allclose(targets.numpy(), taught.teacher.embed(again), atol=1e-6)
+
+
+def test_teacher_data_lacking_a_training_image_or_a_teacher_is_refused_in_one_line(small_faces, tmp_path):
+    other = _mirrored_copy(small_faces, tmp_path / "mirrored")
+    for subject in sorted(other.iterdir()):  # one image of every class, training classes among them
+        sorted(subject.glob("*.png"))[0].unlink()
+    arguments = ["--data", str(small_faces), "--out", str(tmp_path / "o"), *FAST, "--teacher-data", str(other)]
+    for extra, said in ((["--teacher", ATT_TEACHER], "lacks "), ([], "--teacher-data is the teacher's view")):
+        result = CliRunner().invoke(main, [*arguments, *extra])
+        assert result.exit_code != 0 and said in result.output, result.output
+        assert len(result.output.strip().splitlines()) == 1

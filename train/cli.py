@@ -103,6 +103,12 @@ def _size(value: str) -> tuple[int, int]:
     help="Distil this model (a checkpoint, or an ONNX model exported with its metadata) into the student.",
 )
 @click.option(
+    "--teacher-data",
+    default="",
+    help="With --teacher: a folder holding the same files as --data, cut as the teacher wants them (say, the same "
+    "photos aligned onto the teacher's face template); the teacher sees these, the student --data's.",
+)
+@click.option(
     "--distill-weight",
     type=float,
     default=1.0,

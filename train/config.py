@@ -48,6 +48,7 @@ class TrainConfig:
     patience: int = 0
     threads: int = 0
     teacher: str = ""
+    teacher_data: str = ""
     distill_weight: float = 1.0
     relation_weight: float = 1.0
     mixup: float = 0.0
@@ -63,6 +64,8 @@ class TrainConfig:
         if self.mixup and (not self.teacher or self.distill_weight != 1.0 or not self.augment):
             raise ValueError("--mixup blends two people into one image, whom no label names: it needs --teacher, "
                              "--distill-weight 1 and augmentation")  # fmt: skip
+        if self.teacher_data and not self.teacher:
+            raise ValueError("--teacher-data is the teacher's view of the training images: it needs --teacher")
         if self.margin == 0.0:
             self.margin = {"triplet": 0.2, "contrastive": 0.5, "cosface": 0.2}.get(self.loss, 0.0)
 

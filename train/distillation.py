@@ -15,6 +15,7 @@ import functools
 import hashlib
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +83,21 @@ def teacher_targets(
         raise TeacherError("the teacher's and the student's views of the training images differ; cannot distil")
     cache = functools.partial(_cached_embeddings, teacher, view.images, out_dir / CACHE_FILE, write_cache)
     return TeacherTargets(teacher, view.images, augment, cache)
+
+
+def parallel_records(records: list[ImageRecord], root: Path, other_root: Path, classes: tuple[str, ...]):
+    """The records of `classes` with each file taken from `other_root` at its place under `root`
+    (--teacher-data: the same photos, cut as the teacher wants them)."""
+    if not other_root.is_dir():
+        raise TeacherError(f"--teacher-data {other_root} is not a folder")
+    wanted = set(classes)
+    chosen = [record for record in records if record.label in wanted]
+    moved = [replace(record, path=other_root / record.path.relative_to(root)) for record in chosen]
+    missing = [record.path for record in moved if not record.path.is_file()]
+    if missing:
+        raise TeacherError(f"{other_root} lacks {len(missing)} of the {len(moved)} training images (e.g. "
+                           f"{missing[0]}): --teacher-data must hold the same files as --data")  # fmt: skip
+    return moved
 
 
 def _cached_embeddings(teacher: Teacher, images: np.ndarray, path: Path, write: bool) -> np.ndarray:

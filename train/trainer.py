@@ -45,6 +45,7 @@ from train.distances import make_distance
 from train.distillation import (
     TeacherTargets,
     check_teacher,
+    parallel_records,
     require_same_length,
     start_at_teacher_mean,
     teacher_targets,
@@ -268,9 +269,14 @@ class Trainer:
     def _prepare_teaching(self) -> None:
         """The teacher's view of the training images (distillation, --teacher)."""
         teacher, saved = self.teacher, (self.resumed or {}).get("teacher")
-        check_teacher(teacher, saved, self.split.val + self.split.test, self.spec.face_template)
+        records, template = self.records, self.spec.face_template
+        if self.config.teacher_data:  # the same photos, cut as the teacher wants them
+            other = Path(self.config.teacher_data)
+            records = parallel_records(self.records, self.root, other, self.split.train)
+            template = read_face_template(other / TEMPLATE_FILE)[0] if (other / TEMPLATE_FILE).is_file() else None
+        check_teacher(teacher, saved, self.split.val + self.split.test, template)
         self.teaching = teacher_targets(
-            teacher, self.records, self.split.train, self.train_set, rotate_classes=self.config.rotate_classes,
+            teacher, records, self.split.train, self.train_set, rotate_classes=self.config.rotate_classes,
             augment=self._augment(), out_dir=self.out_dir, write_cache=self.cluster.is_main,
         )  # fmt: skip
 
