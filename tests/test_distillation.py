@@ -20,6 +20,7 @@ from edge_runtime.embedder import Embedder
 from edge_runtime.image_folders import ImageRecord
 from edge_runtime.preprocessing import InputSpec, fit_image, read_image, to_input_tensor
 from edge_runtime.regions import make_regions
+from train.augment import turn_batch
 from train.backbones import build_model
 from train.checkpoint import load_checkpoint
 from train.cli import main
@@ -256,6 +257,32 @@ def test_teacher_data_lacking_a_training_image_or_a_teacher_is_refused_in_one_li
         sorted(subject.glob("*.png"))[0].unlink()
     arguments = ["--data", str(small_faces), "--out", str(tmp_path / "o"), *FAST, "--teacher-data", str(other)]
     for extra, said in ((["--teacher", ATT_TEACHER], "lacks "), ([], "--teacher-data is the teacher's view")):
+        result = CliRunner().invoke(main, [*arguments, *extra])
+        assert result.exit_code != 0 and said in result.output, result.output
+        assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_student_turn_tilts_the_students_view_alone(small_faces, tmp_path):
+    """--student-turn: after the shared distortion the student's images are turned, the teacher's not."""
+    plain = Trainer(_config(small_faces, epochs=1, flip=True), tmp_path / "plain", show_progress=False)
+    turning = Trainer(
+        _config(small_faces, epochs=1, flip=True, student_turn=20), tmp_path / "turn", show_progress=False
+    )
+    batch = plain.sampler.batch(np.random.default_rng(3))
+    upright, _, targets = plain._batch_tensors(batch, np.random.default_rng(7))
+    tilted, _, same_targets = turning._batch_tensors(batch, np.random.default_rng(7))
+    assert torch.equal(targets, same_targets)  # the teacher embedded the same untilted images
+    rng = np.random.default_rng(7)
+    distorted = turning._augment()(turning.train_set.images[batch], rng)
+    assert np.allclose(tilted.numpy(), to_input_tensor(turn_batch(distorted, rng, 20), turning.spec))
+    assert np.allclose(upright.numpy(), to_input_tensor(distorted, plain.spec))
+    assert (tilted - upright).abs().mean() > 0.1
+
+
+def test_a_student_turn_without_a_teacher_or_below_zero_is_refused_in_one_line(small_faces, tmp_path):
+    arguments = ["--data", str(small_faces), "--out", str(tmp_path / "o"), *FAST]
+    for extra, said in ((["--student-turn", "20"], "--student-turn turns the student's view alone"),
+                        (["--student-turn", "-5", "--teacher", ATT_TEACHER], "must not be negative")):  # fmt: skip
         result = CliRunner().invoke(main, [*arguments, *extra])
         assert result.exit_code != 0 and said in result.output, result.output
         assert len(result.output.strip().splitlines()) == 1

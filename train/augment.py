@@ -109,3 +109,16 @@ def mix_batch(images: np.ndarray, rng: np.random.Generator, alpha: float) -> np.
     weights = rng.beta(alpha, alpha, len(images)).reshape(-1, 1, 1, 1)
     others = images[rng.permutation(len(images))]
     return np.rint(weights * images + (1.0 - weights) * others).astype(np.uint8)
+
+
+def turn_batch(images: np.ndarray, rng: np.random.Generator, degrees: float) -> np.ndarray:
+    """Turn each image of an N×H×W×C uint8 batch about its centre by its own angle, uniform in
+    ±`degrees`, edges replicated: a tilted head that the cut did not level (--student-turn)."""
+    count, height, width, channels = images.shape
+    out = np.empty_like(images)
+    for i, angle in enumerate(rng.uniform(-degrees, degrees, count)):
+        matrix = cv2.getRotationMatrix2D((width / 2, height / 2), float(angle), 1.0)
+        turned = cv2.warpAffine(images[i], matrix, (width, height), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+        out[i] = turned.reshape(height, width, channels)
+    return out

@@ -127,6 +127,13 @@ def _size(value: str) -> tuple[int, int]:
     help="With --teacher and --distill-weight 1: blend each augmented image with another of the batch, "
     "λ ~ Beta(α, α), and match the teacher on the blend (function matching; see README). 0: off.",
 )
+@click.option(
+    "--student-turn",
+    type=float,
+    default=0.0,
+    help="With --teacher: after the shared distortion, turn each image of the student's view alone by up to this "
+    "many degrees, so the student learns to embed a tilted cut as the teacher embeds the upright one. 0: off.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @one_line_errors(also=(ValueError,), interrupted="interrupted; the last finished epoch is in last.pt (use --resume)")
 def main(out_dir, resume, init_weights, quiet, input_size, channels, **options) -> None:

@@ -52,6 +52,7 @@ class TrainConfig:
     distill_weight: float = 1.0
     relation_weight: float = 1.0
     mixup: float = 0.0
+    student_turn: float = 0.0
 
     def __post_init__(self) -> None:
         self.split = tuple(float(s) for s in self.split)
@@ -64,6 +65,11 @@ class TrainConfig:
         if self.mixup and (not self.teacher or self.distill_weight != 1.0 or not self.augment):
             raise ValueError("--mixup blends two people into one image, whom no label names: it needs --teacher, "
                              "--distill-weight 1 and augmentation")  # fmt: skip
+        if self.student_turn < 0:
+            raise ValueError(f"--student-turn must not be negative, not {self.student_turn}")
+        if self.student_turn and (not self.teacher or not self.augment):
+            raise ValueError("--student-turn turns the student's view alone, against the teacher's: it needs "
+                             "--teacher and augmentation")  # fmt: skip
         if self.teacher_data and not self.teacher:
             raise ValueError("--teacher-data is the teacher's view of the training images: it needs --teacher")
         if self.margin == 0.0:

@@ -28,7 +28,7 @@ from edge_runtime.face_alignment import TEMPLATE_FILE, read_face_template
 from edge_runtime.preprocessing import InputSpec, read_image, to_input_tensor
 from edge_runtime.version import package_version
 from train import distributed
-from train.augment import augment_batch
+from train.augment import augment_batch, turn_batch
 from train.backbones import BACKBONES, build_model, embedding_size
 from train.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from train.config import TrainConfig
@@ -406,6 +406,8 @@ class Trainer:
         teacher_rng = copy.deepcopy(rng) if augment and self.teaching is not None else None
         if augment:
             images = augment(images, rng)
+        if self.config.student_turn and teacher_rng is not None:  # the student's view alone
+            images = turn_batch(images, rng, self.config.student_turn)
         inputs = torch.from_numpy(to_input_tensor(images, self.spec))
         tensors = (inputs.to(self.device, non_blocking=True), targets.to(self.device))
         if self.teaching is None:
