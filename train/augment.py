@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from edge_runtime.face_alignment import level_crop
+
 ROTATION_DEGREES, SHEAR, SCALE, SHIFT_OF_105 = 10.0, 0.3, (0.8, 1.2), 2.0
 
 
@@ -117,8 +119,5 @@ def turn_batch(images: np.ndarray, rng: np.random.Generator, degrees: float) -> 
     count, height, width, channels = images.shape
     out = np.empty_like(images)
     for i, angle in enumerate(rng.uniform(-degrees, degrees, count)):
-        matrix = cv2.getRotationMatrix2D((width / 2, height / 2), float(angle), 1.0)
-        turned = cv2.warpAffine(images[i], matrix, (width, height), flags=cv2.INTER_LINEAR,
-                                borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
-        out[i] = turned.reshape(height, width, channels)
+        out[i] = level_crop(images[i], (0, 0, width, height), float(angle)).reshape(height, width, channels)
     return out

@@ -11,11 +11,11 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from edge_runtime.detectors import Detection
 from edge_runtime.errors import SiameseEdgeError
+from edge_runtime.face_alignment import level_crop
 from edge_runtime.face_quality import QualityGate
 from edge_runtime.preprocessing import InputSpec, read_image
 from edge_runtime.regions import RegionFinder, face_regions
@@ -91,9 +91,8 @@ def face_crop(image: np.ndarray, faces: RegionFinder) -> tuple[np.ndarray, bool]
 
 def turned(image: np.ndarray, degrees: float) -> np.ndarray:
     """`image` turned counter-clockwise by `degrees` about its centre, edges replicated: a tilted head."""
-    h, w = image.shape[:2]
-    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
-    return cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    height, width = image.shape[:2]
+    return level_crop(image, (0, 0, width, height), degrees)
 
 
 def load_face(root: Path, person: str, number: int, faces: RegionFinder, turn: float = 0.0) -> tuple[np.ndarray, bool]:
