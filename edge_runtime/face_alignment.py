@@ -108,6 +108,12 @@ def read_face_template(path: str | Path) -> Template:
     return spec.face_template, spec.face_landmarks
 
 
+def folder_template(folder: str | Path) -> Template | None:
+    """The template a folder of face crops was cut to (its `face_template.json`), or None."""
+    path = Path(folder) / TEMPLATE_FILE
+    return read_face_template(path) if path.is_file() else None
+
+
 def template_spec(template: Template, size: int = 150) -> InputSpec:
     """An input spec that cuts faces onto `template` at size×size, for tools that cut faces without a model."""
     points, landmarks = template

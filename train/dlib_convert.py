@@ -22,7 +22,7 @@ import torch
 
 from edge_runtime.command_line import CONTEXT, one_line_errors
 from edge_runtime.errors import DatasetError
-from edge_runtime.face_alignment import TEMPLATE_FILE, read_face_template
+from edge_runtime.face_alignment import TEMPLATE_FILE, folder_template
 from train.backbones import build_model
 from train.checkpoint import load_weights, save_checkpoint
 from train.config import TrainConfig
@@ -42,13 +42,13 @@ SOURCE = (
 
 def convert_dlib_face(dat: Path, data: Path, out: Path, target_far: float = 1e-3, episodes: int = 1000) -> dict:
     """Write a checkpoint of dlib's face ResNet with its threshold calibrated on `data`; returns its evaluation."""
-    template_file = data / TEMPLATE_FILE
-    if not template_file.is_file():
+    template = folder_template(data)
+    if template is None:
         raise DatasetError(
             f"{data} has no {TEMPLATE_FILE}: cut the faces onto a template first "
             "(python -m benchmarks.faces.prepare ... --template dlib)"
         )
-    points, landmarks = read_face_template(template_file)
+    points, landmarks = template
     spec = replace(DLIB_INPUT, face_template=points, face_landmarks=landmarks)
     model = build_model(ARCH)
     model.load_state_dict(load_weights(dat))

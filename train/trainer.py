@@ -24,7 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 from edge_runtime.atomic import atomic_write_bytes
 from edge_runtime.charts import draw_roc
 from edge_runtime.errors import CheckpointError, DatasetError, ImageReadError
-from edge_runtime.face_alignment import TEMPLATE_FILE, read_face_template
+from edge_runtime.face_alignment import TEMPLATE_FILE, folder_template
 from edge_runtime.preprocessing import InputSpec, read_image, to_input_tensor
 from edge_runtime.version import package_version
 from train import distributed
@@ -243,8 +243,7 @@ class Trainer:
         configured size and channels; faces cut to a template (`face_template.json` beside the
         classes) keep that template."""
         config = self.config
-        template_file = self.root / TEMPLATE_FILE
-        points, landmarks = read_face_template(template_file) if template_file.is_file() else (None, "yunet")
+        points, landmarks = folder_template(self.root) or (None, "yunet")
         fixed = _fixed_input(config.backbone)
         if fixed is not None:
             log.info("the %s backbone takes %dx%d input with its own normalisation", config.backbone,
@@ -273,7 +272,7 @@ class Trainer:
         if self.config.teacher_data:  # the same photos, cut as the teacher wants them
             other = Path(self.config.teacher_data)
             records = parallel_records(self.records, self.root, other, self.split.train)
-            template = read_face_template(other / TEMPLATE_FILE)[0] if (other / TEMPLATE_FILE).is_file() else None
+            template = (folder_template(other) or (None, ""))[0]
         check_teacher(teacher, saved, self.split.val + self.split.test, template)
         self.teaching = teacher_targets(
             teacher, records, self.split.train, self.train_set, rotate_classes=self.config.rotate_classes,
