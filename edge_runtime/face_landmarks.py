@@ -69,7 +69,6 @@ DLIB_IN_DLIB_RECT = np.array([[0.8014, 0.3120], [0.6476, 0.3184], [0.2561, 0.322
 REFIT_TILT = 8.0
 
 THIRDS = (np.arange(3 * 255 + 1) // 3).astype(np.int16)  # dlib's intensity of a colour pixel, by r+g+b
-CHANNELS = np.ones(3, np.uint16)
 
 Rect = tuple[float, float, float, float]  # dlib's rectangle: left, top, right, bottom (inclusive)
 
@@ -123,7 +122,7 @@ class DlibShapePredictor:
         child = np.stack([2 * index + 1, 2 * index + 2], axis=1)
         leaf_row = tree[:, None] * (splits + 1) + child - splits
         self.children = np.where(child < splits, child * self.trees + tree[:, None], leaf_row).ravel()
-        self.roots = np.arange(self.trees)
+        self.roots = np.arange(self.trees)[:, None]
         # each split node's two feature pixels, in the nodes' order
         pairs = arrays["split_features"].astype(np.intp).transpose(0, 2, 1, 3).reshape(levels, -1, 2)
         # dlib goes left when the (whole) difference of the two pixels exceeds the threshold, that is
@@ -132,10 +131,8 @@ class DlibShapePredictor:
         thresholds = thresholds.transpose(0, 2, 1).reshape(levels, -1)
         leaves = arrays["leaf_values"].astype(np.float32).reshape(levels, -1, self.initial.size)
         anchors = arrays["anchor_parts"].astype(np.intp)
-        anchor_xy = np.stack([2 * anchors, 2 * anchors + 1], axis=2)  # where each anchor's x, y are in the shape
-        deltas = arrays["anchor_deltas"].astype(np.float32)  # levels × features × 2
-        turned = np.stack([-deltas[..., 1], deltas[..., 0]], axis=2)  # the deltas turned by 90°
-        offsets = np.stack([deltas, turned], axis=1)
+        anchor_xy = np.stack([2 * anchors, 2 * anchors + 1], axis=1)  # where each anchor's x, y are in the shape
+        offsets = arrays["anchor_deltas"].astype(np.float32).transpose(0, 2, 1)  # levels × (dx, dy) × features
         self.cascade = list(zip(offsets, anchor_xy, pairs, thresholds, leaves, strict=True))
         centred = self.initial.astype(np.float64) - self.initial.astype(np.float64).mean(axis=0)
         # a, b of the similarity [[a, -b], [b, a]] from the initial shape to a shape s are s.ravel() @ these
@@ -165,27 +162,35 @@ class DlibShapePredictor:
         costs little more than one face, as each step runs on every face's trees together."""
         image, colour = _intensity_source(image)
         faces = len(frames)
-        linear, offset = frames[:, :, :2].transpose(0, 2, 1), frames[:, None, :, 2] + 0.5  # + 0.5: dlib rounds
+        # image x, y = frame @ (shape x, shape y, 1), in float64; + 0.5 as dlib rounds the feature pixels
+        (xx, xy, x1), (yx, yy, y1) = (frames + (0.0, 0.0, 0.5)).transpose(1, 2, 0)[..., None]
         shape = np.tile(self.initial.ravel(), (faces, 1))
         sums = np.empty((self.trees + 1, faces, shape.shape[1]), np.float32)
         rows, roots, child = self.similarity_rows, self.roots, self.children.take
-        face_starts = np.arange(faces)[:, None, None]
-        for offsets, anchor_xy, pairs, thresholds, leaves in self.cascade:
+        face_starts = np.arange(faces)[:, None]
+        for (dx, dy), (anchor_x, anchor_y), pairs, thresholds, leaves in self.cascade:
             # the similarity [[a, -b], [b, a]] (float32) from the initial shape to the current one moves the
             # feature pixels (float32, in dlib's order of operations); the frame takes them to the image
-            a, b = (shape.astype(np.float64) @ rows).astype(np.float32).T[:, :, None, None]
-            points = a * offsets[0] + b * offsets[1] + shape[:, anchor_xy]
-            where = np.clip(np.floor(points @ linear + offset), -1, 32767).astype(np.int16).reshape(1, -1, 2)
-            found = cv2.remap(image, where, None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-            values = THIRDS.take(found[0] @ CHANNELS) if colour else found[0].astype(np.int16)
-            start = face_starts * (len(values) // faces)  # where each face's pixels start in `values`
-            node = np.broadcast_to(roots, (faces, self.trees))
+            a, b = (shape.astype(np.float64) @ rows).astype(np.float32).T[:, :, None]
+            x = a * dx - b * dy + shape[:, anchor_x]
+            y = a * dy + b * dx + shape[:, anchor_y]
+            # whole pixels as float maps: remap's nearest pixel is then exactly that one (0 outside)
+            # (a row a face: remap takes fewer than 32,767 rows or columns)
+            map_x = np.floor(x * xx + y * xy + x1).astype(np.float32)
+            map_y = np.floor(x * yx + y * yy + y1).astype(np.float32)
+            found = cv2.remap(image, map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            # dlib's intensity: (r + g + b) / 3 for colour, in whole grey levels
+            values = THIRDS.take(found[..., 0] + found[..., 1].astype(np.uint16) + found[..., 2]) if colour else found
+            values = values.astype(np.int16, copy=False)
+            start = face_starts * values.shape[1]  # where each face's pixels start in `values`, flattened
+            node = np.broadcast_to(roots, (self.trees, faces))
             for _ in range(self.depth):  # only the splits on each tree's path are read
                 pixels = values.take(pairs.take(node, axis=0) + start)
                 node = child(2 * node + (pixels[..., 0] - pixels[..., 1] <= thresholds.take(node)))
             sums[0] = shape
-            sums[1:] = leaves.take(node.T, axis=0)
+            sums[1:] = leaves.take(node, axis=0)
             shape = np.add.reduce(sums, axis=0)  # row after row: tree by tree, as dlib adds them
+        linear = frames[:, :, :2].transpose(0, 2, 1)
         located = shape.reshape(faces, -1, 2).astype(np.float64) @ linear + frames[:, None, :, 2]
         return located if subpixel else np.floor(located + 0.5)
 

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from edge_runtime.errors import CheckpointError
 from edge_runtime.face_detection import YuNetDetector
 from edge_runtime.face_geometry import chip_transform
-from edge_runtime.face_landmarks import DLIB_CHIP_TEMPLATE, DlibShapePredictor
+from edge_runtime.face_landmarks import DLIB_CHIP_TEMPLATE, DlibShapePredictor, rect_frame
 from train.dlib_files import LANDMARKS_FILE, face_recognition_models_file
 from train.dlib_landmarks import convert_shape_predictor, main
 
@@ -156,3 +156,15 @@ def test_a_crowd_gets_the_points_each_face_gets_alone(ours):
     assert np.array_equal(together, alone)
     assert np.array_equal(ours.predict_detections(frame, detections), np.floor(alone + 0.5))
     assert ours.predict_detections(frame, []).shape == (0, 5, 2)
+
+
+def test_a_stadium_of_faces_is_found_at_once(ours, faces):
+    """Sixty faces at once (more than the 40 whose feature pixels fit one row of cv2.remap) get the
+    points each gets alone."""
+    bgr, (left, top, right, bottom) = faces[0]
+    shifts = np.random.default_rng(0).integers(-20, 21, size=(60, 2))
+    rects = [(left + dx, top + dy, right + dx, bottom + dy) for dx, dy in shifts]
+    frames = np.stack([rect_frame(rect) for rect in rects])
+    together = ours.predict_frames(bgr, frames)
+    assert together.shape == (60, 5, 2)
+    assert np.array_equal(together[[0, 29, 59]], np.stack([ours.predict(bgr, rects[i]) for i in (0, 29, 59)]))
