@@ -11,7 +11,10 @@
 #   TEACHER=model.onnx|checkpoint.pt (default: the bundled default model), SIZE (80), EPOCHS (70),
 #   BACKBONE (edge-spatial), MIXUP (0: off; siamese-train --mixup), TEMPLATE (dlib: dlib's chip from its
 #   landmark model; or a template JSON such as benchmarks/faces/dlib_template.json, YuNet's own landmarks,
-#   which spares the student the landmark model at run time)
+#   which spares the student the landmark model at run time), TEACHER_TEMPLATE (unset: the teacher sees the
+#   student's cut; dlib or a template JSON: its own cut of the same photos, siamese-train --teacher-data),
+#   STUDENT_TURN (0: off; the student's view alone is turned by up to this many degrees: siamese-train
+#   --student-turn, for a cut that does not follow a tilted head)
 set -euo pipefail
 out=${1:?usage: $0 OUTDIR [LFW_ROOT] [PAIRS_FILE] [--no-bundle]}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,6 +28,9 @@ backbone=${BACKBONE:-edge-spatial}
 mixup=${MIXUP:-0}
 template=${TEMPLATE:-dlib}
 [[ "$template" == dlib ]] || template=$(realpath "$template")
+teacher_template=${TEACHER_TEMPLATE:-}
+[[ -z "$teacher_template" || "$teacher_template" == dlib ]] || teacher_template=$(realpath "$teacher_template")
+student_turn=${STUDENT_TURN:-0}
 
 cd "$repo"
 mkdir -p "$out"
@@ -32,12 +38,21 @@ if [[ ! -f "$out/faces/face_template.json" ]]; then
   python -m benchmarks.faces.prepare "$lfw" "$pairs" "$out/faces" --test-folds 5 --min-images 1 --template "$template" \
     --size 150
 fi
+teacher_data=()
+if [[ -n "$teacher_template" ]]; then
+  if [[ ! -f "$out/teacher_faces/face_template.json" ]]; then
+    python -m benchmarks.faces.prepare "$lfw" "$pairs" "$out/teacher_faces" --test-folds 5 --min-images 1 \
+      --template "$teacher_template" --size 150
+  fi
+  teacher_data=(--teacher-data "$out/teacher_faces")
+fi
 resume=()
 [[ -f "$out/student/last.pt" ]] && resume=(--resume "$out/student/last.pt")
 siamese-train --data "$out/faces" --out "$out/student" --layout folders --split 0.9,0.1,0 --kind face \
   --backbone "$backbone" --input-size "$size" --channels 3 --teacher "$teacher" --distill-weight 1 --relation-weight 10 \
-  --lr 3e-3 -P 32 -K 4 --flip --photometric --mixup "$mixup" --epochs "$epochs" --way 20 --val-episodes 300 --target-far 1e-3 --seed 0 \
-  --threads 2 --quiet "${resume[@]}"
+  --lr 3e-3 -P 32 -K 4 --flip --photometric --mixup "$mixup" --student-turn "$student_turn" --epochs "$epochs" \
+  --way 20 --val-episodes 300 --target-far 1e-3 --seed 0 \
+  --threads 2 --quiet "${teacher_data[@]}" "${resume[@]}"
 export-onnx "$out/student/best.pt" -o "$out/student.onnx" -p fp32 -p fp16 -p int8 --calib "$out/faces" \
   --calib-count 1500 --kind face
 python -m benchmarks.faces.lfw_view2 "$out/student.int8.onnx" "$lfw" "$pairs" --test-folds 5 | tee "$out/view2.student.json"
