@@ -20,6 +20,8 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pgm", ".bmp", ".ppm", ".tif", ".tif
 # handwriting), keep the aspect ratio, and pad with the paper's colour.
 RESIZE_MODES = ("stretch", "ink")
 FACE_LANDMARKS = ("dlib5", "yunet")  # which five points a face template places (InputSpec)
+# OpenCV's remap and warpAffine take images under 32,767 pixels a side: larger photos are scaled to fit
+LARGEST_SIDE = 32766
 
 
 @dataclass(frozen=True)
@@ -105,16 +107,29 @@ def image_files(folder: Path) -> list[Path]:
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """Decode an image file as OpenCV does (H×W or H×W×3 uint8, BGR), or raise ImageReadError."""
+    """Decode an image file as OpenCV does (H×W or H×W×3 uint8, BGR), or raise ImageReadError.
+
+    A photo is turned as its EXIF orientation says (as a phone took it, as viewers show it), and a
+    panorama longer than `LARGEST_SIDE` is scaled down to it.
+    """
     path = Path(path)
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as error:
         raise ImageReadError(f"cannot read image {path}: {error.strerror or error}") from None
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    # any depth and colour, as stored; unlike IMREAD_UNCHANGED this applies the EXIF orientation
+    image = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR) if data.size else None
     if image is None:
         raise ImageReadError(f"cannot decode image {path}: the file is empty, truncated or not an image")
-    return _as_uint8_gray_or_bgr(image)
+    return _within_largest_side(_as_uint8_gray_or_bgr(image))
+
+
+def _within_largest_side(image: np.ndarray) -> np.ndarray:
+    longest = max(image.shape[:2])
+    if longest <= LARGEST_SIDE:
+        return image
+    height, width = (max(1, round(side * LARGEST_SIDE / longest)) for side in image.shape[:2])
+    return cv2.resize(image, (min(width, LARGEST_SIDE), min(height, LARGEST_SIDE)), interpolation=cv2.INTER_AREA)
 
 
 def _as_uint8_gray_or_bgr(image: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 from processes import long_video, stop_with_sigterm
 
 from edge_runtime.bundled import ATT_FACES_MODEL, packaged_model
@@ -240,3 +241,34 @@ def test_the_next_save_removes_what_a_killed_save_left(tmp_path):
     gallery.save(tmp_path / "g.npz")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.npz"]
     assert Gallery.load(tmp_path / "g.npz").names == ["ann", "bob"]
+
+
+def test_a_phone_photo_stored_sideways_is_read_as_it_was_taken(tmp_path):
+    """A phone writes its pixels sideways and an EXIF orientation (6: turn 90° clockwise to show);
+    the photo is read upright, as viewers show it, and its face recognised."""
+    upright = read_image(LFW_FACE)
+    stored = Image.open(LFW_FACE).transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    phone = tmp_path / "phone.jpg"
+    stored.save(phone, exif=exif, quality=95)
+    read = read_image(phone)
+    assert read.shape == upright.shape
+    assert np.abs(read.astype(int) - upright.astype(int)).mean() < 3  # JPEG saved twice
+    result = _cli(recognize, "--enroll", LFW_FACE.parent.parent, "-i", phone, "--headless", "--json")
+    assert result.exit_code == 0, result.output
+    assert [row["name"] for row in _json_lines(result.output)] == ["Angela_Bassett"]
+
+
+def test_a_panorama_wider_than_opencv_can_warp_is_scaled_to_fit_and_recognised(tmp_path):
+    """OpenCV's remap and warpAffine refuse images of 32,767 pixels a side; a panorama 33,000 pixels
+    wide is scaled to fit instead of stopping the run."""
+    face = read_image(LFW_FACE)
+    panorama = np.full((face.shape[0] + 100, 33_000, 3), 127, np.uint8)
+    panorama[50 : 50 + face.shape[0], 1000 : 1000 + face.shape[1]] = face
+    path = tmp_path / "panorama.png"
+    cv2.imwrite(str(path), panorama)
+    assert max(read_image(path).shape) < 32_767
+    result = _cli(recognize, "--enroll", LFW_FACE.parent.parent, "-i", path, "--headless", "--json")
+    assert result.exit_code == 0, result.output
+    assert [row["name"] for row in _json_lines(result.output)] == ["Angela_Bassett"]
