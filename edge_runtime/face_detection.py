@@ -74,7 +74,8 @@ class YuNetDetector:
         image = _bgr(frame)
         found = self._search(image, self.scale)
         coarse_scale = COARSE_SEARCH_SIDE / max(image.shape[:2])
-        if coarse_scale < self.scale:  # large faces from the coarse search, the others from the fine one
+        holds_large_faces = min(image.shape[:2]) * self.scale > LARGE_FACE_PIXELS  # not a panorama's strip
+        if coarse_scale < self.scale and holds_large_faces:  # large faces from the coarse search, others from the fine
             large = [d for d in self._search(image, coarse_scale) if d.box[2] * self.scale > LARGE_FACE_PIXELS]
             found = large + [d for d in found if not any(_mostly_inside(d.box, face.box) for face in large)]
         return _largest_first(found)
@@ -89,6 +90,7 @@ class YuNetDetector:
         _, found = self.net.detect(image)
         if found is None:
             return []
+        found = found[np.isfinite(found).all(axis=1)]  # YuNet can return infinities on very thin images
         detections = []
         for row in found / np.array([scale] * 14 + [1.0], np.float32):
             box = tuple(int(round(v)) for v in row[:4])
