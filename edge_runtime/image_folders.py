@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_runtime.errors import DatasetError
-from edge_runtime.preprocessing import IMAGE_SUFFIXES
+from edge_runtime.preprocessing import image_files
 
 LAYOUTS = ("auto", "folders", "omniglot")
 
@@ -25,14 +25,6 @@ class ImageRecord:
     group: str
 
 
-def _is_image(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
-
-
-def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if _is_image(p))
-
-
 def _subfolders(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
@@ -40,9 +32,9 @@ def _subfolders(folder: Path) -> list[Path]:
 def detect_layout(root: Path) -> str:
     """`folders` when class folders hold images, `omniglot` when they hold character folders."""
     for folder in _subfolders(root):
-        if _image_files(folder):
+        if image_files(folder):
             return "folders"
-        if any(_image_files(sub) for sub in _subfolders(folder)):
+        if any(image_files(sub) for sub in _subfolders(folder)):
             return "omniglot"
     raise DatasetError(f"{root} holds no class folders with images (expected root/<class>/<image>)")
 
@@ -73,7 +65,7 @@ def scan_dataset(root: str | Path, layout: str = "auto", group_separator: str = 
         ]
     records = []
     for folder, label, group in class_folders:
-        files = _image_files(folder)
+        files = image_files(folder)
         if not files:
             raise DatasetError(f"class folder {folder} holds no images; remove it or add images")
         records.extend(ImageRecord(path, label, group) for path in files)

@@ -15,7 +15,13 @@ import numpy as np
 
 from edge_runtime.errors import ImageReadError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pgm", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pgm", ".bmp", ".ppm", ".tif", ".tiff", ".webp", ".avif", ".heic", ".heif")
+# photos OpenCV cannot decode, listed so that each is skipped with the reason instead of passed over unseen
+UNDECODABLE = {
+    ".heic": "OpenCV reads no HEIC, an iPhone's default format: export it as JPEG "
+    "(or set the iPhone's Settings > Camera > Formats to Most Compatible)",
+}
+UNDECODABLE[".heif"] = UNDECODABLE[".heic"]
 # stretch: resize to the input size. ink: crop to the dark strokes on light paper (signatures,
 # handwriting), keep the aspect ratio, and pad with the paper's colour.
 RESIZE_MODES = ("stretch", "ink")
@@ -120,7 +126,8 @@ def read_image(path: str | Path) -> np.ndarray:
     # any depth and colour, as stored; unlike IMREAD_UNCHANGED this applies the EXIF orientation
     image = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR) if data.size else None
     if image is None:
-        raise ImageReadError(f"cannot decode image {path}: the file is empty, truncated or not an image")
+        reason = UNDECODABLE.get(path.suffix.lower(), "the file is empty, truncated or not an image")
+        raise ImageReadError(f"cannot decode image {path}: {reason}")
     return _within_largest_side(_as_uint8_gray_or_bgr(image))
 
 

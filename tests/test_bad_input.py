@@ -272,3 +272,19 @@ def test_a_panorama_wider_than_opencv_can_warp_is_scaled_to_fit_and_recognised(t
     result = _cli(recognize, "--enroll", LFW_FACE.parent.parent, "-i", path, "--headless", "--json")
     assert result.exit_code == 0, result.output
     assert [row["name"] for row in _json_lines(result.output)] == ["Angela_Bassett"]
+
+
+def test_an_iphone_heic_photo_is_skipped_with_what_to_do_and_an_avif_one_enrolled(tmp_path, caplog):
+    """OpenCV decodes AVIF but not HEIC: a HEIC photo in a person's folder is skipped with its reason
+    (not passed over unseen), an AVIF photo of the other person is enrolled."""
+    people = tmp_path / "people"
+    (people / "ann").mkdir(parents=True)
+    (people / "ann" / "IMG_0001.HEIC").write_bytes(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + bytes(64))
+    (people / "amber").mkdir()
+    assert cv2.imwrite(str(people / "amber" / "photo.avif"), read_image(LFW_FACE))
+    result = _cli(gallery_command, "enroll", "-g", tmp_path / "g.npz", people)
+    assert result.exit_code == 0, result.output
+    assert "IMG_0001.HEIC: OpenCV reads no HEIC" in caplog.text and "export it as JPEG" in caplog.text
+    assert Gallery.load(tmp_path / "g.npz").names == ["amber"]
+    verdict = _cli(verify, people / "ann" / "IMG_0001.HEIC", LFW_FACE)
+    assert verdict.exit_code == 2 and len(verdict.output.strip().splitlines()) == 1, verdict.output
