@@ -23,6 +23,11 @@ from edge_runtime.preprocessing import image_files, is_image_file, read_image
 from edge_runtime.regions import RegionFinder, image_problem, make_regions
 
 log = logging.getLogger(__name__)
+RIVAL_SHARE = 0.5  # another face at least this share of the largest one's area makes a photo ambiguous
+
+
+def _area(box: tuple[int, int, int, int]) -> int:
+    return box[2] * box[3]
 
 
 def identity_images(folder: str | Path) -> dict[str, list[Path]]:
@@ -56,13 +61,19 @@ def file_digest(path: Path) -> str:
 
 def usable_region(image: np.ndarray, regions: RegionFinder, source: str) -> np.ndarray:
     """The pixels to embed from an image (its largest region, as the recognizer would cut it), or a
-    SiameseEdgeError saying why there are none."""
+    SiameseEdgeError saying why there are none. When another face is nearly as large, which one was
+    meant is a guess, and a warning says so."""
     problem = image_problem(image)
     if problem:
         raise SiameseEdgeError(f"{source}: {problem}")
-    region = regions.largest(image)
-    if region is None:
+    detections = regions.detect(image)
+    if not detections:
         raise SiameseEdgeError(f"{source}: nothing detected")
+    rivals = [d for d in detections[1:] if _area(d.box) >= RIVAL_SHARE * _area(detections[0].box)]
+    if rivals:
+        log.warning("%s: %d faces of about the same size; took the largest (crop the photo to the person to be sure)",
+                    source, len(rivals) + 1)  # fmt: skip
+    region = regions.cut(image, detections[:1])[0]
     if region.skipped is not None:
         raise SiameseEdgeError(f"{source}: the face is {SKIP_REASONS[region.skipped]} (--no-quality to use it anyway)")
     return region.image

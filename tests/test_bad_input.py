@@ -288,3 +288,17 @@ def test_an_iphone_heic_photo_is_skipped_with_what_to_do_and_an_avif_one_enrolle
     assert Gallery.load(tmp_path / "g.npz").names == ["amber"]
     verdict = _cli(verify, people / "ann" / "IMG_0001.HEIC", LFW_FACE)
     assert verdict.exit_code == 2 and len(verdict.output.strip().splitlines()) == 1, verdict.output
+
+
+def test_enrolling_from_a_photo_of_two_people_warns_that_the_largest_was_a_guess(tmp_path, caplog):
+    """Two faces of the same size: the largest is enrolled, and a warning says it was a guess; a
+    photo of one person enrolls without one."""
+    other = REPO / "data" / "demo" / "lfw" / "enrolled" / "Ann_Veneman" / "Ann_Veneman_0001.jpg"
+    two = tmp_path / "two.jpg"
+    cv2.imwrite(str(two), np.hstack([read_image(LFW_FACE), read_image(other)]))
+    result = _cli(gallery_command, "enroll", "-g", tmp_path / "g.npz", "--name", "amber", two)
+    assert result.exit_code == 0, result.output
+    assert "two.jpg: 2 faces of about the same size; took the largest" in caplog.text
+    caplog.clear()
+    result = _cli(gallery_command, "enroll", "-g", tmp_path / "g.npz", "--name", "amber", LFW_FACE)
+    assert result.exit_code == 0 and "faces of about the same size" not in caplog.text, result.output
