@@ -61,15 +61,16 @@ def file_digest(path: Path) -> str:
 
 def usable_region(image: np.ndarray, regions: RegionFinder, source: str) -> np.ndarray:
     """The pixels to embed from an image (its largest region, as the recognizer would cut it), or a
-    SiameseEdgeError saying why there are none. When another face is nearly as large, which one was
-    meant is a guess, and a warning says so."""
+    SiameseEdgeError saying why there are none. When another usable face is nearly as large, which
+    one was meant is a guess, and a warning says so."""
     problem = image_problem(image)
     if problem:
         raise SiameseEdgeError(f"{source}: {problem}")
     detections = regions.detect(image)
     if not detections:
         raise SiameseEdgeError(f"{source}: nothing detected")
-    rivals = [d for d in detections[1:] if _area(d.box) >= RIVAL_SHARE * _area(detections[0].box)]
+    large = [d for d in detections[1:] if _area(d.box) >= RIVAL_SHARE * _area(detections[0].box)]
+    rivals = [r for r in regions.cut(image, large) if r.skipped is None]  # a profile or blur would not be used
     if rivals:
         log.warning("%s: %d faces of about the same size; took the largest (crop the photo to the person to be sure)",
                     source, len(rivals) + 1)  # fmt: skip
