@@ -61,8 +61,8 @@ def file_digest(path: Path) -> str:
 
 def usable_region(image: np.ndarray, regions: RegionFinder, source: str) -> np.ndarray:
     """The pixels to embed from an image (its largest region, as the recognizer would cut it), or a
-    SiameseEdgeError saying why there are none. When another usable face is nearly as large, which
-    one was meant is a guess, and a warning says so."""
+    SiameseEdgeError saying why there are none. When another usable face is at least half as large,
+    which one was meant is a guess, and a warning says so."""
     problem = image_problem(image)
     if problem:
         raise SiameseEdgeError(f"{source}: {problem}")
@@ -70,13 +70,14 @@ def usable_region(image: np.ndarray, regions: RegionFinder, source: str) -> np.n
     if not detections:
         raise SiameseEdgeError(f"{source}: nothing detected")
     large = [d for d in detections[1:] if _area(d.box) >= RIVAL_SHARE * _area(detections[0].box)]
-    rivals = [r for r in regions.cut(image, large) if r.skipped is None]  # a profile or blur would not be used
-    if rivals:
-        log.warning("%s: %d faces of about the same size; took the largest (crop the photo to the person to be sure)",
-                    source, len(rivals) + 1)  # fmt: skip
-    region = regions.cut(image, detections[:1])[0]
+    region, *others = regions.cut(image, detections[:1] + large)
     if region.skipped is not None:
         raise SiameseEdgeError(f"{source}: the face is {SKIP_REASONS[region.skipped]} (--no-quality to use it anyway)")
+    rivals = [other for other in others if other.skipped is None]  # a profile or blur would not be used
+    if rivals:
+        more = "another face" if len(rivals) == 1 else f"{len(rivals)} other faces"
+        log.warning("%s: %s at least half the size of the largest; took the largest (crop the photo to the person "
+                    "to be sure)", source, more)  # fmt: skip
     return region.image
 
 

@@ -127,6 +127,8 @@ def read_image(path: str | Path) -> np.ndarray:
     image = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR) if data.size else None
     if image is None:
         reason = UNDECODABLE.get(path.suffix.lower(), "the file is empty, truncated or not an image")
+        if path.suffix.lower() == ".avif" and not cv2.haveImageWriter(".avif"):  # older or Windows wheels, JetPack's
+            reason = "this OpenCV has no AVIF codec (opencv-python 4.10 and later on Linux do): convert it to JPEG"
         raise ImageReadError(f"cannot decode image {path}: {reason}")
     return _within_largest_side(_as_uint8_gray_or_bgr(image))
 
