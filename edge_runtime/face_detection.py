@@ -5,8 +5,9 @@ Both search a frame at the scale where the smallest wanted face (`min_size`) mea
 `SEARCH_FACE_PIXELS`, and return `Detection`s in frame pixels, largest first. YuNet splits or
 misses faces over about 600 pixels at that scale (a phone photo's portrait: 5 of 12 demo faces
 made 2,400 px wide in a 4000×3000 photo came back as none or two), so a frame searched at more than
-`COARSE_SEARCH_SIDE` pixels is searched at that size too, and its large faces are taken from there
-only (a 1920×1080 frame costs about a fifth more).
+`COARSE_SEARCH_SIDE` pixels, and wide enough across to hold such a face, is searched at that size
+too, and its large faces are taken from there only. Camera frames up to 1920×1080 (at the default
+`min_size`) are searched once, as before.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ EYE_CASCADE = "haarcascade_eye.xml"
 SEARCH_FACE_PIXELS = 32  # frames are searched at the scale where the smallest face measures this
 EYE_SEARCH_WIDTH = 120  # faces are searched for eyes at this width, whatever their size
 COARSE_SEARCH_SIDE = 640  # frames searched larger are searched at this long side too, for large faces
-LARGE_FACE_PIXELS = 400  # faces larger than this at the search scale are taken from the coarse search
+SPLIT_FACE_PIXELS = 600  # YuNet splits or misses faces larger than this at its search scale: frames that
+# cannot hold one (searched at 540 px or less across: 1920×1080 at the default --min-face) need no coarse search
+LARGE_FACE_PIXELS = 400  # with a coarse search, faces larger than this at the fine scale are taken from it
 
 
 def search_scale(min_size: int) -> float:
@@ -60,11 +63,8 @@ class YuNetDetector:
             raise DetectorError(f"the face score threshold must lie between 0 and 1, not {min_score}")
         self.min_size, self.min_score, self.scale = min_size, min_score, search_scale(min_size)
         self.nms_threshold = nms_threshold
-        try:
-            self.net = cv2.FaceDetectorYN.create(packaged_model(YUNET), "", (320, 320), min_score, nms_threshold, 500)
-        except cv2.error as error:
-            raise DetectorError(f"cannot load the face detector {packaged_model(YUNET)}: {error.err}") from None
-        self.input_size = (320, 320)
+        # one network per search scale: a network resized for every frame costs more than the search
+        self.fine, self.coarse = self._network(), None
 
     def fresh(self) -> YuNetDetector:
         """The same detector for another thread (OpenCV's network keeps state between calls)."""
@@ -73,31 +73,41 @@ class YuNetDetector:
     def detect(self, frame: np.ndarray) -> list[Detection]:
         """Faces in a BGR or gray frame, largest first, with landmarks in frame pixels."""
         image = _bgr(frame)
-        found = self._search(image, self.scale)
+        found = _search(self.fine, image, self.scale)
         coarse_scale = COARSE_SEARCH_SIDE / max(image.shape[:2])
-        holds_large_faces = min(image.shape[:2]) * self.scale > LARGE_FACE_PIXELS  # not a panorama's strip
-        if coarse_scale < self.scale and holds_large_faces:  # large faces from the coarse search, others from the fine
-            large = [d for d in self._search(image, coarse_scale) if d.box[2] * self.scale > LARGE_FACE_PIXELS]
+        holds_split_faces = min(image.shape[:2]) * self.scale > SPLIT_FACE_PIXELS  # not 1080p, nor a panorama's strip
+        if coarse_scale < self.scale and holds_split_faces:  # large faces from the coarse search, others from the fine
+            self.coarse = self.coarse or self._network()
+            large = [d for d in _search(self.coarse, image, coarse_scale) if d.box[2] * self.scale > LARGE_FACE_PIXELS]
             found = large + [d for d in found if d.box[2] * self.scale <= LARGE_FACE_PIXELS
                              and not any(_mostly_inside(d.box, face.box) for face in large)]  # fmt: skip
         return _largest_first(found)
 
-    def _search(self, image: np.ndarray, scale: float) -> list[Detection]:
-        if scale < 1.0:
-            image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        size = (image.shape[1], image.shape[0])
-        if size != self.input_size:
-            self.net.setInputSize(size)
-            self.input_size = size
-        _, found = self.net.detect(image)
-        if found is None:
-            return []
-        found = found[np.isfinite(found).all(axis=1)]  # YuNet can return infinities on very thin images
-        detections = []
-        for row in found / np.array([scale] * 14 + [1.0], np.float32):
-            box = tuple(int(round(v)) for v in row[:4])
-            detections.append(Detection(box, float(row[14]), row[4:14].reshape(5, 2).copy()))
-        return detections
+    def _network(self) -> cv2.FaceDetectorYN:
+        try:
+            return cv2.FaceDetectorYN.create(
+                packaged_model(YUNET), "", (320, 320), self.min_score, self.nms_threshold, 500
+            )
+        except cv2.error as error:
+            raise DetectorError(f"cannot load the face detector {packaged_model(YUNET)}: {error.err}") from None
+
+
+def _search(net: cv2.FaceDetectorYN, image: np.ndarray, scale: float) -> list[Detection]:
+    """YuNet's faces in `image` searched at `scale`, in `image` pixels."""
+    if scale < 1.0:
+        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    size = (image.shape[1], image.shape[0])
+    if size != tuple(net.getInputSize()):
+        net.setInputSize(size)
+    _, found = net.detect(image)
+    if found is None:
+        return []
+    found = found[np.isfinite(found).all(axis=1)]  # YuNet can return infinities on very thin images
+    detections = []
+    for row in found / np.array([scale] * 14 + [1.0], np.float32):
+        box = tuple(int(round(v)) for v in row[:4])
+        detections.append(Detection(box, float(row[14]), row[4:14].reshape(5, 2).copy()))
+    return detections
 
 
 class EyeFinder:
