@@ -77,6 +77,18 @@ class FixedRegion:
         return self
 
 
+def box_area(box: Box) -> int:
+    """The area of an (x, y, w, h) box, in pixels."""
+    return box[2] * box[3]
+
+
+def box_overlap(a: Box, b: Box) -> int:
+    """The area two (x, y, w, h) boxes share, in pixels."""
+    left, top = max(a[0], b[0]), max(a[1], b[1])
+    right, bottom = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
+    return max(0, right - left) * max(0, bottom - top)
+
+
 def clip_box(box: Box, height: int, width: int) -> Box:
     """`box` clipped to a height × width frame (zero width or height when it lies outside)."""
     x, y, w, h = box

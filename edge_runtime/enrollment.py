@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_runtime.detectors import box_area
 from edge_runtime.embedder import Embedder
 from edge_runtime.errors import SiameseEdgeError
 from edge_runtime.face_quality import SKIP_REASONS
@@ -24,10 +25,6 @@ from edge_runtime.regions import RegionFinder, image_problem, make_regions
 
 log = logging.getLogger(__name__)
 RIVAL_SHARE = 0.5  # another face at least this share of the largest one's area makes a photo ambiguous
-
-
-def _area(box: tuple[int, int, int, int]) -> int:
-    return box[2] * box[3]
 
 
 def identity_images(folder: str | Path) -> dict[str, list[Path]]:
@@ -69,7 +66,7 @@ def usable_region(image: np.ndarray, regions: RegionFinder, source: str) -> np.n
     detections = regions.detect(image)
     if not detections:
         raise SiameseEdgeError(f"{source}: nothing detected")
-    large = [d for d in detections[1:] if _area(d.box) >= RIVAL_SHARE * _area(detections[0].box)]
+    large = [d for d in detections[1:] if box_area(d.box) >= RIVAL_SHARE * box_area(detections[0].box)]
     region, *others = regions.cut(image, detections[:1] + large)
     if region.skipped is not None:
         raise SiameseEdgeError(f"{source}: the face is {SKIP_REASONS[region.skipped]} (--no-quality to use it anyway)")

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from edge_runtime.bundled import packaged_model
-from edge_runtime.detectors import Box, Detection, DetectorError, crop
+from edge_runtime.detectors import Box, Detection, DetectorError, box_area, box_overlap, crop
 
 YUNET = "yunet_s_640_640.onnx"
 FACE_CASCADE = "haarcascade_frontalface_default.xml"
@@ -39,16 +39,12 @@ def _bgr(frame: np.ndarray) -> np.ndarray:
 
 
 def _largest_first(detections: list[Detection]) -> list[Detection]:
-    return sorted(detections, key=lambda d: -d.box[2] * d.box[3])
+    return sorted(detections, key=lambda d: -box_area(d.box))
 
 
 def _mostly_inside(box: Box, outer: Box) -> bool:
     """Whether at least half of `box` lies inside `outer`."""
-    x, y, w, h = box
-    ox, oy, ow, oh = outer
-    overlap_w = max(0, min(x + w, ox + ow) - max(x, ox))
-    overlap_h = max(0, min(y + h, oy + oh) - max(y, oy))
-    return 2 * overlap_w * overlap_h >= w * h
+    return 2 * box_overlap(box, outer) >= box_area(box)
 
 
 class YuNetDetector:

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from edge_runtime.detectors import Detection
+from edge_runtime.detectors import Detection, box_area
 from edge_runtime.mailbox import Mailbox
 from edge_runtime.mosaic import Mosaic
 from edge_runtime.outputs import JsonLinesSink, VideoFileSink, annotate
@@ -323,7 +323,7 @@ class RecognitionLoop:
         if key in (ord("q"), 27):
             raise KeyboardInterrupt
         if key != 255 and self.on_key is not None:
-            shown = max(frames, key=lambda f: max((r.box[2] * r.box[3] for r in f.results), default=0))
+            shown = max(frames, key=lambda f: max((box_area(r.box) for r in f.results), default=0))
             with self.gallery_lock:
                 self.on_key(key, shown.image, shown.results)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from edge_runtime.detectors import Box
+from edge_runtime.detectors import Box, box_area, box_overlap
 from edge_runtime.names import UNKNOWN
 from edge_runtime.recognizer import Recognition
 
@@ -24,10 +24,8 @@ DEFAULT_MIN_VOTES = 3
 
 def iou(a: Box, b: Box) -> float:
     """Intersection over union of two (x, y, w, h) boxes."""
-    left, top = max(a[0], b[0]), max(a[1], b[1])
-    right, bottom = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    inter = max(0, right - left) * max(0, bottom - top)
-    union = a[2] * a[3] + b[2] * b[3] - inter
+    inter = box_overlap(a, b)
+    union = box_area(a) + box_area(b) - inter
     return inter / union if union > 0 else 0.0
 
 
