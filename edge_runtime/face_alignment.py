@@ -47,6 +47,13 @@ def level_crop(frame: np.ndarray, box: Box, angle: float) -> np.ndarray:
     return cv2.warpAffine(frame, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+def turned(image: np.ndarray, degrees: float) -> np.ndarray:
+    """`image` turned counter-clockwise by `degrees` about its centre, edges replicated (a tilted head);
+    its shape kept, one channel included."""
+    height, width = image.shape[:2]
+    return level_crop(image, (0, 0, width, height), degrees).reshape(image.shape)
+
+
 class FaceCutter:
     """Cut faces as a model's input spec says: warped onto its `face_template`, or boxes levelled by the eyes."""
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge_runtime.face_alignment import level_crop
+from edge_runtime.face_alignment import turned
 
 ROTATION_DEGREES, SHEAR, SCALE, SHIFT_OF_105 = 10.0, 0.3, (0.8, 1.2), 2.0
 
@@ -116,8 +116,5 @@ def mix_batch(images: np.ndarray, rng: np.random.Generator, alpha: float) -> np.
 def turn_batch(images: np.ndarray, rng: np.random.Generator, degrees: float) -> np.ndarray:
     """Turn each image of an N×H×W×C uint8 batch about its centre by its own angle, uniform in
     ±`degrees`, edges replicated: a tilted head that the cut did not level (--student-turn)."""
-    count, height, width, channels = images.shape
-    out = np.empty_like(images)
-    for i, angle in enumerate(rng.uniform(-degrees, degrees, count)):
-        out[i] = level_crop(images[i], (0, 0, width, height), float(angle)).reshape(height, width, channels)
-    return out
+    angles = rng.uniform(-degrees, degrees, len(images))
+    return np.stack([turned(image, float(angle)) for image, angle in zip(images, angles, strict=True)])

@@ -15,7 +15,7 @@ import numpy as np
 
 from edge_runtime.detectors import Detection
 from edge_runtime.errors import SiameseEdgeError
-from edge_runtime.face_alignment import level_crop
+from edge_runtime.face_alignment import turned
 from edge_runtime.face_quality import QualityGate
 from edge_runtime.preprocessing import InputSpec, read_image
 from edge_runtime.regions import RegionFinder, face_regions
@@ -87,12 +87,6 @@ def face_crop(image: np.ndarray, faces: RegionFinder) -> tuple[np.ndarray, bool]
     height, width = image.shape[:2]
     side = min(height, width) // 2
     return image[(height - side) // 2 : (height + side) // 2, (width - side) // 2 : (width + side) // 2], False
-
-
-def turned(image: np.ndarray, degrees: float) -> np.ndarray:
-    """`image` turned counter-clockwise by `degrees` about its centre, edges replicated: a tilted head."""
-    height, width = image.shape[:2]
-    return level_crop(image, (0, 0, width, height), degrees)
 
 
 def load_face(root: Path, person: str, number: int, faces: RegionFinder, turn: float = 0.0) -> tuple[np.ndarray, bool]:
