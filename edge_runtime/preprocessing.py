@@ -16,12 +16,12 @@ import numpy as np
 from edge_runtime.errors import ImageReadError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pgm", ".bmp", ".ppm", ".tif", ".tiff", ".webp", ".avif", ".heic", ".heif")
-# photos OpenCV cannot decode, listed so that each is skipped with the reason instead of passed over unseen
-UNDECODABLE = {
-    ".heic": "OpenCV reads no HEIC, an iPhone's default format: export it as JPEG "
-    "(or set the iPhone's Settings > Camera > Formats to Most Compatible)",
-}
-UNDECODABLE[".heif"] = UNDECODABLE[".heic"]
+# photos this OpenCV cannot decode, listed so that each is skipped with the reason instead of passed over unseen
+_HEIC = ("OpenCV reads no HEIC, an iPhone's default format: export it as JPEG "
+         "(or set the iPhone's Settings > Camera > Formats to Most Compatible)")  # fmt: skip
+UNDECODABLE = {".heic": _HEIC, ".heif": _HEIC}
+if not cv2.haveImageWriter(".avif"):  # older or Windows opencv-python wheels, JetPack's OpenCV
+    UNDECODABLE[".avif"] = "this OpenCV has no AVIF codec (opencv-python 4.10+ on Linux has): convert it to JPEG"
 # stretch: resize to the input size. ink: crop to the dark strokes on light paper (signatures,
 # handwriting), keep the aspect ratio, and pad with the paper's colour.
 RESIZE_MODES = ("stretch", "ink")
@@ -127,8 +127,6 @@ def read_image(path: str | Path) -> np.ndarray:
     image = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR) if data.size else None
     if image is None:
         reason = UNDECODABLE.get(path.suffix.lower(), "the file is empty, truncated or not an image")
-        if path.suffix.lower() == ".avif" and not cv2.haveImageWriter(".avif"):  # older or Windows wheels, JetPack's
-            reason = "this OpenCV has no AVIF codec (opencv-python 4.10 and later on Linux do): convert it to JPEG"
         raise ImageReadError(f"cannot decode image {path}: {reason}")
     return _within_largest_side(_as_uint8_gray_or_bgr(image))
 
