@@ -9,6 +9,9 @@
 - `signatures.int8.onnx`: genuine or forged, writer-independent.
 - `yunet_s_640_640.onnx`: the YuNet face detector (Apache-2.0, `yunet.LICENSE.txt`).
 - `haarcascade_*.xml`: OpenCV's Haar face and eye cascades (the fallback face detector).
+- `shape_predictor_5_face_landmarks.npz`: dlib's 5-point landmark model, converted (public domain).
+- `face_landmarks_net.onnx`: a small network trained on its points (`--landmarks net`,
+  `python -m benchmarks.faces.landmark_net`); `face_landmarks_net.json` holds its figures.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from edge_runtime.command_line import CONTEXT, one_line_errors
 from edge_runtime.embedder import Embedder, warm_up
 from edge_runtime.enrollment import enroll_folder, enroll_paths, new_gallery, open_gallery, usable_region
 from edge_runtime.errors import SiameseEdgeError
+from edge_runtime.face_alignment import LANDMARKS
 from edge_runtime.face_quality import QualityGate
 from edge_runtime.gallery import GalleryError
 from edge_runtime.outputs import JsonLinesSink, VideoFileSink, display_available
@@ -89,6 +90,13 @@ def detector_options(command):
             default=DEFAULT_MIN_SCORE,
             help="Smallest face detection score (YuNet).",
         ),
+        click.option(
+            "--landmarks",
+            type=click.Choice(LANDMARKS),
+            default="dlib",
+            help="What finds the five points faces are cut by: dlib's cascade (exact), or net: a small "
+            "network trained on its points, faster in crowds.",
+        ),
         click.option("--roi", help="Recognise this region x,y,w,h instead of detecting."),
         click.option(
             "--min-sharpness",
@@ -116,7 +124,7 @@ def _regions(embedder: Embedder, options: dict) -> RegionFinder:
     if options.pop("no_quality"):
         gate = None
     detector, roi, min_score = options.pop("detector"), _roi(options.pop("roi")), options.pop("min_score")
-    return make_regions(embedder.info, detector, roi, min_face, gate, min_score)
+    return make_regions(embedder.info, detector, roi, min_face, gate, min_score, options.pop("landmarks"))
 
 
 def _embedder(options: dict) -> Embedder:

@@ -77,6 +77,12 @@ class FixedRegion:
         return self
 
 
+def box_centre(box: Box) -> np.ndarray:
+    """The centre (x, y) of a box (x, y, w, h)."""
+    x, y, w, h = box
+    return np.array([x + w / 2, y + h / 2])
+
+
 def box_area(box: Box) -> int:
     """The area of an (x, y, w, h) box, in pixels."""
     return box[2] * box[3]

@@ -49,7 +49,7 @@ class Embedder:
         # On the CPU one session reads the metadata and runs; GPU provider options need the
         # model's input shape and hash, so a minimal CPU session reads them first.
         on_cpu = names[0] == CPU
-        probe = _model_session(path, [CPU], minimal=not on_cpu)
+        probe = model_session(path, [CPU], minimal=not on_cpu)
         given = ModelFile(path, _info(probe, path))
         self.input_name = probe.get_inputs()[0].name
         if on_cpu:
@@ -125,7 +125,7 @@ def first_that_starts(names: list[str], attempt, require_first: bool = False):
 
 def read_model_info(path: Path) -> ModelInfo:
     """The metadata of the model at `path` (read by a minimal CPU session)."""
-    return _info(_model_session(path, [CPU], minimal=True), path)
+    return _info(model_session(path, [CPU], minimal=True), path)
 
 
 def _info(session, path: Path) -> ModelInfo:
@@ -147,7 +147,7 @@ def _open(path: Path, providers: list[str], options=None, minimal: bool = False)
     return ort.InferenceSession(str(path), session_options, providers=providers, provider_options=options)
 
 
-def _model_session(path: Path, providers: list[str], minimal: bool = False):
+def model_session(path: Path, providers: list[str], minimal: bool = False):
     try:
         return _open(path, providers, minimal=minimal)
     except Exception as error:  # onnxruntime raises its own untyped errors for unreadable models

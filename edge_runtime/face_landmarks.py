@@ -91,7 +91,44 @@ def landmarks_frame(points5: np.ndarray) -> np.ndarray:
     return similarity_transform(DLIB_IN_DLIB_RECT, points5)
 
 
-class DlibShapePredictor:
+class FivePointLocator:
+    """Finds dlib's five points of faces from frames (normalised → image) that place them: the two-pass
+    search from YuNet boxes is shared, each locator gives `predict_frames`."""
+
+    parts = 5
+    refit_tilt = REFIT_TILT  # faces whose first pass tilts more than this (degrees) get a second pass
+
+    def prepared(self, image: np.ndarray) -> np.ndarray:
+        """`image` as this locator reads it (converted once for both passes)."""
+        return image
+
+    def predict_frames(self, image: np.ndarray, frames: np.ndarray, subpixel: bool = False) -> np.ndarray:
+        """The points (faces×parts×2, image pixels) of the faces in `frames` (faces×2×3)."""
+        raise NotImplementedError
+
+    def predict_detection(self, image: np.ndarray, detection: Detection, subpixel: bool = False) -> np.ndarray:
+        """The points of a YuNet detection's face (see `predict_detections`)."""
+        return self.predict_detections(image, [detection], subpixel)[0]
+
+    def predict_detections(self, image: np.ndarray, detections: list[Detection], subpixel: bool = False) -> np.ndarray:
+        """The points (faces×parts×2) of YuNet detections' faces: found from the rectangle dlib would have
+        found (`box_rect`), then, for faces tilted more than `refit_tilt`, again from the frame those points
+        put the face in (`landmarks_frame`), which turns with the face (an upright face is found as well in
+        one pass). Every face of a frame is found at once."""
+        if not detections:
+            return np.empty((0, self.parts, 2))
+        image = self.prepared(image)
+        points = self.predict_frames(image, np.stack([rect_frame(box_rect(d.box)) for d in detections]), True)
+        outer_right, outer_left = points[:, 0], points[:, 2]  # the outer eye corners
+        run, rise = (outer_right - outer_left).T
+        tilted = np.flatnonzero(np.abs(np.degrees(np.arctan2(rise, run))) > self.refit_tilt)
+        if len(tilted):
+            refit = np.stack([landmarks_frame(points[i]) for i in tilted])
+            points[tilted] = self.predict_frames(image, refit, subpixel=True)
+        return points if subpixel else np.floor(points + 0.5)
+
+
+class DlibShapePredictor(FivePointLocator):
     """dlib's shape predictor (a cascade of regression-tree forests) from a `.npz` of `train.dlib_landmarks`.
 
     Each level of the cascade reads its feature pixels (the nearest pixel, its intensity as dlib's
@@ -193,26 +230,6 @@ class DlibShapePredictor:
         linear = frames[:, :, :2].transpose(0, 2, 1)
         located = shape.reshape(faces, -1, 2).astype(np.float64) @ linear + frames[:, None, :, 2]
         return located if subpixel else np.floor(located + 0.5)
-
-    def predict_detection(self, image: np.ndarray, detection: Detection, subpixel: bool = False) -> np.ndarray:
-        """The points of a YuNet detection's face (see `predict_detections`)."""
-        return self.predict_detections(image, [detection], subpixel)[0]
-
-    def predict_detections(self, image: np.ndarray, detections: list[Detection], subpixel: bool = False) -> np.ndarray:
-        """The points (faces×parts×2) of YuNet detections' faces: found from the rectangle dlib would have
-        found (`box_rect`), then, for faces tilted more than `REFIT_TILT`, again from the frame those points
-        put the face in (`landmarks_frame`), which turns with the face (an upright face is found as well in
-        one pass). Every face of a frame is found at once."""
-        if not detections:
-            return np.empty((0, self.parts, 2))
-        points = self.predict_frames(image, np.stack([rect_frame(box_rect(d.box)) for d in detections]), True)
-        outer_right, outer_left = points[:, 0], points[:, 2]  # the outer eye corners
-        run, rise = (outer_right - outer_left).T
-        tilted = np.flatnonzero(np.abs(np.degrees(np.arctan2(rise, run))) > REFIT_TILT)
-        if len(tilted):
-            refit = np.stack([landmarks_frame(points[i]) for i in tilted])
-            points[tilted] = self.predict_frames(image, refit, subpixel=True)
-        return points if subpixel else np.floor(points + 0.5)
 
 
 def _intensity_source(image: np.ndarray) -> tuple[np.ndarray, bool]:

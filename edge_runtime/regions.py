@@ -91,11 +91,12 @@ def face_regions(
     min_face: int = DEFAULT_GATE.min_size,
     gate: QualityGate | None = None,
     min_score: float = DEFAULT_MIN_SCORE,
+    landmarks: str = "dlib",
 ) -> RegionFinder:
     """Faces of `min_face` pixels and up found by YuNet (`face`) or the Haar cascade (`haar`), cut as
-    a model with input `spec` wants them, optionally vetted by `gate`."""
+    a model with input `spec` wants them (dlib's points found by `landmarks`), optionally vetted by `gate`."""
     found = HaarFaceDetector(min_face) if detector == "haar" else YuNetDetector(min_face, min_score)
-    return RegionFinder(found, FaceCutter(spec), gate)
+    return RegionFinder(found, FaceCutter(spec, landmarks), gate)
 
 
 def make_regions(
@@ -105,8 +106,10 @@ def make_regions(
     min_face: int = DEFAULT_GATE.min_size,
     gate: QualityGate | None = DEFAULT_GATE,
     min_score: float = DEFAULT_MIN_SCORE,
+    landmarks: str = "dlib",
 ) -> RegionFinder:
-    """The regions for `--detector auto|face|haar|none` and `--roi`; the quality gate applies to faces only.
+    """The regions for `--detector auto|face|haar|none`, `--roi` and `--landmarks`; the quality gate applies
+    to faces only.
 
     auto: for a face model with a face template, YuNet; for an older face model without one (trained
     on Haar boxes), the Haar cascade it was trained with; for other models, the whole image.
@@ -116,7 +119,7 @@ def make_regions(
     if detector == "auto":
         detector = "none" if info.kind != "face" else "face" if info.spec.face_template else "haar"
     if detector in ("face", "haar"):
-        return face_regions(info.spec, detector, min_face, gate, min_score)
+        return face_regions(info.spec, detector, min_face, gate, min_score, landmarks)
     if detector == "none":
         return RegionFinder(WholeFrame())
     raise DetectorError(f"unknown detector {detector!r}; choose {', '.join(DETECTORS)} (or give --roi)")

@@ -47,19 +47,24 @@ def export_fp32(payload: dict, opset: int = DEFAULT_OPSET, flip_average: bool = 
         raise ValueError(f"opset {opset} is not supported; choose one of {', '.join(map(str, IR_VERSION_FOR_OPSET))}")
     spec = InputSpec.from_dict(payload["input"])
     model = embedding_module(payload, flip_average)
-    dummy = torch.zeros(1, spec.channels, spec.height, spec.width)
+    return module_to_onnx(model, torch.zeros(1, spec.channels, spec.height, spec.width), opset, INPUT_NAME, OUTPUT_NAME)
+
+
+def module_to_onnx(module: torch.nn.Module, example: torch.Tensor, opset: int, input_name: str,
+                   output_name: str) -> onnx.ModelProto:  # fmt: skip
+    """A one-input, one-output module as ONNX (the TorchScript exporter, any batch size), versions pinned."""
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            model,
-            (dummy,),
+            module,
+            (example,),
             buffer,
             dynamo=False,
             opset_version=opset,
-            input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
-            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+            input_names=[input_name],
+            output_names=[output_name],
+            dynamic_axes={input_name: {0: "batch"}, output_name: {0: "batch"}},
             do_constant_folding=True,
         )
     return pin_versions(onnx.load_from_string(buffer.getvalue()), opset)

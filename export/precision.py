@@ -66,15 +66,29 @@ def to_int8(
     method: str = "percentile",
     full_range: bool = False,
 ) -> onnx.ModelProto:
-    """Static INT8 quantization in QDQ format for CPUs (U8S8), calibrated on real images.
-
-    Activations are unsigned and asymmetric, weights signed, symmetric and per channel. Weights
-    use 7 bits unless `full_range`: x86 CPUs without VNNI multiply u8×s8 through 16-bit sums that
-    saturate with 8-bit weights (seen here: cosine to FP32 fell to 0.2). TensorRT gets the S8S8
-    form of this model (`export.tensorrt_variant`), built from the same calibration.
+    """Static INT8 quantization in QDQ format for CPUs (U8S8), calibrated on real images (`quantize_u8s8`).
+    TensorRT gets the S8S8 form of this model (`export.tensorrt_variant`), built from the same calibration.
     """
     if len(calibration_images) == 0:
         raise CalibrationError("INT8 calibration needs at least one readable image")
+    batches = _ImageBatches(calibration_images, spec, batch_size=16)
+    return quantize_u8s8(proto, batches, opset, method=method, full_range=full_range)
+
+
+def quantize_u8s8(
+    proto: onnx.ModelProto,
+    batches: CalibrationDataReader,
+    opset: int,
+    *,
+    method: str = "percentile",
+    full_range: bool = False,
+) -> onnx.ModelProto:
+    """Static INT8 quantization in QDQ format for CPUs (U8S8), calibrated on the inputs `batches` gives.
+
+    Activations are unsigned and asymmetric, weights signed, symmetric and per channel. Weights
+    use 7 bits unless `full_range`: x86 CPUs without VNNI multiply u8×s8 through 16-bit sums that
+    saturate with 8-bit weights (seen here: cosine to FP32 fell to 0.2). The model's metadata is kept.
+    """
     if method not in CALIBRATION_METHODS:
         raise CalibrationError(f"unknown calibration method {method!r}; choose {', '.join(CALIBRATION_METHODS)}")
     with tempfile.TemporaryDirectory(prefix="siamese-edge-int8-") as scratch:
@@ -87,7 +101,7 @@ def to_int8(
             quantize_static(
                 str(prepared_path),
                 str(int8_path),
-                _ImageBatches(calibration_images, spec, batch_size=16),
+                batches,
                 quant_format=QuantFormat.QDQ,
                 per_channel=True,
                 reduce_range=not full_range,
@@ -97,4 +111,7 @@ def to_int8(
                 extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
             )
         log.debug("%s", chatter.getvalue().strip())
-        return drop_unused_domains(pin_versions(onnx.load(int8_path), opset))
+        quantized = onnx.load(int8_path)
+        if not quantized.metadata_props:
+            quantized.metadata_props.extend(proto.metadata_props)
+        return drop_unused_domains(pin_versions(quantized, opset))

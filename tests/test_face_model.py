@@ -11,12 +11,14 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from edge_runtime.bundled import DEFAULT_MODEL, SMALL_FACE_MODEL, packaged_model
 from edge_runtime.cli import gallery_command, recognize
 from edge_runtime.embedder import Embedder
 from edge_runtime.enrollment import usable_region
+from edge_runtime.face_alignment import LANDMARKS
 from edge_runtime.names import UNKNOWN
 from edge_runtime.preprocessing import read_image
 from edge_runtime.regions import make_regions
@@ -60,14 +62,15 @@ def _probes(tmp_path: Path) -> tuple[Path, Path, list[str]]:
     return enroll, probes, truth
 
 
-def test_one_enrolled_photo_names_the_others_and_strangers_are_unknown(tmp_path):
+@pytest.mark.parametrize("landmarks", LANDMARKS)
+def test_one_enrolled_photo_names_the_others_and_strangers_are_unknown(tmp_path, landmarks):
     enroll, probes, truth = _probes(tmp_path)
     gallery = str(tmp_path / "people.npz")
-    runner = CliRunner()
-    enrolled = runner.invoke(gallery_command, ["enroll", *MODEL_ARGS, "-g", gallery, str(enroll)])
+    runner, options = CliRunner(), [*MODEL_ARGS, "--landmarks", landmarks]
+    enrolled = runner.invoke(gallery_command, ["enroll", *options, "-g", gallery, str(enroll)])
     assert enrolled.exit_code == 0, enrolled.output
     assert f"{len(PEOPLE)} identities" in enrolled.stdout
-    result = runner.invoke(recognize, [*MODEL_ARGS, "-g", gallery, "-i", str(probes), "--headless", "--json"])
+    result = runner.invoke(recognize, [*options, "-g", gallery, "-i", str(probes), "--headless", "--json"])
     assert result.exit_code == 0, result.output
     said = {}
     for line in result.stdout.splitlines():
@@ -79,7 +82,7 @@ def test_one_enrolled_photo_names_the_others_and_strangers_are_unknown(tmp_path)
     strangers = [a == UNKNOWN for a, t in zip(answers, truth, strict=True) if t == UNKNOWN]
     wrong = [a for a, t in zip(answers, truth, strict=True) if a not in (t, UNKNOWN, "nothing")]
     print(f"named right {sum(known)}/{len(known)}, strangers unknown {sum(strangers)}/{len(strangers)}, wrong {wrong}")
-    # measured with the bundled model: 32 of 32 named right, 24 of 24 strangers unknown, no wrong name
+    # measured with the bundled model: 31 of 32 named right, 24 of 24 strangers unknown, no wrong name (both landmarks)
     assert sum(known) >= len(known) - 2 and all(strangers) and not wrong
 
 

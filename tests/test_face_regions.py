@@ -10,12 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_runtime.bundled import packaged_model
 from edge_runtime.detectors import Detection, WholeFrame
-from edge_runtime.face_alignment import DLIB_TEMPLATE, LANDMARK_MODEL, FaceCutter, read_face_template, template_spec
+from edge_runtime.face_alignment import DLIB_TEMPLATE, FaceCutter, landmark_locator, read_face_template, template_spec
 from edge_runtime.face_detection import HaarFaceDetector, YuNetDetector
 from edge_runtime.face_geometry import chip_transform, similarity_transform
-from edge_runtime.face_landmarks import DLIB_CHIP_TEMPLATE, DlibShapePredictor
+from edge_runtime.face_landmarks import DLIB_CHIP_TEMPLATE
 from edge_runtime.face_quality import QualityGate, frontality
 from edge_runtime.model_info import ModelInfo
 from edge_runtime.preprocessing import InputSpec, read_image
@@ -65,7 +64,7 @@ def _dlib_points_in(chip: np.ndarray) -> np.ndarray:
     padded = cv2.copyMakeBorder(chip, 75, 75, 75, 75, cv2.BORDER_REPLICATE)
     found = YuNetDetector(min_size=40).detect(padded)
     assert found
-    predictor = DlibShapePredictor(packaged_model(LANDMARK_MODEL))
+    predictor = landmark_locator("dlib")
     return predictor.predict_detection(padded, found[0], subpixel=True) - 75
 
 
@@ -101,9 +100,9 @@ def test_a_tilted_face_is_cut_upright_onto_dlibs_chip():
 def test_yunets_own_landmarks_barely_follow_a_tilt_which_is_why_dlibs_are_used():
     tilted = _rotate(read_image(FACES[0]), 20)
     yunet = YuNetDetector(min_size=64).detect(tilted)[0]
-    dlib_points = DlibShapePredictor(packaged_model(LANDMARK_MODEL)).predict_detection(tilted, yunet, subpixel=True)
+    dlib_points = landmark_locator("dlib").predict_detection(tilted, yunet, subpixel=True)
     upright = _eye_tilt(
-        DlibShapePredictor(packaged_model(LANDMARK_MODEL)).predict_detection(
+        landmark_locator("dlib").predict_detection(
             read_image(FACES[0]), YuNetDetector(min_size=64).detect(read_image(FACES[0]))[0], subpixel=True
         )
     )

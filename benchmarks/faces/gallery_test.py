@@ -36,7 +36,7 @@ def measure() -> None:
     parser.add_argument("--threshold", type=float, help="instead of the model's calibrated threshold")
     args = parser.parse_args()
     embedder = Embedder(args.model, providers=("cpu",))
-    finder = lfw_faces(embedder.info.spec, QualityGate())
+    finder = lfw_faces(embedder.info.spec, QualityGate(), args.landmarks)
     people = sorted(held_out_people(read_folds(args.pairs), args.test_folds))
     images, labels, skipped, undetected = [], [], 0, 0
     for label, person in enumerate(people):

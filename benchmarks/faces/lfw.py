@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.detectors import Detection
+from edge_runtime.detectors import Detection, box_centre
 from edge_runtime.errors import SiameseEdgeError
-from edge_runtime.face_alignment import turned
+from edge_runtime.face_alignment import LANDMARKS, turned
 from edge_runtime.face_quality import QualityGate
 from edge_runtime.preprocessing import InputSpec, read_image
 from edge_runtime.regions import RegionFinder, face_regions
@@ -62,10 +62,10 @@ def image_path(root: Path, person: str, number: int) -> Path:
     return root / person / f"{person}_{number:04d}.jpg"
 
 
-def lfw_faces(spec: InputSpec, gate: QualityGate | None = None) -> RegionFinder:
+def lfw_faces(spec: InputSpec, gate: QualityGate | None = None, landmarks: str = "dlib") -> RegionFinder:
     """Face regions as the runtime cuts them for a model with input `spec` (YuNet with a face template,
-    the Haar cascade without), down to LFW's 40 px faces."""
-    return face_regions(spec, "face" if spec.face_template else "haar", MIN_FACE, gate)
+    the Haar cascade without; dlib's points found by `landmarks`), down to LFW's 40 px faces."""
+    return face_regions(spec, "face" if spec.face_template else "haar", MIN_FACE, gate, landmarks=landmarks)
 
 
 def central_detection(image: np.ndarray, faces: RegionFinder) -> Detection | None:
@@ -74,9 +74,7 @@ def central_detection(image: np.ndarray, faces: RegionFinder) -> Detection | Non
     if not found:
         return None
     centre = np.array([image.shape[1] / 2, image.shape[0] / 2])
-    return min(
-        found, key=lambda d: np.linalg.norm(np.array([d.box[0] + d.box[2] / 2, d.box[1] + d.box[3] / 2]) - centre)
-    )
+    return min(found, key=lambda d: np.linalg.norm(box_centre(d.box) - centre))
 
 
 def face_crop(image: np.ndarray, faces: RegionFinder) -> tuple[np.ndarray, bool]:
@@ -111,4 +109,16 @@ def model_benchmark_parser(doc: str | None) -> argparse.ArgumentParser:
     parser.add_argument("lfw", type=Path)
     parser.add_argument("pairs", type=Path)
     parser.add_argument("--test-folds", type=int, default=10, help="the first N folds are measured")
+    parser.add_argument("--landmarks", choices=LANDMARKS, default="dlib", help="as the CLI's --landmarks")
+    return parser
+
+
+def training_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The arguments of a tool that learns from LFW people outside the test folds: LFW_ROOT PAIRS_FILE
+    OUT [--test-folds 5]."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("lfw", type=Path)
+    parser.add_argument("pairs", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--test-folds", type=int, default=5, help="people of the first N folds are left out")
     return parser

@@ -73,7 +73,7 @@ def measure() -> None:
     parser.add_argument("--turn", type=float, default=0.0, help="turn each pair's second photo by this many degrees")
     args = parser.parse_args()
     embedder = Embedder(args.model, providers=("cpu",))
-    faces = lfw_faces(embedder.info.spec)
+    faces = lfw_faces(embedder.info.spec, landmarks=args.landmarks)
     cache: dict[tuple[str, int, float], np.ndarray] = {}
     fallbacks = 0
 

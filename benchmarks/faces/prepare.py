@@ -12,22 +12,15 @@ Usage: python -m benchmarks.faces.prepare LFW_ROOT PAIRS_FILE OUT_DIR [--test-fo
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import cv2
 
-from benchmarks.faces.lfw import face_crop, held_out_people, lfw_faces, read_folds
+from benchmarks.faces.lfw import face_crop, held_out_people, lfw_faces, read_folds, training_parser
 from edge_runtime.face_alignment import TEMPLATE_FILE, named_template, template_spec, write_face_template
 from edge_runtime.preprocessing import InputSpec, read_image
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("lfw", type=Path)
-    parser.add_argument("pairs", type=Path)
-    parser.add_argument("out", type=Path)
-    parser.add_argument("--test-folds", type=int, default=5, help="people of the first N folds are left out")
+    parser = training_parser(__doc__)
     parser.add_argument("--min-images", type=int, default=2, help="people with fewer detected faces are left out")
     parser.add_argument("--template", help="cut faces onto this face template: dlib, or a JSON file")
     parser.add_argument("--size", type=int, default=150, help="crop size with --template, in pixels")
