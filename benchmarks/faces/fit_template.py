@@ -27,7 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from benchmarks.faces.lfw import held_out_people, read_folds
+from benchmarks.faces.lfw import held_out_people, person_folders, read_folds
 from edge_runtime.face_detection import YuNetDetector
 from edge_runtime.face_geometry import chip_transform, warp_face
 
@@ -73,7 +73,7 @@ def main() -> None:
     parser.add_argument("--check", type=int, default=300, help="other images to check it on")
     args = parser.parse_args()
     unseen = held_out_people(read_folds(args.pairs), 10)
-    paths = sorted(p for person in args.lfw.iterdir() if person.name not in unseen for p in person.glob("*.jpg"))
+    paths = sorted(p for person in person_folders(args.lfw) if person.name not in unseen for p in person.glob("*.jpg"))
     order = np.random.default_rng(0).permutation(len(paths))
     fit_paths = [paths[i] for i in order[: args.fit]]
     check_paths = [paths[i] for i in order[args.fit : args.fit + args.check]]

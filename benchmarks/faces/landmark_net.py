@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.faces.align_time import read_frames
-from benchmarks.faces.lfw import held_out_people, read_folds, run_reporting_errors, training_parser
+from benchmarks.faces.lfw import held_out_people, person_folders, read_folds, run_reporting_errors, training_parser
 from edge_runtime.bundled import packaged_model
 from edge_runtime.face_alignment import LANDMARK_LOCATORS, landmark_locator, turned
 from edge_runtime.face_detection import YuNetDetector
@@ -115,7 +115,7 @@ def main() -> None:
 
     def measure() -> None:
         held_out = held_out_people(read_folds(args.pairs), args.test_folds)
-        people = [p for p in sorted(args.lfw.iterdir()) if p.is_dir()]
+        people = person_folders(args.lfw)
         training = people_photos(args.lfw, [p for p in people if p.name not in held_out])
         samples = collect_faces(training, len(training))
         net, report = train_landmark_net(samples, args.epochs)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_runtime.detectors import Detection, box_centre
-from edge_runtime.errors import SiameseEdgeError
+from edge_runtime.errors import DatasetError, SiameseEdgeError
 from edge_runtime.face_alignment import LANDMARKS, turned
 from edge_runtime.face_quality import QualityGate
 from edge_runtime.preprocessing import InputSpec, read_image
@@ -55,6 +55,13 @@ def _folds(lines: list[str]) -> list[list[Pair]]:
 def held_out_people(folds: list[list[Pair]], count: int) -> set[str]:
     """Everyone who appears in the first `count` folds: never to be trained on."""
     return {name for fold in folds[:count] for a, _, b, _, _ in fold for name in (a, b)}
+
+
+def person_folders(root: Path) -> list[Path]:
+    """LFW's folders, one a person, in name order (a DatasetError when `root` is not a folder)."""
+    if not root.is_dir():
+        raise DatasetError(f"no LFW folder at {root} (it holds one folder of photos a person)")
+    return sorted(p for p in root.iterdir() if p.is_dir())
 
 
 def image_path(root: Path, person: str, number: int) -> Path:

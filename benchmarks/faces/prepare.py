@@ -12,9 +12,19 @@ Usage: python -m benchmarks.faces.prepare LFW_ROOT PAIRS_FILE OUT_DIR [--test-fo
 
 from __future__ import annotations
 
+import argparse
+
 import cv2
 
-from benchmarks.faces.lfw import face_crop, held_out_people, lfw_faces, read_folds, training_parser
+from benchmarks.faces.lfw import (
+    face_crop,
+    held_out_people,
+    lfw_faces,
+    person_folders,
+    read_folds,
+    run_reporting_errors,
+    training_parser,
+)
 from edge_runtime.face_alignment import TEMPLATE_FILE, named_template, template_spec, write_face_template
 from edge_runtime.preprocessing import InputSpec, read_image
 
@@ -25,13 +35,18 @@ def main() -> None:
     parser.add_argument("--template", help="cut faces onto this face template: dlib, or a JSON file")
     parser.add_argument("--size", type=int, default=150, help="crop size with --template, in pixels")
     args = parser.parse_args()
+    run_reporting_errors("prepare", lambda: prepare(args))
+
+
+def prepare(args: argparse.Namespace) -> None:
+    """Cut and write the faces the arguments describe."""
     template = named_template(args.template) if args.template else None
     spec = (
         template_spec(template, args.size) if template else InputSpec(args.size, args.size, 3, (0.5,) * 3, (0.5,) * 3)
     )
     finder = lfw_faces(spec)
     held_out = held_out_people(read_folds(args.pairs), args.test_folds)
-    people = [p for p in sorted(args.lfw.iterdir()) if p.is_dir() and p.name not in held_out]
+    people = [p for p in person_folders(args.lfw) if p.name not in held_out]
     kept = images = 0
     for person in people:
         files = sorted(person.glob("*.jpg"))
