@@ -27,7 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from benchmarks.faces.lfw import held_out_people, person_folders, read_folds
+from benchmarks.faces.lfw import held_out_people, person_folders, read_folds, run_reporting_errors
 from edge_runtime.face_detection import YuNetDetector
 from edge_runtime.face_geometry import chip_transform, warp_face
 
@@ -72,6 +72,11 @@ def main() -> None:
     parser.add_argument("--fit", type=int, default=400, help="images to fit the template on")
     parser.add_argument("--check", type=int, default=300, help="other images to check it on")
     args = parser.parse_args()
+    run_reporting_errors("fit_template", lambda: fit(args))
+
+
+def fit(args: argparse.Namespace) -> None:
+    """Fit the template on LFW and check it, as the arguments say."""
     unseen = held_out_people(read_folds(args.pairs), 10)
     paths = sorted(p for person in person_folders(args.lfw) if person.name not in unseen for p in person.glob("*.jpg"))
     order = np.random.default_rng(0).permutation(len(paths))
