@@ -15,6 +15,7 @@ from bench.system import system_facts
 from edge_runtime.command_line import CONTEXT, one_line_errors
 from edge_runtime.errors import SiameseEdgeError
 from edge_runtime.extras import install_command
+from edge_runtime.face_alignment import LANDMARKS
 from edge_runtime.onnx_runtime import onnxruntime
 
 log = logging.getLogger("bench")
@@ -55,6 +56,7 @@ def _integers(value: str) -> list[int]:
 )
 @click.option("--detector", type=click.Choice(["face", "none"]), default="face", help="Detector of --video.")
 @click.option("--enroll", type=click.Path(file_okay=False), help="Gallery of --video (default: 1,000 random ids).")
+@click.option("--landmarks", type=click.Choice(LANDMARKS), default="dlib", help="What finds --video's face landmarks.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the report as JSON.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write the results as CSV.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write a throughput chart (PNG; needs matplotlib).")
@@ -91,6 +93,7 @@ class BenchOptions:
     video: tuple[str, ...] = ()
     detector: str = "face"
     enroll: str | None = None
+    landmarks: str = "dlib"
 
 
 def run_benchmark(models: list[str], options: BenchOptions) -> dict:
@@ -134,7 +137,8 @@ def run_benchmark(models: list[str], options: BenchOptions) -> dict:
 
         provider = _first_runnable(options.providers, available)
         report["video"] = [
-            video_benchmark(model, provider, list(options.video), options.detector, options.enroll) for model in models
+            video_benchmark(model, provider, list(options.video), options.detector, options.enroll, options.landmarks)
+            for model in models
         ]
     return report
 

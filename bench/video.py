@@ -18,7 +18,8 @@ from edge_runtime.regions import make_regions
 from edge_runtime.streams import open_streams, plan_streams, stream_output
 
 
-def video_benchmark(model: str, provider: str, videos: list[str], detector: str, enroll: str | None) -> dict:
+def video_benchmark(model: str, provider: str, videos: list[str], detector: str, enroll: str | None,
+                    landmarks: str = "dlib") -> dict:  # fmt: skip
     """FPS (all streams together) and mean milliseconds per frame of decode, detect, embed+match and
     draw+encode on `videos`, each an annotated video of its own; each stream's FPS and latency.
 
@@ -26,7 +27,7 @@ def video_benchmark(model: str, provider: str, videos: list[str], detector: str,
     same, the names are meaningless.
     """
     embedder = Embedder(model, providers=(provider,))
-    finder = make_regions(embedder.info, detector)
+    finder = make_regions(embedder.info, detector, landmarks=landmarks)
     gallery = new_gallery(embedder)
     if enroll:
         enroll_folder(gallery, embedder, enroll, finder)
@@ -49,6 +50,7 @@ def video_benchmark(model: str, provider: str, videos: list[str], detector: str,
         "precision": embedder.info.precision,
         "provider": provider,
         "detector": detector,
+        "landmarks": landmarks,
         "streams": len(streams),
         "frames": summary.frames,
         "fps": summary.fps,

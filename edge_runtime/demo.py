@@ -21,6 +21,7 @@ from edge_runtime.command_line import CONTEXT, one_line_errors
 from edge_runtime.embedder import Embedder
 from edge_runtime.enrollment import enroll_images, new_gallery
 from edge_runtime.errors import SiameseEdgeError
+from edge_runtime.face_alignment import LANDMARKS
 from edge_runtime.names import UNKNOWN
 from edge_runtime.outputs import JsonLinesSink, VideoFileSink
 from edge_runtime.photo_video import score_events, write_photo_video
@@ -49,20 +50,21 @@ def _people(folder: Path) -> list[Path]:
     help="enrolled/<person>/<photos> (the first photo is enrolled) and strangers/<person>/<photos>.",
 )
 @click.option("--model", type=click.Path(dir_okay=False, path_type=Path), help="Default: the bundled face model.")
+@click.option("--landmarks", type=click.Choice(LANDMARKS), default="dlib", help="What finds the face landmarks.")
 @one_line_errors()
-def main(out: Path, data: Path, model: Path | None) -> None:
+def main(out: Path, data: Path, model: Path | None, landmarks: str) -> None:
     """Run the one-shot face demo on the bundled model and photos, headless."""
-    click.echo(json.dumps(run_demo(out, data, model or Path(packaged_model(DEFAULT_MODEL))), indent=2))
+    click.echo(json.dumps(run_demo(out, data, model or Path(packaged_model(DEFAULT_MODEL)), landmarks), indent=2))
 
 
-def run_demo(out: Path, data: Path, model: Path) -> dict:
+def run_demo(out: Path, data: Path, model: Path, landmarks: str = "dlib") -> dict:
     """Enroll one photo per person, build the video, recognise it and score every face shown."""
     enrolled, strangers = _people(data / "enrolled"), _people(data / "strangers")
     if not enrolled or not strangers:
         raise SiameseEdgeError(f"demo data {data} needs enrolled/<person>/ and strangers/<person>/ photo folders")
     out.mkdir(parents=True, exist_ok=True)
     embedder = Embedder(model, providers=("cpu",))
-    gallery, regions = new_gallery(embedder), make_regions(embedder.info)  # regions once: they load the models
+    gallery, regions = new_gallery(embedder), make_regions(embedder.info, landmarks=landmarks)  # once: they load models
     shown = []
     for person in enrolled:
         first, *others = image_files(person)

@@ -232,10 +232,15 @@ class DlibShapePredictor(FivePointLocator):
         return located if subpixel else np.floor(located + 0.5)
 
 
-def _intensity_source(image: np.ndarray) -> tuple[np.ndarray, bool]:
-    """The image to read intensities from (gray, or BGR whose r+g+b dlib divides by 3) and whether it is colour."""
+def check_landmark_image(image: np.ndarray) -> None:
+    """Raise ValueError unless `image` is what landmarks are found in: gray, BGR or BGRA uint8."""
     if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
         raise ValueError(f"landmarks need a gray or BGR uint8 image, not {image.dtype} of shape {image.shape}")
+
+
+def _intensity_source(image: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The image to read intensities from (gray, or BGR whose r+g+b dlib divides by 3) and whether it is colour."""
+    check_landmark_image(image)
     if image.ndim == 2 or image.shape[2] == 3:
         return image, image.ndim == 3
     return (image[:, :, 0], False) if image.shape[2] == 1 else (np.ascontiguousarray(image[:, :, :3]), True)

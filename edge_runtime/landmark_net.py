@@ -6,7 +6,7 @@ The network sees each face as a grey square cut from the frame that dlib's recta
 pass's points) puts it in, over `crop` = (low, high, pixels) of that frame's unit square, and returns the
 five points in the frame's normalised coordinates. The frames, the second pass for tilted faces and
 the points' order are `FivePointLocator`'s, so it cuts faces onto dlib's templates as dlib's points do.
-A frame of many faces costs one run of the network.
+A frame of many faces costs one run of the network, and one more for those tilted over `refit_tilt`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 
 from edge_runtime.embedder import model_session
 from edge_runtime.errors import CheckpointError
-from edge_runtime.face_landmarks import FivePointLocator
+from edge_runtime.face_landmarks import FivePointLocator, check_landmark_image
 from edge_runtime.providers import CPU
 
 NET_FORMAT = "siamese-edge-landmarks/1"
@@ -43,8 +43,7 @@ def cut_square(image: np.ndarray, frame: np.ndarray, crop: tuple[float, float, i
 
 def grey_image(image: np.ndarray) -> np.ndarray:
     """A gray, BGR or BGRA uint8 image in grey."""
-    if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
-        raise ValueError(f"landmarks need a gray or BGR uint8 image, not {image.dtype} of shape {image.shape}")
+    check_landmark_image(image)
     if image.ndim == 2:
         return image
     if image.shape[2] == 1:
@@ -64,6 +63,7 @@ class LandmarkNet(FivePointLocator):
                 raise ValueError(f"format {metadata.get('format')!r}")
             low, high, pixels = json.loads(metadata["crop"])
             self.crop = float(low), float(high), int(pixels)
+            _check_shapes(self.session, *self.crop)
         except (ValueError, KeyError, TypeError) as error:
             raise CheckpointError(
                 f"{path} is not a landmark network of format {NET_FORMAT} ({error}): "
@@ -77,6 +77,8 @@ class LandmarkNet(FivePointLocator):
 
     def predict_frames(self, image: np.ndarray, frames: np.ndarray, subpixel: bool = False) -> np.ndarray:
         """The points (faces×5×2, image pixels, dlib's order) of the faces in `frames` (faces×2×3), all in one run."""
+        if not len(frames):  # ONNX Runtime's INT8 kernels crash on an empty batch
+            return np.empty((0, self.parts, 2))
         grey, pixels = grey_image(image), self.crop[2]
         crops = np.empty((len(frames), 1, pixels, pixels), np.float32)
         for face, frame in enumerate(frames):
@@ -84,3 +86,11 @@ class LandmarkNet(FivePointLocator):
         shape = self.session.run(None, {self.input: crops})[0].reshape(len(frames), self.parts, 2).astype(np.float64)
         located = shape @ frames[:, :, :2].transpose(0, 2, 1) + frames[:, None, :, 2]
         return located if subpixel else np.floor(located + 0.5)
+
+
+def _check_shapes(session, low: float, high: float, pixels: int) -> None:
+    """Raise ValueError unless the network takes faces×1×pixels×pixels and gives faces×10, over low < high."""
+    expected_input, expected_output = [1, pixels, pixels], [FivePointLocator.parts * 2]
+    given_input, given_output = session.get_inputs()[0].shape[1:], session.get_outputs()[0].shape[1:]
+    if pixels <= 0 or not low < high or given_input != expected_input or given_output != expected_output:
+        raise ValueError(f"crop {[low, high, pixels]} does not fit its input {given_input} and output {given_output}")

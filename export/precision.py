@@ -112,6 +112,15 @@ def quantize_u8s8(
             )
         log.debug("%s", chatter.getvalue().strip())
         quantized = onnx.load(int8_path)
-        if not quantized.metadata_props:
-            quantized.metadata_props.extend(proto.metadata_props)
+        _keep_metadata(proto, quantized)
         return drop_unused_domains(pin_versions(quantized, opset))
+
+
+def _keep_metadata(source: onnx.ModelProto, target: onnx.ModelProto) -> None:
+    """Give `target` every metadata entry of `source` (their values win), keeping its own others."""
+    entries = {entry.key: entry for entry in target.metadata_props}
+    for entry in source.metadata_props:
+        if entry.key in entries:
+            entries[entry.key].value = entry.value
+        else:
+            target.metadata_props.add(key=entry.key, value=entry.value)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import onnx
 import pytest
 import torch
 
@@ -95,6 +96,20 @@ def test_other_files_are_refused_on_one_line(tmp_path):
         LandmarkNet(truncated)
     with pytest.raises(ValueError, match="gray or BGR uint8"):
         landmark_locator("net").predict_frames(np.zeros((64, 64), np.float32), np.zeros((1, 2, 3)))
+    model = onnx.load(packaged_model("face_landmarks_net.onnx"))
+    for crop in ("[-0.05, 1.05, 48]", "[0.5, 0.5, 64]", "[0, 1, 0]", "64"):
+        for entry in model.metadata_props:
+            if entry.key == "crop":
+                entry.value = crop
+        onnx.save(model, tmp_path / "edited.onnx")
+        with pytest.raises(CheckpointError, match="not a landmark network"):
+            LandmarkNet(tmp_path / "edited.onnx")
+
+
+def test_no_faces_give_no_points():
+    net = landmark_locator("net")
+    assert net.predict_frames(np.zeros((48, 64), np.uint8), np.empty((0, 2, 3))).shape == (0, 5, 2)
+    assert net.predict_detections(np.zeros((48, 64, 3), np.uint8), []).shape == (0, 5, 2)
 
 
 def _blobs(points: np.ndarray) -> np.ndarray:

@@ -12,8 +12,13 @@ models=$(cd "$(dirname "$0")/../../edge_runtime/models" && pwd)
 for round in $(seq "$rounds"); do
   for landmarks in dlib net; do
     for model in dlib_face_resnet.int8.onnx face_student.int8.onnx; do
-      summary=$(edge-recognize --enroll "$dir/enroll" -i "$dir/video.mp4" --headless --json -m "$models/$model" \
-        --no-quality --landmarks "$landmarks" 2>&1 >/dev/null | grep -oE '[0-9]+ frames in .*')
+      said=$(edge-recognize --enroll "$dir/enroll" -i "$dir/video.mp4" --headless --json -m "$models/$model" \
+        --no-quality --landmarks "$landmarks" 2>&1 >/dev/null) || true
+      summary=$(grep -oE '[0-9]+ frames in .*' <<<"$said" || true)
+      if [[ -z "$summary" ]]; then
+        echo "$0: $landmarks, $model: no run summary; edge-recognize said: $(tail -n 1 <<<"$said")" >&2
+        exit 1
+      fi
       echo "round $round, $landmarks, $model: $summary"
     done
   done
