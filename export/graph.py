@@ -123,8 +123,17 @@ def describe(
 def attach_metadata(proto: onnx.ModelProto, info: ModelInfo) -> onnx.ModelProto:
     """Replace the model's metadata with `info`'s entries."""
     del proto.metadata_props[:]
-    for key, value in info.to_metadata().items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
+    set_metadata(proto, info.to_metadata())
     proto.producer_name = "siamese-edge"
+    return proto
+
+
+def set_metadata(proto: onnx.ModelProto, entries: dict[str, str]) -> onnx.ModelProto:
+    """Set `entries` in the model's metadata (their values win), keeping its other entries."""
+    existing = {entry.key: entry for entry in proto.metadata_props}
+    for key, value in entries.items():
+        if key in existing:
+            existing[key].value = value
+        else:
+            proto.metadata_props.add(key=key, value=value)
     return proto

@@ -7,7 +7,7 @@ import io
 import logging
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from edge_runtime.errors import SiameseEdgeError
 from edge_runtime.preprocessing import InputSpec, to_input_tensor
-from export.graph import INPUT_NAME, drop_unused_domains, pin_versions
+from export.graph import drop_unused_domains, pin_versions, set_metadata
 
 log = logging.getLogger(__name__)
 
@@ -42,19 +42,22 @@ def to_fp16(proto: onnx.ModelProto, opset: int) -> onnx.ModelProto:
     return drop_unused_domains(pin_versions(converted, opset))
 
 
-class _ImageBatches(CalibrationDataReader):
-    """Equal-sized batches (the histogram calibrators need one shape), a final partial one dropped."""
+def equal_batches(arrays: np.ndarray, size: int) -> Iterator[np.ndarray]:
+    """`arrays` in batches of `size` (or all of them, when fewer), a final partial batch dropped: the
+    histogram calibrators need one shape."""
+    size = min(size, len(arrays))
+    return (arrays[start : start + size] for start in range(0, len(arrays) - size + 1, size))
 
-    def __init__(self, images: np.ndarray, spec: InputSpec, batch_size: int) -> None:
-        batch_size = min(batch_size, len(images))
-        images = images[: len(images) - len(images) % batch_size]
-        self.batches: Iterator[np.ndarray] = (
-            to_input_tensor(images[i : i + batch_size], spec) for i in range(0, len(images), batch_size)
-        )
+
+class _InputBatches(CalibrationDataReader):
+    """The model's one input, a batch at a time."""
+
+    def __init__(self, batches: Iterable[np.ndarray], input_name: str) -> None:
+        self.batches, self.input_name = iter(batches), input_name
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         batch = next(self.batches, None)
-        return None if batch is None else {INPUT_NAME: batch}
+        return None if batch is None else {self.input_name: batch}
 
 
 def to_int8(
@@ -71,19 +74,19 @@ def to_int8(
     """
     if len(calibration_images) == 0:
         raise CalibrationError("INT8 calibration needs at least one readable image")
-    batches = _ImageBatches(calibration_images, spec, batch_size=16)
+    batches = (to_input_tensor(images, spec) for images in equal_batches(calibration_images, 16))
     return quantize_u8s8(proto, batches, opset, method=method, full_range=full_range)
 
 
 def quantize_u8s8(
     proto: onnx.ModelProto,
-    batches: CalibrationDataReader,
+    batches: Iterable[np.ndarray],
     opset: int,
     *,
     method: str = "percentile",
     full_range: bool = False,
 ) -> onnx.ModelProto:
-    """Static INT8 quantization in QDQ format for CPUs (U8S8), calibrated on the inputs `batches` gives.
+    """Static INT8 quantization in QDQ format for CPUs (U8S8), calibrated on `batches` of the model's input.
 
     Activations are unsigned and asymmetric, weights signed, symmetric and per channel. Weights
     use 7 bits unless `full_range`: x86 CPUs without VNNI multiply u8×s8 through 16-bit sums that
@@ -101,7 +104,7 @@ def quantize_u8s8(
             quantize_static(
                 str(prepared_path),
                 str(int8_path),
-                batches,
+                _InputBatches(batches, proto.graph.input[0].name),
                 quant_format=QuantFormat.QDQ,
                 per_channel=True,
                 reduce_range=not full_range,
@@ -112,15 +115,5 @@ def quantize_u8s8(
             )
         log.debug("%s", chatter.getvalue().strip())
         quantized = onnx.load(int8_path)
-        _keep_metadata(proto, quantized)
+        set_metadata(quantized, {entry.key: entry.value for entry in proto.metadata_props})
         return drop_unused_domains(pin_versions(quantized, opset))
-
-
-def _keep_metadata(source: onnx.ModelProto, target: onnx.ModelProto) -> None:
-    """Give `target` every metadata entry of `source` (their values win), keeping its own others."""
-    entries = {entry.key: entry for entry in target.metadata_props}
-    for entry in source.metadata_props:
-        if entry.key in entries:
-            entries[entry.key].value = entry.value
-        else:
-            target.metadata_props.add(key=entry.key, value=entry.value)

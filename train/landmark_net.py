@@ -22,7 +22,6 @@ import cv2
 import numpy as np
 import onnx
 import torch
-from onnxruntime.quantization import CalibrationDataReader
 from torch import nn
 
 from edge_runtime.atomic import atomic_path
@@ -32,8 +31,8 @@ from edge_runtime.face_detection import YuNetDetector
 from edge_runtime.face_landmarks import DLIB_IN_DLIB_RECT, box_rect, rect_frame
 from edge_runtime.landmark_net import NET_FORMAT, cut_square, grey_image
 from edge_runtime.preprocessing import read_image
-from export.graph import DEFAULT_OPSET, module_to_onnx
-from export.precision import quantize_u8s8
+from export.graph import DEFAULT_OPSET, module_to_onnx, set_metadata
+from export.precision import equal_batches, quantize_u8s8
 from train.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -220,17 +219,6 @@ def train_landmark_net(samples: FaceSamples, epochs: int, batch: int = 128, seed
     return net, report
 
 
-class _Views(CalibrationDataReader):
-    """Calibration batches of network inputs."""
-
-    def __init__(self, views: np.ndarray, batch: int = 64) -> None:
-        self.batches = iter([views[start : start + batch] for start in range(0, len(views), batch)])
-
-    def get_next(self) -> dict[str, np.ndarray] | None:
-        views = next(self.batches, None)
-        return None if views is None else {"grey": views}
-
-
 def calibration_views(samples: FaceSamples, count: int = 512, seed: int = 1) -> np.ndarray:
     """`count` training views (augmented as in training) to calibrate the INT8 network on."""
     rng = np.random.default_rng(seed)
@@ -245,11 +233,9 @@ def export_landmark_net(net: LandmarkCNN, path: str | Path, notes: str = "", cal
     net.eval()
     low, high, pixels = NET_CROP
     model = module_to_onnx(net, torch.zeros(1, 1, pixels, pixels), opset, "grey", "points")
-    metadata = {"format": NET_FORMAT, "landmarks": "dlib5", "crop": json.dumps([low, high, pixels]), "notes": notes}
-    for key, value in metadata.items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
+    set_metadata(model, {"format": NET_FORMAT, "landmarks": "dlib5", "crop": json.dumps([low, high, pixels]),
+                          "notes": notes})  # fmt: skip
     if calibration is not None:
-        model = quantize_u8s8(model, _Views(calibration), opset, method="minmax")
+        model = quantize_u8s8(model, equal_batches(calibration, 64), opset, method="minmax")
     with atomic_path(path) as written:
         onnx.save(model, str(written))

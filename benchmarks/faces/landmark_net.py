@@ -26,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from benchmarks.faces.align_time import read_frames
@@ -55,10 +56,8 @@ def people_photos(people: list[Path]) -> list[tuple[Path, int]]:
 def turn_points(points: np.ndarray, degrees: float, shape: tuple[int, ...]) -> np.ndarray:
     """Where `turned(image, degrees)` puts image points."""
     height, width = shape[:2]
-    centre = np.array([width / 2, height / 2])
-    angle = np.radians(degrees)
-    rotation = np.array([[np.cos(angle), np.sin(angle)], [-np.sin(angle), np.cos(angle)]])
-    return (points - centre) @ rotation.T + centre
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)  # as `turned` turns the image
+    return points @ matrix[:, :2].T + matrix[:, 2]
 
 
 def agreement(photos: list[Path], locators: dict[str, FivePointLocator]) -> dict:
