@@ -191,9 +191,15 @@ def _fit_ink(image: np.ndarray, spec: InputSpec) -> np.ndarray:
     return canvas
 
 
+def input_normalisation(spec: InputSpec) -> tuple[np.ndarray, np.ndarray]:
+    """The float32 mean and scale per channel that take pixel values (0-255) to the model's input."""
+    mean = np.asarray(spec.mean, dtype=np.float32) * 255.0
+    scale = (1.0 / (np.asarray(spec.std, dtype=np.float32) * 255.0)).astype(np.float32)
+    return mean, scale
+
+
 def to_input_tensor(images: np.ndarray, spec: InputSpec) -> np.ndarray:
     """Turn a batch of fitted images (N×H×W×C uint8) into the normalised float32 N×C×H×W tensor."""
-    mean = np.asarray(spec.mean, dtype=np.float32) * 255.0
-    scale = 1.0 / (np.asarray(spec.std, dtype=np.float32) * 255.0)
+    mean, scale = input_normalisation(spec)
     batch = (images.astype(np.float32) - mean) * scale
     return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))

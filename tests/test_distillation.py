@@ -102,7 +102,7 @@ def test_a_teacher_with_another_input_sees_the_same_augmented_faces(small_faces,
     teaching = trainer.teaching
     assert teaching.images.shape[1:] == (150, 150, 3) and trainer.train_set.images.shape[1:] == (32, 32, 1)
     batch = trainer.sampler.batch(np.random.default_rng(3))
-    inputs, _, targets = trainer._batch_tensors(batch, np.random.default_rng(7))
+    inputs, _, targets = trainer._batch_tensors(trainer._prepare_batch(batch, np.random.default_rng(7)))
     # what the teacher embedded is the student's augmented image at the teacher's input
     again = teaching.augment(teaching.images[batch], np.random.default_rng(7))
     assert np.allclose(targets.numpy(), teaching.teacher.embed(again), atol=1e-6)
@@ -165,6 +165,21 @@ def test_resume_with_a_teacher_equals_an_uninterrupted_run(small_faces, tmp_path
     assert [e["train_loss"] for e in a["training"]["history"]] == [e["train_loss"] for e in b["training"]["history"]]
     assert a["teacher"] == b["teacher"] and a["teacher"]["path"] == ATT_TEACHER
     assert (tmp_path / "resumed" / CACHE_FILE).is_file()
+
+
+def test_batches_prepared_by_worker_processes_train_exactly_as_batches_prepared_in_turn(small_faces, tmp_path):
+    """--workers: the augmentation, the teacher's view and the blends come from other processes,
+    each batch from its own seeded draws, so the run is the one --workers 0 trains, bit for bit."""
+    config = dict(flip=True, photometric=True, mixup=0.5, epochs=2)
+    runs = {}
+    for workers in (0, 3):
+        Trainer(_config(small_faces, workers=workers, **config), tmp_path / str(workers), show_progress=False).run()
+        runs[workers] = load_checkpoint(tmp_path / str(workers) / "last.pt")
+    for key, value in runs[0]["model_state"].items():
+        assert torch.equal(value, runs[3]["model_state"][key]), key
+    losses = [[entry["train_loss"] for entry in run["training"]["history"]] for run in runs.values()]
+    assert losses[0] == losses[1] and len(losses[0]) == 2
+    assert runs[3]["config"]["workers"] == 3
 
 
 def test_resuming_with_another_teacher_is_refused(small_faces, tmp_path):
@@ -246,7 +261,7 @@ def test_a_teacher_given_its_own_cut_of_the_photos_sees_those_and_the_student_it
     assert np.abs(theirs - mirror_of_ours).mean() < 1 and np.abs(theirs - plain.teaching.images).mean() > 10
     assert np.allclose(taught.teaching.cache, taught.teacher.embed(taught.teaching.images), atol=1e-5)
     batch = taught.sampler.batch(np.random.default_rng(3))
-    _, _, targets = taught._batch_tensors(batch, np.random.default_rng(7))
+    _, _, targets = taught._batch_tensors(taught._prepare_batch(batch, np.random.default_rng(7)))
     again = taught.teaching.augment(taught.teaching.images[batch], np.random.default_rng(7))
     assert np.allclose(targets.numpy(), taught.teacher.embed(again), atol=1e-6)
 
@@ -269,8 +284,8 @@ def test_a_student_turn_tilts_the_students_view_alone(small_faces, tmp_path):
         _config(small_faces, epochs=1, flip=True, student_turn=20), tmp_path / "turn", show_progress=False
     )
     batch = plain.sampler.batch(np.random.default_rng(3))
-    upright, _, targets = plain._batch_tensors(batch, np.random.default_rng(7))
-    tilted, _, same_targets = turning._batch_tensors(batch, np.random.default_rng(7))
+    upright, _, targets = plain._batch_tensors(plain._prepare_batch(batch, np.random.default_rng(7)))
+    tilted, _, same_targets = turning._batch_tensors(turning._prepare_batch(batch, np.random.default_rng(7)))
     assert torch.equal(targets, same_targets)  # the teacher embedded the same untilted images
     rng = np.random.default_rng(7)
     distorted = turning._augment()(turning.train_set.images[batch], rng)

@@ -117,6 +117,7 @@ def test_init_weights_start_from_a_checkpoint(small_faces, tmp_path):
         (["--data", "/nonexistent/data"], "does not exist"),
         (["--resume", "/nonexistent/last.pt"], "does not exist"),
         (["--way", "9"], "9-way episodes need 9 classes"),
+        (["--workers", "-1"], "Invalid value for '--workers'"),
     ],
 )
 def test_user_errors_are_one_line_with_a_non_zero_exit(small_faces, tmp_path, arguments, message):
@@ -143,9 +144,9 @@ seen, losses = [], []
 
 
 class Recording(Trainer):
-    def _batch_tensors(self, batch, rng):
+    def _prepare_batch(self, batch, rng):
         seen.append([int(i) for i in batch])
-        return super()._batch_tensors(batch, rng)
+        return super()._prepare_batch(batch, rng)
 
     def _train_epoch(self, epoch):
         losses.append(super()._train_epoch(epoch))

@@ -47,6 +47,7 @@ class TrainConfig:
     target_far: float = 1e-3
     patience: int = 0
     threads: int = 0
+    workers: int = 0
     teacher: str = ""
     teacher_data: str = ""
     distill_weight: float = 1.0
@@ -70,6 +71,8 @@ class TrainConfig:
         if self.student_turn and (not self.teacher or not self.augment):
             raise ValueError("--student-turn turns the student's view alone, against the teacher's: it needs "
                              "--teacher and augmentation")  # fmt: skip
+        if self.workers < 0:
+            raise ValueError(f"--workers must not be negative, not {self.workers}")
         if self.teacher_data and not self.teacher:
             raise ValueError("--teacher-data is the teacher's view of the training images: it needs --teacher")
         if self.margin == 0.0:

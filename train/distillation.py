@@ -58,9 +58,18 @@ class TeacherTargets:
     def __call__(self, index: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
         """Embeddings of images `index`, distorted by `rng` in the state the student's view started
         from (None: un-augmented, from the cache)."""
+        return self.embeddings(index, self.view(index, rng))
+
+    def view(self, index: np.ndarray, rng: np.random.Generator | None) -> np.ndarray | None:
+        """The teacher's input images `index`, distorted by `rng` as the student's view (None when
+        un-augmented: their embeddings are cached). Numpy alone: batch workers call this."""
         if rng is None or self.augment is None:
-            return self.cache[index]
-        return self.teacher.embed(self.augment(self.images[index], rng))
+            return None
+        return self.augment(self.images[index], rng)
+
+    def embeddings(self, index: np.ndarray, view: np.ndarray | None) -> np.ndarray:
+        """The teacher's embeddings of `view` (from `view`), or of the un-augmented images `index`."""
+        return self.cache[index] if view is None else self.teacher.embed(view)
 
 
 def teacher_targets(

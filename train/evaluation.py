@@ -19,7 +19,7 @@ from edge_runtime.openset import (
     verification_metrics,
     verification_pairs,
 )
-from edge_runtime.preprocessing import InputSpec, to_input_tensor
+from edge_runtime.preprocessing import InputSpec, input_normalisation
 from train.datasets import ImageSet
 
 
@@ -27,12 +27,15 @@ from train.datasets import ImageSet
 def embed_images(
     model: nn.Module, images: np.ndarray, spec: InputSpec, device: torch.device, batch_size: int = 256
 ) -> np.ndarray:
-    """L2-normalised embeddings of fitted images (N×H×W×C uint8), in evaluation mode."""
+    """L2-normalised embeddings of fitted images (N×H×W×C uint8), in evaluation mode. The images
+    travel to `device` as bytes and are normalised there, as `to_input_tensor` does."""
     was_training = model.training
     model.eval()
+    mean, scale = (torch.from_numpy(v).to(device) for v in input_normalisation(spec))
     rows = []
     for start in range(0, len(images), batch_size):
-        batch = torch.from_numpy(to_input_tensor(images[start : start + batch_size], spec)).to(device)
+        pixels = torch.from_numpy(np.ascontiguousarray(images[start : start + batch_size])).to(device)
+        batch = ((pixels.float() - mean) * scale).permute(0, 3, 1, 2).contiguous()
         rows.append(model(batch).float().cpu().numpy())
     model.train(was_training)
     return np.concatenate(rows) if rows else np.empty((0, 0), np.float32)

@@ -30,6 +30,7 @@ from edge_runtime.version import package_version
 from train import distributed
 from train.augment import augment_batch, turn_batch
 from train.backbones import BACKBONES, build_model, embedding_size
+from train.batch_workers import prepared_batches
 from train.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from train.config import TrainConfig
 from train.datasets import (
@@ -67,6 +68,17 @@ from train.teacher import Teacher, load_teacher
 log = logging.getLogger(__name__)
 
 BEST, LAST, METRICS, REPORT, ROC_IMAGE = "best.pt", "last.pt", "metrics.jsonl", "report.json", "roc.png"
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A training batch as `_prepare_batch` leaves it: the student's input tensor, its targets, the
+    images' indices, and the teacher's augmented view of them (None: no teacher, or un-augmented)."""
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    index: np.ndarray
+    teacher_view: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -141,7 +153,7 @@ def _resumed_config(saved: dict, given: TrainConfig) -> TrainConfig:
     if given.teacher and not config.teacher:
         raise CheckpointError("this checkpoint was trained without a teacher; start a new run to distil")
     config.teacher = given.teacher or config.teacher  # the teacher's file may have moved; its hash must match
-    config.device, config.threads = given.device, given.threads
+    config.device, config.threads, config.workers = given.device, given.threads, given.workers
     return config
 
 
@@ -371,14 +383,15 @@ class Trainer:
         steps_each = -(-self.steps_per_epoch // cluster.world_size)
         batches = [self.sampler.batch(rng) for _ in range(steps_each * cluster.world_size)]
         mine = batches[cluster.rank :: cluster.world_size]
+        seeds = [[config.seed, epoch, cluster.rank + step * cluster.world_size] for step in range(len(mine))]
         progress = Progress(
             f"epoch {epoch + 1}/{config.epochs}", len(mine), enabled=self.show_progress and cluster.is_main
         )
         self.step_module.train()
         total = 0.0
-        for step, batch in enumerate(mine):
-            index = cluster.rank + step * cluster.world_size
-            tensors = self._batch_tensors(batch, np.random.default_rng([config.seed, epoch, index]))
+        prepared = prepared_batches(self._prepare_batch, mine, seeds, config.workers, self.device.type == "cuda")
+        for step, batch in enumerate(prepared):
+            tensors = self._batch_tensors(batch)
             autocast = torch.autocast("cuda", dtype=torch.float16) if self.amp else nullcontext()
             with autocast:
                 loss = self.step_module(*tensors)
@@ -391,9 +404,10 @@ class Trainer:
         self.scheduler.step()
         return distributed.mean_over_processes(total / max(1, len(mine)), cluster)
 
-    def _batch_tensors(self, batch, rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
-        """The batch's inputs and targets (1 = same for pairs, else class labels), and with a teacher
-        its embeddings of the same images, distorted by the same draws as the student's."""
+    def _prepare_batch(self, batch, rng: np.random.Generator) -> PreparedBatch:
+        """The CPU work of a batch (`--workers` processes do it): the student's inputs and targets
+        (1 = same for pairs, else class labels), and with a teacher its view of the same images,
+        distorted by the same draws as the student's."""
         if self.pairs:
             index = np.concatenate([batch.first, batch.second])
             targets = torch.from_numpy(batch.same)
@@ -408,10 +422,18 @@ class Trainer:
         if self.config.student_turn and teacher_rng is not None:  # the student's view alone
             images = turn_batch(images, rng, self.config.student_turn)
         inputs = torch.from_numpy(to_input_tensor(images, self.spec))
-        tensors = (inputs.to(self.device, non_blocking=True), targets.to(self.device))
+        if self.teaching is None:
+            return PreparedBatch(inputs, targets, index)
+        view = self.teaching.view(index, teacher_rng)
+        return PreparedBatch(inputs, targets, index, None if view is None else torch.from_numpy(view))
+
+    def _batch_tensors(self, batch: PreparedBatch) -> tuple[torch.Tensor, ...]:
+        """The prepared batch on the training device, with the teacher's embeddings of its view."""
+        tensors = (batch.inputs.to(self.device, non_blocking=True), batch.targets.to(self.device))
         if self.teaching is None:
             return tensors
-        return (*tensors, torch.from_numpy(self.teaching(index, teacher_rng)).to(self.device))
+        view = None if batch.teacher_view is None else batch.teacher_view.numpy()
+        return (*tensors, torch.from_numpy(self.teaching.embeddings(np.asarray(batch.index), view)).to(self.device))
 
     def _end_epoch(self, epoch: int, loss: float, seconds: float) -> bool:
         stop = False
