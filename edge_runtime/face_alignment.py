@@ -72,12 +72,15 @@ def turned(image: np.ndarray, degrees: float) -> np.ndarray:
 class FaceCutter:
     """Cut faces as a model's input spec says: warped onto its `face_template`, or boxes levelled by the eyes."""
 
-    def __init__(self, spec: InputSpec | None = None, landmarks: str = "dlib") -> None:
+    def __init__(self, spec: InputSpec | None = None, landmarks: str | None = "dlib") -> None:
+        """`landmarks` names what finds dlib's five points (`LANDMARKS`) for a template of dlib's
+        points; None for a detector that gives no five points to start from (Haar's)."""
         self.size = (spec.width, spec.height) if spec is not None else None
         template = spec.face_template if spec is not None else None
         self.template = None if template is None else np.array(template, np.float64)
+        self.dlib_points = template is not None and spec.face_landmarks == "dlib5"
         self.landmarks: FivePointLocator | None = None
-        if template is not None and spec.face_landmarks == "dlib5":
+        if self.dlib_points and landmarks is not None:
             self.landmarks = landmark_locator(landmarks)
 
     def points(self, frame: np.ndarray, detections: list[Detection]) -> list[np.ndarray | None]:
@@ -111,7 +114,7 @@ class FaceCutter:
 
     def _eyes_of_template(self) -> np.ndarray:
         """Where the template puts the eye centres (image-left first), for the Haar fallback's two eyes."""
-        if self.landmarks is None:  # YuNet's order: the subject's right eye (image left), then left
+        if not self.dlib_points:  # YuNet's order: the subject's right eye (image left), then left
             return self.template[:2]
         corners = self.template[:4]  # dlib's order: image-right eye's outer, inner; image-left eye's outer, inner
         return np.array([corners[2:4].mean(axis=0), corners[0:2].mean(axis=0)])

@@ -5,6 +5,7 @@ kept with the reason and not embedded. An image too small or too flat to hold an
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,8 @@ from edge_runtime.face_detection import HaarFaceDetector, YuNetDetector
 from edge_runtime.face_quality import QualityGate
 from edge_runtime.model_info import ModelInfo
 from edge_runtime.preprocessing import InputSpec
+
+log = logging.getLogger(__name__)
 
 DETECTORS = ("auto", "face", "haar", "none")
 MIN_IMAGE_SIDE = 8  # no model input is smaller; a thinner image is a strip, not a picture
@@ -95,8 +98,9 @@ def face_regions(
 ) -> RegionFinder:
     """Faces of `min_face` pixels and up found by YuNet (`face`) or the Haar cascade (`haar`), cut as
     a model with input `spec` wants them (dlib's points found by `landmarks`), optionally vetted by `gate`."""
-    found = HaarFaceDetector(min_face) if detector == "haar" else YuNetDetector(min_face, min_score)
-    return RegionFinder(found, FaceCutter(spec, landmarks), gate)
+    if detector == "haar":  # no five points to start from: dlib's are never looked for
+        return RegionFinder(HaarFaceDetector(min_face), FaceCutter(spec, None), gate)
+    return RegionFinder(YuNetDetector(min_face, min_score), FaceCutter(spec, landmarks), gate)
 
 
 def make_regions(
@@ -114,12 +118,28 @@ def make_regions(
     auto: for a face model with a face template, YuNet; for an older face model without one (trained
     on Haar boxes), the Haar cascade it was trained with; for other models, the whole image.
     """
-    if roi is not None:
-        return RegionFinder(FixedRegion(roi))
     if detector == "auto":
         detector = "none" if info.kind != "face" else "face" if info.spec.face_template else "haar"
+    idle = _landmarks_idle(info.spec, detector, roi)
+    if landmarks != "dlib" and idle:
+        log.warning("--landmarks %s changes nothing here: %s", landmarks, idle)
+    if roi is not None:
+        return RegionFinder(FixedRegion(roi))
     if detector in ("face", "haar"):
         return face_regions(info.spec, detector, min_face, gate, min_score, landmarks)
     if detector == "none":
         return RegionFinder(WholeFrame())
     raise DetectorError(f"unknown detector {detector!r}; choose {', '.join(DETECTORS)} (or give --roi)")
+
+
+def _landmarks_idle(spec: InputSpec, detector: str, roi: Box | None) -> str | None:
+    """Why no five points of dlib's are looked for with these settings (--landmarks is idle), or None."""
+    if roi is not None:
+        return "--roi cuts a fixed region, no face"
+    if detector == "none":
+        return "the model's regions are whole images, not faces"
+    if detector == "haar":
+        return "the Haar detector gives no five points to start from"
+    if spec.face_landmarks != "dlib5" or spec.face_template is None:
+        return "the model's faces are cut by the detector's own points, not dlib's"
+    return None

@@ -3,6 +3,8 @@ saw, follows a tilted head and finds a crowd in one run; other files are refused
 training views move the points with the pixels, and a trained network exports to what the runtime
 runs."""
 
+import logging
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -12,14 +14,16 @@ import pytest
 import torch
 
 from benchmarks.faces.landmark_net import turn_points
-from edge_runtime.bundled import SMALL_FACE_MODEL, packaged_model
+from edge_runtime.bundled import ATT_FACES_MODEL, DEFAULT_MODEL, SMALL_FACE_MODEL, packaged_model
 from edge_runtime.detectors import box_centre
+from edge_runtime.embedder import Embedder
 from edge_runtime.errors import CheckpointError, ModelError
 from edge_runtime.face_alignment import eye_angle, landmark_locator, turned
 from edge_runtime.face_detection import YuNetDetector
 from edge_runtime.face_landmarks import box_rect, rect_frame
 from edge_runtime.landmark_net import LandmarkNet, cut_square, grey_image
 from edge_runtime.preprocessing import read_image
+from edge_runtime.regions import make_regions
 from train.landmark_net import (
     MIRRORED,
     NET_CROP,
@@ -110,6 +114,29 @@ def test_no_faces_give_no_points():
     net = landmark_locator("net")
     assert net.predict_frames(np.zeros((48, 64), np.uint8), np.empty((0, 2, 3))).shape == (0, 5, 2)
     assert net.predict_detections(np.zeros((48, 64, 3), np.uint8), []).shape == (0, 5, 2)
+
+
+def test_where_the_option_changes_nothing_it_says_so_and_haar_loads_no_landmark_model(caplog):
+    face = Embedder(packaged_model(DEFAULT_MODEL)).info
+    yunet_cut = replace(face, spec=replace(face.spec, face_landmarks="yunet"))
+    objects = replace(Embedder(packaged_model(ATT_FACES_MODEL)).info, kind="identity")
+    idle = [
+        (face, "haar", None, "the Haar detector gives"),
+        (face, "auto", (0, 0, 50, 50), "--roi cuts"),
+        (yunet_cut, "auto", None, "the model's faces are cut by"),
+        (objects, "auto", None, "the model's regions"),
+    ]
+    for info, detector, roi, said in idle:
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            finder = make_regions(info, detector, roi, landmarks="net")
+        assert f"--landmarks net changes nothing here: {said}" in caplog.text
+        assert finder.cutter is None or finder.cutter.landmarks is None
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        finder = make_regions(face, "auto", landmarks="net")
+        make_regions(face, "haar")  # the default, dlib's, is not a choice worth a word
+    assert caplog.text == "" and isinstance(finder.cutter.landmarks, LandmarkNet)
 
 
 def _blobs(points: np.ndarray) -> np.ndarray:
