@@ -207,7 +207,10 @@ def recognize(gallery, enroll, uris, stream_list, camera, threshold, smooth, min
                          read_stream_list(stream_list) if stream_list else [])  # fmt: skip
     if not specs:
         raise click.UsageError("give --input, --inputs or --camera")
-    known = open_gallery(gallery, embedder, bool(enroll), index) if gallery else new_gallery(embedder, index)
+    if gallery:
+        known = open_gallery(gallery, embedder, bool(enroll), index, finder)
+    else:
+        known = new_gallery(embedder, index, finder)
     if enroll:
         counts = enroll_folder(known, embedder, enroll, finder)
         log.info("enrolled %d identities from %s", len(counts), enroll)
@@ -293,7 +296,7 @@ def gallery_enroll(gallery, name, paths, **options):
     """Enroll identities from folders (<name>/<image>) or, with --name, one person's images."""
     embedder = _embedder(options)
     finder = _regions(embedder, options)
-    known = open_gallery(gallery, embedder, create=True)
+    known = open_gallery(gallery, embedder, create=True, regions=finder)
     enroll_paths(known, embedder, [Path(p) for p in paths], name, finder)
     known.save(gallery)
     click.echo(f"{len(known)} identities in {gallery}")
@@ -368,7 +371,8 @@ def verify(threshold, first, second, **options):
 def search(gallery, k, query, **options):
     """Image retrieval: the K enrolled images most similar to QUERY."""
     embedder = _embedder(options)
-    region = usable_region(read_image(query), _regions(embedder, options), query)
-    known = open_gallery(gallery, embedder)
+    finder = _regions(embedder, options)
+    region = usable_region(read_image(query), finder, query)
+    known = open_gallery(gallery, embedder, regions=finder)
     for rank, (name, source, score) in enumerate(known.search(embedder.embed([region])[0], k), start=1):
         click.echo(f"{rank}\t{score:.4f}\t{name}\t{source}")

@@ -64,7 +64,8 @@ def run_demo(out: Path, data: Path, model: Path, landmarks: str = "dlib") -> dic
         raise SiameseEdgeError(f"demo data {data} needs enrolled/<person>/ and strangers/<person>/ photo folders")
     out.mkdir(parents=True, exist_ok=True)
     embedder = Embedder(model, providers=("cpu",))
-    gallery, regions = new_gallery(embedder), make_regions(embedder.info, landmarks=landmarks)  # once: they load models
+    regions = make_regions(embedder.info, landmarks=landmarks)  # once: it loads models
+    gallery = new_gallery(embedder, regions=regions)
     shown = []
     for person in enrolled:
         first, *others = image_files(person)

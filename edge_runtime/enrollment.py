@@ -160,13 +160,36 @@ def enroll_paths(
         raise GalleryError(f"no usable image for {name}")
 
 
-def new_gallery(embedder: Embedder, index: str = "numpy") -> Gallery:
-    """An empty gallery bound to this embedder's model (its family: every precision and variant of one export)."""
-    return Gallery(embedder.info.family, embedder.info.embedding_size, index)
+def new_gallery(embedder: Embedder, index: str = "numpy", regions: RegionFinder | None = None) -> Gallery:
+    """An empty gallery bound to this embedder's model (its family: every precision and variant of one
+    export), recording how `regions` cut faces."""
+    gallery = Gallery(embedder.info.family, embedder.info.embedding_size, index)
+    if regions is not None:
+        gallery.face_cut = regions.landmark_method
+    return gallery
 
 
-def open_gallery(path: str | Path, embedder: Embedder, create: bool = False, index: str = "numpy") -> Gallery:
-    """Load the gallery at `path` for this model (or start an empty one when `create` and absent)."""
+def open_gallery(
+    path: str | Path,
+    embedder: Embedder,
+    create: bool = False,
+    index: str = "numpy",
+    regions: RegionFinder | None = None,
+) -> Gallery:
+    """Load the gallery at `path` for this model (or start an empty one when `create` and absent); with
+    `regions`, warn when its faces were cut by other landmarks than these cut them."""
     if create and not Path(path).exists():
-        return new_gallery(embedder, index)
-    return Gallery.load(path, model_hash=embedder.info.family, index=index)
+        return new_gallery(embedder, index, regions)
+    gallery = Gallery.load(path, model_hash=embedder.info.family, index=index)
+    if regions is not None:
+        _check_face_cut(gallery, regions.landmark_method, path)
+    return gallery
+
+
+def _check_face_cut(gallery: Gallery, method: str, path: str | Path) -> None:
+    if not len(gallery):
+        gallery.face_cut = method
+    elif method and gallery.face_cut and gallery.face_cut != method:
+        log.warning("gallery %s was enrolled with --landmarks %s, and faces are cut with --landmarks %s now: the "
+                    "two cut faces a little apart, so names may be missed; give --landmarks %s (or re-enroll)",
+                    printable(str(path)), gallery.face_cut, method, gallery.face_cut)  # fmt: skip

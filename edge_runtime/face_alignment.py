@@ -82,6 +82,7 @@ class FaceCutter:
         self.landmarks: FivePointLocator | None = None
         if self.dlib_points and landmarks is not None:
             self.landmarks = landmark_locator(landmarks)
+        self.landmark_method = landmarks if self.landmarks is not None else ""
 
     def points(self, frame: np.ndarray, detections: list[Detection]) -> list[np.ndarray | None]:
         """The landmarks the template places for each detection, in frame pixels (the Haar fallback's

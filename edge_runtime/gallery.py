@@ -39,6 +39,7 @@ class Gallery:
 
     def __init__(self, model_hash: str, embedding_size: int, index: str = "numpy") -> None:
         self.model_hash = model_hash
+        self.face_cut = ""  # what found the landmarks its faces were cut by (--landmarks); "" unknown or none
         self.index_backend = index
         self.embedding_size = embedding_size
         self.names: list[str] = []
@@ -177,6 +178,7 @@ class Gallery:
                 handle,
                 format_version=np.array(GALLERY_FORMAT_VERSION),
                 model_hash=np.array(self.model_hash),
+                face_cut=np.array(self.face_cut),
                 embeddings=self.embeddings,
                 owners=self.owners,
                 names=np.array(self.names, dtype=str),
@@ -199,6 +201,7 @@ class Gallery:
                 names = [str(n) for n in data["names"]]
                 sources = [str(s) for s in data["sources"]]
                 digests = [str(d) for d in data["digests"]] if "digests" in data else [""] * len(sources)
+                face_cut = str(data["face_cut"]) if "face_cut" in data else ""
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as error:
             raise GalleryError(f"gallery {path} is corrupt or not a gallery ({error}); re-enroll") from None
         if version != GALLERY_FORMAT_VERSION:
@@ -214,6 +217,6 @@ class Gallery:
             raise GalleryError(f"gallery {path} is inconsistent; re-enroll")
         gallery = cls(stored_hash, embeddings.shape[1], index)
         gallery._embeddings, gallery._owners, gallery.names = embeddings, owners, names
-        gallery.sources, gallery.digests = sources, digests
+        gallery.sources, gallery.digests, gallery.face_cut = sources, digests, face_cut
         gallery._changed(renamed=True)
         return gallery

@@ -57,6 +57,11 @@ class RegionFinder:
         self.detector = detector or WholeFrame()
         self.cutter, self.gate = cutter, gate
 
+    @property
+    def landmark_method(self) -> str:
+        """What finds the five points faces are cut by (`--landmarks`), or "" where none are looked for."""
+        return self.cutter.landmark_method if self.cutter is not None else ""
+
     def detect(self, frame: np.ndarray) -> list[Detection]:
         """The detector's findings, largest first for faces (none in an image with `image_problem`)."""
         if image_problem(frame) or min(frame.shape[:2]) < getattr(self.detector, "min_size", 0):

@@ -3,6 +3,7 @@ enrolled LFW photo per person (people it never saw) it names their other photos,
 and calls never-enrolled people unknown; galleries of the former default are refused."""
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -19,6 +20,7 @@ from edge_runtime.cli import gallery_command, recognize
 from edge_runtime.embedder import Embedder
 from edge_runtime.enrollment import usable_region
 from edge_runtime.face_alignment import LANDMARKS
+from edge_runtime.gallery import Gallery
 from edge_runtime.names import UNKNOWN
 from edge_runtime.preprocessing import read_image
 from edge_runtime.regions import make_regions
@@ -84,6 +86,24 @@ def test_one_enrolled_photo_names_the_others_and_strangers_are_unknown(tmp_path,
     print(f"named right {sum(known)}/{len(known)}, strangers unknown {sum(strangers)}/{len(strangers)}, wrong {wrong}")
     # measured with the bundled model: 31 of 32 named right, 24 of 24 strangers unknown, no wrong name (both landmarks)
     assert sum(known) >= len(known) - 2 and all(strangers) and not wrong
+
+
+def test_a_gallery_records_which_landmarks_cut_its_faces_and_says_when_faces_are_cut_otherwise(tmp_path, caplog):
+    gallery, probe = str(tmp_path / "people.npz"), str(_photos(PEOPLE[0])[1])
+    runner = CliRunner()
+    enrolled = runner.invoke(gallery_command, ["enroll", "--landmarks", "net", "-g", gallery, "--name", "first",
+                                               *map(str, _photos(PEOPLE[0])[:1])])  # fmt: skip
+    assert enrolled.exit_code == 0, enrolled.output
+    assert Gallery.load(gallery).face_cut == "net"
+    for landmarks, warned in (("net", False), ("dlib", True)):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            result = runner.invoke(recognize, ["--landmarks", landmarks, "-g", gallery, "-i", probe, "--headless"])
+        assert result.exit_code == 0, result.output
+        assert ("enrolled with --landmarks net, and faces are cut with --landmarks dlib" in caplog.text) == warned
+    with np.load(gallery, allow_pickle=False) as data:  # a gallery saved before the record existed
+        np.savez(tmp_path / "old.npz", **{k: data[k] for k in data.files if k != "face_cut"})
+    assert Gallery.load(tmp_path / "old.npz").face_cut == ""
 
 
 def _embed_first_and_others(embedder: Embedder, turn: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
