@@ -26,10 +26,11 @@ size=${SIZE:-80}
 epochs=${EPOCHS:-70}
 backbone=${BACKBONE:-edge-spatial}
 mixup=${MIXUP:-0}
-template=${TEMPLATE:-dlib}
-[[ "$template" == dlib ]] || template=$(realpath "$template")
-teacher_template=${TEACHER_TEMPLATE:-}
-[[ -z "$teacher_template" || "$teacher_template" == dlib ]] || teacher_template=$(realpath "$teacher_template")
+template_path() {  # dlib (dlib's chip), none (empty), or a template JSON, made absolute before the cd below
+  if [[ -z "$1" || "$1" == dlib ]]; then echo "$1"; else realpath "$1"; fi
+}
+template=$(template_path "${TEMPLATE:-dlib}")
+teacher_template=$(template_path "${TEACHER_TEMPLATE:-}")
 student_turn=${STUDENT_TURN:-0}
 
 cd "$repo"
