@@ -182,11 +182,12 @@ def open_gallery(
         return new_gallery(embedder, index, regions)
     gallery = Gallery.load(path, model_hash=embedder.info.family, index=index)
     if regions is not None:
-        _check_face_cut(gallery, regions.landmark_method, path)
+        _adopt_or_compare_face_cut(gallery, regions.landmark_method, path)
     return gallery
 
 
-def _check_face_cut(gallery: Gallery, method: str, path: str | Path) -> None:
+def _adopt_or_compare_face_cut(gallery: Gallery, method: str, path: str | Path) -> None:
+    """An empty gallery takes `method` (what will cut its faces); one enrolled with another says so."""
     if not len(gallery):
         gallery.face_cut = method
     elif method and gallery.face_cut and gallery.face_cut != method:

@@ -125,6 +125,8 @@ def make_regions(
     """
     if detector == "auto":
         detector = "none" if info.kind != "face" else "face" if info.spec.face_template else "haar"
+    if detector not in DETECTORS:
+        raise DetectorError(f"unknown detector {detector!r}; choose {', '.join(DETECTORS)} (or give --roi)")
     idle = _landmarks_idle(info.spec, detector, roi)
     if landmarks != "dlib" and idle:
         log.warning("--landmarks %s changes nothing here: %s", landmarks, idle)
@@ -132,9 +134,7 @@ def make_regions(
         return RegionFinder(FixedRegion(roi))
     if detector in ("face", "haar"):
         return face_regions(info.spec, detector, min_face, gate, min_score, landmarks)
-    if detector == "none":
-        return RegionFinder(WholeFrame())
-    raise DetectorError(f"unknown detector {detector!r}; choose {', '.join(DETECTORS)} (or give --roi)")
+    return RegionFinder(WholeFrame())
 
 
 def _landmarks_idle(spec: InputSpec, detector: str, roi: Box | None) -> str | None:

@@ -14,6 +14,7 @@ import torch
 from click.testing import CliRunner
 from test_training import FAST
 from test_training import _config as training_config
+from torch.utils.data import get_worker_info
 
 from edge_runtime.bundled import ATT_FACES_MODEL, DEFAULT_MODEL, SMALL_FACE_MODEL, packaged_model
 from edge_runtime.embedder import Embedder
@@ -22,6 +23,7 @@ from edge_runtime.preprocessing import InputSpec, fit_image, read_image, to_inpu
 from edge_runtime.regions import make_regions
 from train.augment import turn_batch
 from train.backbones import build_model
+from train.batch_workers import BatchWorkerError
 from train.checkpoint import load_checkpoint
 from train.cli import main
 from train.config import TrainConfig
@@ -167,19 +169,48 @@ def test_resume_with_a_teacher_equals_an_uninterrupted_run(small_faces, tmp_path
     assert (tmp_path / "resumed" / CACHE_FILE).is_file()
 
 
-def test_batches_prepared_by_worker_processes_train_exactly_as_batches_prepared_in_turn(small_faces, tmp_path):
+class _InWorkers(Trainer):
+    """A trainer that asserts its batches are prepared in worker processes."""
+
+    def _prepare_batch(self, batch, rng):
+        assert get_worker_info() is not None, "a batch was prepared in the training process"
+        return super()._prepare_batch(batch, rng)
+
+
+class _FailingWorkers(Trainer):
+    def _prepare_batch(self, batch, rng):
+        raise ValueError("no such image")
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        dict(flip=True, photometric=True, mixup=0.5),
+        dict(student_turn=20.0),
+        dict(loss="contrastive", distill_weight=0.5),
+    ],
+    ids=["blended", "student-turn", "pairs-and-labels"],
+)
+def test_batches_prepared_by_worker_processes_train_exactly_as_batches_prepared_in_turn(small_faces, tmp_path, changes):
     """--workers: the augmentation, the teacher's view and the blends come from other processes,
     each batch from its own seeded draws, so the run is the one --workers 0 trains, bit for bit."""
-    config = dict(flip=True, photometric=True, mixup=0.5, epochs=2)
     runs = {}
-    for workers in (0, 3):
-        Trainer(_config(small_faces, workers=workers, **config), tmp_path / str(workers), show_progress=False).run()
+    for workers, trainer in ((0, Trainer), (3, _InWorkers)):
+        trainer(_config(small_faces, workers=workers, epochs=2, **changes), tmp_path / str(workers),
+                show_progress=False).run()  # fmt: skip
         runs[workers] = load_checkpoint(tmp_path / str(workers) / "last.pt")
     for key, value in runs[0]["model_state"].items():
         assert torch.equal(value, runs[3]["model_state"][key]), key
     losses = [[entry["train_loss"] for entry in run["training"]["history"]] for run in runs.values()]
     assert losses[0] == losses[1] and len(losses[0]) == 2
     assert runs[3]["config"]["workers"] == 3
+
+
+def test_a_failing_batch_worker_stops_the_run_with_its_own_error_in_one_line(small_faces, tmp_path):
+    trainer = _FailingWorkers(_config(small_faces, workers=2), tmp_path / "run", show_progress=False)
+    with pytest.raises(BatchWorkerError) as raised:
+        trainer.run()
+    assert str(raised.value) == "a batch worker failed: ValueError: no such image"
 
 
 def test_resuming_with_another_teacher_is_refused(small_faces, tmp_path):

@@ -8,6 +8,9 @@ epoch, batch), so the batches are the same whichever process prepares them, and 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import sys
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -15,8 +18,14 @@ import cv2
 import numpy as np
 from torch.utils.data import DataLoader, Dataset
 
+from edge_runtime.errors import SiameseEdgeError
+
 Prepared = Any
 Prepare = Callable[[Any, np.random.Generator], Prepared]
+
+
+class BatchWorkerError(SiameseEdgeError):
+    """A batch worker process failed or died."""
 
 
 class _Steps(Dataset):
@@ -36,28 +45,48 @@ def _one_thread_each(_: int) -> None:
     cv2.setNumThreads(1)  # the workers are the parallelism; OpenCV's own pool would oversubscribe
 
 
+def fork_available() -> bool:
+    """Whether worker processes can be forked here (`--workers`): on Linux. macOS offers fork, but
+    its system libraries are not safe to use in a forked child."""
+    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+
+
 def prepared_batches(
     prepare: Prepare, batches: Sequence, seeds: Sequence[Sequence[int]], workers: int, pin_memory: bool = False
 ) -> Iterator[Prepared]:
     """`prepare(batch, rng)` for each batch in order, with `workers` processes preparing the next
-    ones meanwhile (0: each prepared here, when it is wanted). Worker processes are forked, so they
-    share the loaded images without copying them; where fork is missing (Windows, macOS's default
-    is spawn) only `workers=0` is offered."""
+    ones meanwhile (0: each prepared here, when it is wanted). The workers are forked for each call
+    (an epoch), so they share the loaded images without copying them and see the epoch's state."""
     steps = _Steps(prepare, batches, seeds)
     if workers <= 0:
-        return (steps[i] for i in range(len(steps)))
-    loader = DataLoader(
-        steps,
-        batch_size=None,
-        num_workers=workers,
-        prefetch_factor=4,
-        pin_memory=pin_memory,
-        worker_init_fn=_one_thread_each,
-        multiprocessing_context=multiprocessing.get_context("fork"),
-    )
-    return iter(loader)
+        yield from (steps[i] for i in range(len(steps)))
+        return
+    if not fork_available():
+        raise BatchWorkerError("--workers needs worker processes started by fork (Linux); give --workers 0")
+    with warnings.catch_warnings():  # DataLoader's multi-line advice on more workers than cores
+        warnings.filterwarnings("ignore", message="This DataLoader will create")
+        loader = DataLoader(
+            steps,
+            batch_size=None,
+            num_workers=workers,
+            prefetch_factor=4,
+            pin_memory=pin_memory,
+            worker_init_fn=_one_thread_each,
+            multiprocessing_context=multiprocessing.get_context("fork"),
+        )
+        batches_ahead = iter(loader)
+    try:
+        yield from batches_ahead
+    except Exception as error:  # torch's message of a failed worker holds the worker's traceback
+        raise BatchWorkerError(f"a batch worker failed: {_last_line(error)}") from None
 
 
-def fork_available() -> bool:
-    """Whether this platform can fork worker processes (`--workers`)."""
-    return "fork" in multiprocessing.get_all_start_methods()
+def too_many_workers(workers: int) -> bool:
+    """Whether `workers` exceeds this machine's cores (each worker is one busy process)."""
+    return workers > (os.cpu_count() or 1)
+
+
+def _last_line(error: Exception) -> str:
+    """The closing line of an error raised in a worker (torch puts the worker's traceback above it)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[-1] if lines else type(error).__name__

@@ -8,7 +8,6 @@ from edge_runtime.command_line import CONTEXT, one_line_errors
 from edge_runtime.model_info import KINDS
 from edge_runtime.preprocessing import RESIZE_MODES
 from train.backbones import BACKBONES
-from train.batch_workers import fork_available
 from train.config import TrainConfig
 from train.datasets import LAYOUTS
 from train.distances import DISTANCES
@@ -150,8 +149,6 @@ def main(out_dir, resume, init_weights, quiet, input_size, channels, **options) 
         raise click.UsageError("give --data (or --resume)")
     height, width = _size(input_size)
     options["split"] = _split(options["split"])
-    if options["workers"] and not fork_available():
-        raise click.UsageError("--workers needs processes started by fork, which this platform lacks; give --workers 0")
     config = TrainConfig(height=height, width=width, channels=0 if channels == "auto" else int(channels), **options)
     from train.trainer import Trainer
 

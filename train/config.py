@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from train.batch_workers import fork_available
+
 
 @dataclass
 class TrainConfig:
@@ -73,6 +75,8 @@ class TrainConfig:
                              "--teacher and augmentation")  # fmt: skip
         if self.workers < 0:
             raise ValueError(f"--workers must not be negative, not {self.workers}")
+        if self.workers and not fork_available():
+            raise ValueError("--workers needs worker processes started by fork (Linux); give --workers 0")
         if self.teacher_data and not self.teacher:
             raise ValueError("--teacher-data is the teacher's view of the training images: it needs --teacher")
         if self.margin == 0.0:

@@ -55,11 +55,6 @@ class TeacherTargets:
         """The mean of the teacher's embeddings of the un-augmented training images."""
         return self.cache.mean(axis=0)
 
-    def __call__(self, index: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
-        """Embeddings of images `index`, distorted by `rng` in the state the student's view started
-        from (None: un-augmented, from the cache)."""
-        return self.embeddings(index, self.view(index, rng))
-
     def view(self, index: np.ndarray, rng: np.random.Generator | None) -> np.ndarray | None:
         """The teacher's input images `index`, distorted by `rng` as the student's view (None when
         un-augmented: their embeddings are cached). Numpy alone: batch workers call this."""

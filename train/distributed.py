@@ -35,7 +35,7 @@ def start(device_name: str) -> Cluster:
             raise RuntimeError("--device cuda was asked for, but torch sees no CUDA device")
         device = torch.device("cuda", local_rank % torch.cuda.device_count())
         torch.cuda.set_device(device)
-        torch.backends.cudnn.benchmark = True  # a run's batches keep one shape: let cuDNN pick its fastest kernels
+        torch.backends.cudnn.benchmark = True  # training batches keep one shape: cuDNN may time its kernels once
     else:
         device = torch.device("cpu")
     if world_size > 1 and not dist.is_initialized():

@@ -10,6 +10,7 @@ import copy
 import functools
 import json
 import logging
+import os
 import platform
 import time
 from contextlib import nullcontext
@@ -30,7 +31,7 @@ from edge_runtime.version import package_version
 from train import distributed
 from train.augment import augment_batch, turn_batch
 from train.backbones import BACKBONES, build_model, embedding_size
-from train.batch_workers import prepared_batches
+from train.batch_workers import prepared_batches, too_many_workers
 from train.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from train.config import TrainConfig
 from train.datasets import (
@@ -79,6 +80,11 @@ class PreparedBatch:
     targets: torch.Tensor
     index: np.ndarray
     teacher_view: torch.Tensor | None = None
+
+    def pin_memory(self) -> PreparedBatch:
+        """The batch in page-locked memory (DataLoader's pin_memory calls this), for asynchronous copies to a GPU."""
+        view = None if self.teacher_view is None else self.teacher_view.pin_memory()
+        return replace(self, inputs=self.inputs.pin_memory(), targets=self.targets.pin_memory(), teacher_view=view)
 
 
 @dataclass(frozen=True)
@@ -187,6 +193,9 @@ class Trainer:
         self.config = config
         if config.threads > 0:
             torch.set_num_threads(config.threads)
+        if too_many_workers(config.workers):
+            log.warning("--workers %d is more than this machine's %d cores: they will take turns", config.workers,
+                        os.cpu_count())  # fmt: skip
         self.cluster = distributed.start(config.device)
         self.device = self.cluster.device
         self.amp = config.amp and self.device.type == "cuda"
@@ -389,7 +398,8 @@ class Trainer:
         )
         self.step_module.train()
         total = 0.0
-        prepared = prepared_batches(self._prepare_batch, mine, seeds, config.workers, self.device.type == "cuda")
+        pin = self.device.type == "cuda"
+        prepared = prepared_batches(self._prepare_batch, mine, seeds, config.workers, pin_memory=pin)
         for step, batch in enumerate(prepared):
             tensors = self._batch_tensors(batch)
             autocast = torch.autocast("cuda", dtype=torch.float16) if self.amp else nullcontext()
@@ -433,7 +443,7 @@ class Trainer:
         if self.teaching is None:
             return tensors
         view = None if batch.teacher_view is None else batch.teacher_view.numpy()
-        return (*tensors, torch.from_numpy(self.teaching.embeddings(np.asarray(batch.index), view)).to(self.device))
+        return (*tensors, torch.from_numpy(self.teaching.embeddings(batch.index, view)).to(self.device))
 
     def _end_epoch(self, epoch: int, loss: float, seconds: float) -> bool:
         stop = False
