@@ -194,6 +194,10 @@ class _FailingWorkers(Trainer):
 def test_batches_prepared_by_worker_processes_train_exactly_as_batches_prepared_in_turn(small_faces, tmp_path, changes):
     """--workers: the augmentation, the teacher's view and the blends come from other processes,
     each batch from its own seeded draws, so the run is the one --workers 0 trains, bit for bit."""
+    # OpenCV's thread pool running in this process when the workers are forked hung them (in the full
+    # suite, not alone): run it first
+    large = np.full((1500, 1500, 3), 128, np.uint8)
+    cv2.warpAffine(large, np.eye(2, 3), (1500, 1500))
     runs = {}
     for workers, trainer in ((0, Trainer), (3, _InWorkers)):
         trainer(_config(small_faces, workers=workers, epochs=2, **changes), tmp_path / str(workers),

@@ -41,10 +41,6 @@ class _Steps(Dataset):
         return self.prepare(self.batches[step], np.random.default_rng(self.seeds[step]))
 
 
-def _one_thread_each(_: int) -> None:
-    cv2.setNumThreads(1)  # the workers are the parallelism; OpenCV's own pool would oversubscribe
-
-
 def fork_available() -> bool:
     """Whether worker processes can be forked here (`--workers`): on Linux. macOS offers fork, but
     its system libraries are not safe to use in a forked child."""
@@ -63,18 +59,19 @@ def prepared_batches(
         return
     if not fork_available():
         raise BatchWorkerError("--workers needs worker processes started by fork (Linux); give --workers 0")
-    with warnings.catch_warnings():  # DataLoader's multi-line advice on more workers than cores
-        warnings.filterwarnings("ignore", message="This DataLoader will create")
-        loader = DataLoader(
-            steps,
-            batch_size=None,
-            num_workers=workers,
-            prefetch_factor=4,
-            pin_memory=pin_memory,
-            worker_init_fn=_one_thread_each,
-            multiprocessing_context=multiprocessing.get_context("fork"),
-        )
-        batches_ahead = iter(loader)
+    # OpenCV's thread pool does not survive a fork: a child that inherits a running pool hangs in its
+    # first call to it (setNumThreads included). The pool is stopped while the workers are forked,
+    # so they run OpenCV on one thread each (they are the parallelism), and started again after.
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        with warnings.catch_warnings():  # DataLoader's multi-line advice on more workers than cores
+            warnings.filterwarnings("ignore", message="This DataLoader will create")
+            loader = DataLoader(steps, batch_size=None, num_workers=workers, prefetch_factor=4, pin_memory=pin_memory,
+                                multiprocessing_context=multiprocessing.get_context("fork"))  # fmt: skip
+            batches_ahead = iter(loader)  # forks the workers
+    finally:
+        cv2.setNumThreads(threads)
     try:
         yield from batches_ahead
     except Exception as error:  # torch's message of a failed worker holds the worker's traceback
