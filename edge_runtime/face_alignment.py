@@ -69,6 +69,11 @@ def turned(image: np.ndarray, degrees: float) -> np.ndarray:
     return level_crop(image, (0, 0, width, height), degrees).reshape(image.shape)
 
 
+def cut_by_dlib_points(spec: InputSpec) -> bool:
+    """Whether a model's faces are cut onto a template of dlib's five points (found by `--landmarks`)."""
+    return spec.face_template is not None and spec.face_landmarks == "dlib5"
+
+
 class FaceCutter:
     """Cut faces as a model's input spec says: warped onto its `face_template`, or boxes levelled by the eyes."""
 
@@ -78,7 +83,7 @@ class FaceCutter:
         self.size = (spec.width, spec.height) if spec is not None else None
         template = spec.face_template if spec is not None else None
         self.template = None if template is None else np.array(template, np.float64)
-        self.dlib_points = template is not None and spec.face_landmarks == "dlib5"
+        self.dlib_points = spec is not None and cut_by_dlib_points(spec)
         self.landmarks: FivePointLocator | None = None
         if self.dlib_points and landmarks is not None:
             self.landmarks = landmark_locator(landmarks)

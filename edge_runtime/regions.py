@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge_runtime.detectors import Box, Detection, Detector, DetectorError, FixedRegion, WholeFrame, crop
-from edge_runtime.face_alignment import FaceCutter
+from edge_runtime.face_alignment import FaceCutter, cut_by_dlib_points
 from edge_runtime.face_detection import HaarFaceDetector, YuNetDetector
 from edge_runtime.face_quality import QualityGate
 from edge_runtime.model_info import ModelInfo
@@ -145,6 +145,6 @@ def _landmarks_idle(spec: InputSpec, detector: str, roi: Box | None) -> str | No
         return "the model's regions are whole images, not faces"
     if detector == "haar":
         return "the Haar detector gives no five points to start from"
-    if spec.face_landmarks != "dlib5" or spec.face_template is None:
+    if not cut_by_dlib_points(spec):
         return "the model's faces are cut by the detector's own points, not dlib's"
     return None
