@@ -49,11 +49,10 @@ if [[ -n "$teacher_template" ]]; then
 fi
 resume=()
 [[ -f "$out/student/last.pt" ]] && resume=(--resume "$out/student/last.pt")
-siamese-train --data "$out/faces" --out "$out/student" --layout folders --split 0.9,0.1,0 --kind face \
-  --backbone "$backbone" --input-size "$size" --channels 3 --teacher "$teacher" --distill-weight 1 --relation-weight 10 \
-  --lr 3e-3 -P 32 -K 4 --flip --photometric --mixup "$mixup" --student-turn "$student_turn" --epochs "$epochs" \
-  --way 20 --val-episodes 300 --target-far 1e-3 --seed 0 \
-  --threads 2 --quiet "${teacher_data[@]}" "${resume[@]}"
+source "$here/student_flags.sh"
+siamese-train --data "$out/faces" --out "$out/student" "${student_flags[@]}" --backbone "$backbone" --input-size "$size" \
+  --teacher "$teacher" --lr 3e-3 --mixup "$mixup" --student-turn "$student_turn" --epochs "$epochs" --seed 0 \
+  "${teacher_data[@]}" "${resume[@]}"
 export-onnx "$out/student/best.pt" -o "$out/student.onnx" -p fp32 -p fp16 -p int8 --calib "$out/faces" \
   --calib-count 1500 --kind face
 python -m benchmarks.faces.lfw_view2 "$out/student.int8.onnx" "$lfw" "$pairs" --test-folds 5 | tee "$out/view2.student.json"

@@ -18,18 +18,18 @@ pairs=$(realpath "${3:-$repo/../shared/datasets/meta/lfw/pairs_10fold_reconstruc
 for needed in "$out/faces/face_template.json" "$out/student/best.pt" "$out/view2.teacher.json"; do
   [[ -f "$needed" ]] || { echo "$0: $needed is missing: run benchmarks/faces/distill.sh $1 first" >&2; exit 2; }
 done
-teacher=$(python -c "import sys, torch; print(torch.load(sys.argv[1], weights_only=True)['config']['teacher'])" \
-  "$out/student/best.pt")
+# the teacher, backbone and input size of the student it continues
+read -r teacher backbone size < <(python -c "import sys, torch; c = torch.load(sys.argv[1], weights_only=True)
+print(c['config']['teacher'], c['arch']['name'], c['input']['height'])" "$out/student/best.pt")
 patient=$out/patient
 cd "$repo"
 mkdir -p "$patient"
 resume=()
 [[ -f "$patient/student/last.pt" ]] && resume=(--resume "$patient/student/last.pt")
-siamese-train --data "$out/faces" --out "$patient/student" --layout folders --split 0.9,0.1,0 --kind face \
-  --backbone edge-spatial --input-size 80 --channels 3 --teacher "$teacher" --distill-weight 1 --relation-weight 10 \
-  --lr "${LR:-1e-3}" -P 32 -K 4 --flip --photometric --mixup "${MIXUP:-0.5}" --epochs "${EPOCHS:-160}" --way 20 \
-  --val-episodes 300 --target-far 1e-3 --seed "${SEED:-2}" --threads 2 --workers "${WORKERS:-1}" --quiet \
-  --init-weights "$out/student/best.pt" "${resume[@]}"
+source "$here/student_flags.sh"
+siamese-train --data "$out/faces" --out "$patient/student" "${student_flags[@]}" --backbone "$backbone" \
+  --input-size "$size" --teacher "$teacher" --lr "${LR:-1e-3}" --mixup "${MIXUP:-0.5}" --epochs "${EPOCHS:-160}" \
+  --seed "${SEED:-2}" --workers "${WORKERS:-1}" --init-weights "$out/student/best.pt" "${resume[@]}"
 export-onnx "$patient/student/best.pt" -o "$patient/student.onnx" -p int8 --calib "$out/faces" --calib-count 1500 \
   --kind face
 python -m benchmarks.faces.lfw_view2 "$patient/student.int8.onnx" "$lfw" "$pairs" --test-folds 5 \
