@@ -11,7 +11,8 @@ import contextlib
 import logging
 import os
 import re
-import tempfile
+import secrets
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,23 +45,65 @@ def remove_stale_temporaries(path: str | Path) -> list[Path]:
     return removed
 
 
+def _create_temporary(path: Path) -> tuple[Path, int]:
+    """A new, empty temporary beside `path` and the mode `open(path, "w")` would give a new file.
+
+    It is created with mode 0o666, which the kernel reduces by the umask (or by the folder's
+    default ACL) as it does for any new file; reading the umask with os.umask would set it for a
+    moment, under every thread of the process.
+    """
+    while True:
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        try:
+            handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        try:
+            mode = stat.S_IMODE(os.fstat(handle).st_mode)
+        finally:
+            os.close(handle)
+        if not mode & stat.S_IWUSR:  # a umask that takes the owner's write: writable until it is written
+            try:
+                os.chmod(temporary, mode | stat.S_IRUSR | stat.S_IWUSR)
+            except BaseException:
+                temporary.unlink(missing_ok=True)
+                raise
+        return temporary, mode
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename in `folder` durable (POSIX; where folders cannot be opened, as on Windows, a no-op)."""
+    try:
+        handle = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError as error:  # some file systems cannot sync a folder; the file itself is synced
+        log.debug("cannot sync folder %s: %s", folder, error)
+    finally:
+        os.close(handle)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success it replaces `path`, on error it vanishes."""
+    """Yield a temporary path beside `path`; on success it replaces `path`, on error it vanishes.
+
+    The new file gets the mode `open(path, "w")` gives a new file; the file and then its folder are
+    synced, so after a crash `path` holds the old content or all of the new.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    temporary = Path(temporary)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temporary, 0o666 & ~umask)
+    temporary, mode = _create_temporary(path)
     try:
         yield temporary
         with open(temporary, "rb+") as written:
             os.fsync(written.fileno())
+        if stat.S_IMODE(temporary.stat().st_mode) != mode:
+            os.chmod(temporary, mode)
         os.replace(temporary, path)
+        _sync_folder(path.parent)
     finally:
         temporary.unlink(missing_ok=True)
 

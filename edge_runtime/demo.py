@@ -16,6 +16,7 @@ from pathlib import Path
 
 import click
 
+from edge_runtime.atomic import atomic_path
 from edge_runtime.bundled import DEFAULT_MODEL, packaged_model
 from edge_runtime.command_line import CONTEXT, one_line_errors
 from edge_runtime.embedder import Embedder
@@ -76,7 +77,7 @@ def run_demo(out: Path, data: Path, model: Path, landmarks: str = "dlib") -> dic
     truth = write_photo_video(shown, out / "demo_input.mp4", FRAMES_PER_PHOTO)
     source = open_source(str(out / "demo_input.mp4"))
     try:
-        with open(out / "events.jsonl", "w") as events:
+        with atomic_path(out / "events.jsonl") as temporary, open(temporary, "w") as events:
             loop = RecognitionLoop(
                 source,
                 Recognizer(embedder, gallery, regions),

@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge_runtime.atomic import atomic_write_bytes
 from edge_runtime.bundled import packaged_model
 from edge_runtime.detectors import Box, Detection, clip_box, crop
 from edge_runtime.errors import SiameseEdgeError
@@ -159,4 +160,5 @@ def named_template(name: str) -> Template:
 def write_face_template(path: str | Path, template: Template) -> None:
     """Write a template as `read_face_template` reads it."""
     points, landmarks = template
-    Path(path).write_text(json.dumps({"face_template": [list(p) for p in points], "face_landmarks": landmarks}) + "\n")
+    text = json.dumps({"face_template": [list(p) for p in points], "face_landmarks": landmarks}) + "\n"
+    atomic_write_bytes(path, text.encode())

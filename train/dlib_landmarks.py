@@ -24,6 +24,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from edge_runtime.atomic import atomic_path
 from edge_runtime.command_line import CONTEXT, one_line_errors
 from edge_runtime.errors import CheckpointError
 from edge_runtime.face_landmarks import NPZ_FORMAT
@@ -145,8 +146,8 @@ def convert_shape_predictor(dat_path: str | Path, npz_path: str | Path, leaf_dty
     arrays = read_shape_predictor(dat_path)
     arrays["leaf_values"] = arrays["leaf_values"].astype(np.dtype(leaf_dtype))
     npz_path = Path(npz_path)
-    npz_path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(npz_path, **arrays)
+    with atomic_path(npz_path) as temporary, open(temporary, "wb") as handle:  # a path would gain .npz
+        np.savez_compressed(handle, **arrays)
     levels, trees, splits, _ = arrays["split_features"].shape
     return {
         "parts": len(arrays["initial_shape"]),
