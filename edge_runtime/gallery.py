@@ -16,7 +16,7 @@ import numpy as np
 
 from edge_runtime.atomic import atomic_path
 from edge_runtime.errors import SiameseEdgeError
-from edge_runtime.names import check_name
+from edge_runtime.names import InvalidName, check_name
 from edge_runtime.search_index import NumpyIndex, make_index
 
 GALLERY_FORMAT_VERSION = 1
@@ -32,6 +32,23 @@ class Match:
 
     name: str
     score: float
+
+
+def _checked_names(names: list[str], path: Path) -> list[str]:
+    """The names of a gallery file as enrollment would have stored them (`check_name`), or a
+    GalleryError naming the file and the entry: a file made or edited elsewhere could otherwise
+    carry control characters or the reserved name into logs, overlays and `edge-gallery list`."""
+    checked = []
+    for index, name in enumerate(names):
+        try:
+            checked.append(check_name(name))
+        except InvalidName as error:
+            raise GalleryError(
+                f"gallery {path} holds a name enrollment refuses (entry {index}): {error} (re-enroll, or fix the file)"
+            ) from None
+    if len(set(checked)) != len(checked):
+        raise GalleryError(f"gallery {path} names one identity twice; re-enroll")
+    return checked
 
 
 class Gallery:
@@ -215,6 +232,7 @@ class Gallery:
             raise GalleryError(f"gallery {path} is inconsistent; re-enroll")
         if len(owners) and (owners.min() < 0 or owners.max() >= len(names)):
             raise GalleryError(f"gallery {path} is inconsistent; re-enroll")
+        names = _checked_names(names, path)
         gallery = cls(stored_hash, embeddings.shape[1], index)
         gallery._embeddings, gallery._owners, gallery.names = embeddings, owners, names
         gallery.sources, gallery.digests, gallery.face_cut = sources, digests, face_cut

@@ -28,21 +28,25 @@ def printable(text: str) -> str:
         text.encode("utf-8")
         return text
     except UnicodeEncodeError:
+        pass
+    try:
         raw = os.fsencode(text) if os.name != "nt" else text.encode("utf-8", "surrogatepass")
-        return raw.decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate no undecodable byte gives (a name read from a crafted gallery)
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 def check_name(name: str) -> str:
     """`name` as a gallery stores it (NFC), or InvalidName saying what is wrong with it."""
-    shown = printable(name)
-    if shown != name:
-        raise InvalidName(f"name '{shown}' is not valid UTF-8 text; rename it (its folder, its file) in UTF-8")
     if not name.strip():
         raise InvalidName("an identity needs a name that is not empty or only spaces")
     if name != name.strip():
         raise InvalidName(f"name {name!r} starts or ends with a space; names are kept as given, so remove it")
     if any(unicodedata.category(c) == "Cc" for c in name):
         raise InvalidName(f"name {name!r} holds a control character (tab, newline); remove it")
+    shown = printable(name)  # after the control characters, which it would print as they are
+    if shown != name:
+        raise InvalidName(f"name '{shown}' is not valid UTF-8 text; rename it (its folder, its file) in UTF-8")
     name = unicodedata.normalize("NFC", name)
     if name.casefold() in RESERVED:
         raise InvalidName(f"{name!r} is reserved: the runtime says {UNKNOWN!r} for anyone not enrolled; choose another")

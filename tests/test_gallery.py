@@ -131,3 +131,51 @@ def test_digests_survive_a_round_trip_and_old_galleries_still_load(tmp_path):
     with np.load(tmp_path / "g.npz", allow_pickle=False) as data:  # a gallery saved before digests existed
         np.savez(tmp_path / "old.npz", **{k: data[k] for k in data.files if k != "digests"})
     assert Gallery.load(tmp_path / "old.npz").digests == [""]
+
+
+def _crafted(path, names):
+    """A gallery file written by hand, one embedding per name, as a tool other than enrollment could."""
+    np.savez(
+        path,
+        format_version=np.array(1),
+        model_hash=np.array("m"),
+        embeddings=_unit(len(names)),
+        owners=np.arange(len(names)),
+        names=np.array(names, dtype=str),
+        sources=np.array([""] * len(names), dtype=str),
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("ann\n\x1b[2Jbob", r"\(entry 1\): name 'ann\\n\\x1b\[2Jbob' holds a control character"),
+        ("Unknown", r"\(entry 1\): 'Unknown' is reserved"),
+        ("\ud800", r"\(entry 1\): name '\\ud800' is not valid UTF-8"),
+        (" ann", r"\(entry 1\): name ' ann' starts or ends with a space"),
+    ],
+)
+def test_a_gallery_file_with_a_name_enrollment_refuses_is_refused_when_loaded(tmp_path, name, message):
+    path = _crafted(tmp_path / "g.npz", ["cy", name])
+    with pytest.raises(GalleryError, match=rf"^gallery {tmp_path}/g.npz holds a name enrollment refuses {message}"):
+        Gallery.load(path)
+
+
+def test_a_gallery_file_naming_one_identity_twice_is_refused(tmp_path):
+    with pytest.raises(GalleryError, match="names one identity twice"):
+        Gallery.load(_crafted(tmp_path / "g.npz", ["Jos\u00e9", "Jose\u0301"]))
+
+
+@pytest.mark.parametrize("name", ["ann\n\x1b[31mbob\r", "unknown"])
+def test_edge_gallery_list_refuses_a_crafted_name_in_one_line(tmp_path, name):
+    from click.testing import CliRunner
+
+    from edge_runtime.cli import gallery_command
+
+    path = _crafted(tmp_path / "g.npz", ["cy", name])
+    result = CliRunner().invoke(gallery_command, ["list", "-g", str(path)])
+    assert result.exit_code == 2 and result.output.count("\n") == 1 and "Traceback" not in result.output
+    assert "\x1b" not in result.output and "\r" not in result.output
+    assert result.output.startswith(f"gallery list: error: gallery {path} holds a name enrollment refuses (entry 1)")
+    assert repr(name) in result.output
