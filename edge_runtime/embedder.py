@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.errors import ModelError
+from edge_runtime.errors import ModelError, error_line
 from edge_runtime.int8_variants import TENSORRT, ModelFile, file_for_provider
 from edge_runtime.model_info import ModelInfo
 from edge_runtime.onnx_runtime import onnxruntime
@@ -70,7 +70,7 @@ class Embedder:
         try:
             session = _open(chosen.path, tail, options)
         except Exception as error:  # a provider that cannot start raises onnxruntime's untyped errors
-            return f"{short_name(names[index])} failed to start: {_first_line(error)}"
+            return f"{short_name(names[index])} failed to start: {error_line(error)}"
         active = session.get_providers()[0]
         if active != names[index]:
             return (
@@ -129,11 +129,7 @@ def read_model_info(path: Path) -> ModelInfo:
 
 
 def _info(session, path: Path) -> ModelInfo:
-    return ModelInfo.from_metadata(session.get_modelmeta().custom_metadata_map, source=str(path))
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return ModelInfo.from_model(session, source=str(path))
 
 
 def _open(path: Path, providers: list[str], options=None, minimal: bool = False):
@@ -151,7 +147,7 @@ def model_session(path: Path, providers: list[str], minimal: bool = False):
     try:
         return _open(path, providers, minimal=minimal)
     except Exception as error:  # onnxruntime raises its own untyped errors for unreadable models
-        raise ModelError(f"cannot load model {path} (truncated or not ONNX): {_first_line(error)}") from None
+        raise ModelError(f"cannot load model {path} (truncated or not ONNX): {error_line(error)}") from None
 
 
 def warm_up(embedder: Embedder, batch_sizes: tuple[int, ...] = (1, 8)) -> None:

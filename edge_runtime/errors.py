@@ -27,3 +27,15 @@ class ForeignCheckpointError(CheckpointError):
 
 class ForeignModelError(ModelError):
     """A readable ONNX model without siamese-edge metadata (exported by another tool)."""
+
+
+def error_line(error: BaseException, last: bool = False, prefer: str = "") -> str:
+    """One line of `error`'s message, for a one-line report: its first line that is not blank, or with
+    `last` its last one (where a traceback precedes the cause, as in torch's errors); with `prefer`, chosen
+    among the lines holding that text when any do. The error's type name when its message is blank."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if prefer:
+        lines = [line for line in lines if prefer in line] or lines
+    if not lines:
+        return type(error).__name__
+    return lines[-1] if last else lines[0]

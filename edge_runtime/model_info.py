@@ -88,6 +88,12 @@ class ModelInfo:
         }
 
     @classmethod
+    def from_model(cls, model, source: str = "the model") -> ModelInfo:
+        """What a loaded model says about itself: `model` is an onnx ModelProto (export) or an
+        onnxruntime InferenceSession (runtime); see `from_metadata`."""
+        return cls.from_metadata(metadata_of(model), source)
+
+    @classmethod
     def from_metadata(cls, metadata: dict[str, str], source: str = "the model") -> ModelInfo:
         """Parse the metadata of a siamese-edge model, or raise ModelError saying what is wrong."""
         version = metadata.get(FORMAT_KEY)
@@ -126,3 +132,11 @@ class ModelInfo:
         if info.kind not in KINDS:
             raise ModelError(f"{source} is of kind {info.kind!r}; this siamese-edge knows {', '.join(KINDS)}")
         return info
+
+
+def metadata_of(model) -> dict[str, str]:
+    """The metadata entries of an onnx ModelProto (its `metadata_props`) or of an onnxruntime session
+    (its `custom_metadata_map`), told apart by their attributes: the runtime never imports `onnx`."""
+    if hasattr(model, "metadata_props"):
+        return {entry.key: entry.value for entry in model.metadata_props}
+    return dict(model.get_modelmeta().custom_metadata_map)

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 from torch.utils.data import DataLoader, Dataset
 
-from edge_runtime.errors import SiameseEdgeError
+from edge_runtime.errors import SiameseEdgeError, error_line
 
 Prepared = Any
 Prepare = Callable[[Any, np.random.Generator], Prepared]
@@ -75,15 +75,9 @@ def prepared_batches(
     try:
         yield from batches_ahead
     except Exception as error:  # torch's message of a failed worker holds the worker's traceback
-        raise BatchWorkerError(f"a batch worker failed: {_last_line(error)}") from None
+        raise BatchWorkerError(f"a batch worker failed: {error_line(error, last=True)}") from None
 
 
 def too_many_workers(workers: int) -> bool:
     """Whether `workers` exceeds this machine's cores (each worker is one busy process)."""
     return workers > (os.cpu_count() or 1)
-
-
-def _last_line(error: Exception) -> str:
-    """The closing line of an error raised in a worker (torch puts the worker's traceback above it)."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return lines[-1] if lines else type(error).__name__

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from edge_runtime.atomic import atomic_path
-from edge_runtime.errors import CheckpointError, ForeignCheckpointError
+from edge_runtime.errors import CheckpointError, ForeignCheckpointError, error_line
 
 FORMAT = "siamese-edge-checkpoint"
 FORMAT_VERSION = 1
@@ -50,13 +50,8 @@ def _safe_load(path: Path, what: str):
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, OSError) as error:
-        raise CheckpointError(f"cannot read {what} {path} (truncated or not a checkpoint): {_reason(error)}") from None
-
-
-def _reason(error: Exception) -> str:
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    unpickler = [line for line in lines if "WeightsUnpickler error" in line]
-    return (unpickler or lines or [type(error).__name__])[-1]
+        reason = error_line(error, last=True, prefer="WeightsUnpickler error")  # torch's cause, not its advice
+        raise CheckpointError(f"cannot read {what} {path} (truncated or not a checkpoint): {reason}") from None
 
 
 def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
