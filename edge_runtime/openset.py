@@ -77,10 +77,10 @@ class EpisodeSampler:
         return np.stack([rng.choice(self.members[c], size=size, replace=False) for c in classes])
 
 
-def few_shot_accuracy(
+def episode_accuracies(
     embeddings: np.ndarray, sampler: EpisodeSampler, *, episodes: int = 1000, seed: int = 0
-) -> tuple[float, float]:
-    """Mean N-way K-shot accuracy over episodes and its 95% interval half-width.
+) -> np.ndarray:
+    """The N-way K-shot accuracy of each episode (the same episodes for the same seed and sampler).
 
     A query is right when the nearest class prototype (its mean support embedding, by cosine
     similarity) is its own class.
@@ -95,8 +95,20 @@ def few_shot_accuracy(
         query_embeddings = embeddings[picks[:, sampler.shot :].reshape(-1)]
         predicted = np.argmax(query_embeddings @ prototypes.T, axis=1)
         accuracies[episode] = np.mean(predicted == truth)
-    half_width = Z_95 * accuracies.std(ddof=1) / np.sqrt(episodes) if episodes > 1 else 0.0
-    return float(accuracies.mean()), float(half_width)
+    return accuracies
+
+
+def mean_and_interval(values: np.ndarray) -> tuple[float, float]:
+    """The mean of `values` and the half-width of its normal 95% interval (0 for one value)."""
+    half_width = Z_95 * values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else 0.0
+    return float(values.mean()), float(half_width)
+
+
+def few_shot_accuracy(
+    embeddings: np.ndarray, sampler: EpisodeSampler, *, episodes: int = 1000, seed: int = 0
+) -> tuple[float, float]:
+    """Mean N-way K-shot accuracy over episodes and its 95% interval half-width."""
+    return mean_and_interval(episode_accuracies(embeddings, sampler, episodes=episodes, seed=seed))
 
 
 def verification_pairs(

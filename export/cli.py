@@ -9,6 +9,7 @@ import click
 from edge_runtime.command_line import CONTEXT, one_line_errors
 from edge_runtime.errors import SiameseEdgeError
 from edge_runtime.model_info import KINDS
+from export.gate import UNDECIDED, Decision, as_change
 from export.graph import DEFAULT_OPSET, IR_VERSION_FOR_OPSET
 from export.pipeline import PRECISIONS, ExportOptions, VariantReport, export_checkpoint
 from export.precision import CALIBRATION_METHODS
@@ -30,7 +31,12 @@ from export.precision import CALIBRATION_METHODS
 @click.option("--full-range", is_flag=True, help="8-bit weights (TensorRT, VNNI CPUs); default 7-bit, safe on any x86.")
 @click.option("--opset", type=click.Choice([str(o) for o in IR_VERSION_FOR_OPSET]), default=str(DEFAULT_OPSET))
 @click.option("--data", type=click.Path(file_okay=False, path_type=Path), help="The training dataset, if it moved.")
-@click.option("--episodes", type=int, default=1000, help="Episodes for the accuracy column.")
+@click.option(
+    "--episodes",
+    type=click.IntRange(min=2),
+    default=1000,
+    help="One-shot episodes each variant is scored on (the same for all; the gate's sample).",
+)
 @click.option("--kind", type=click.Choice(KINDS), help="Override the kind the checkpoint was trained as.")
 @click.option(
     "--target-far",
@@ -48,7 +54,8 @@ from export.precision import CALIBRATION_METHODS
     "--max-drop",
     type=click.FloatRange(min=0),
     default=1.0,
-    help="Refuse a variant whose one-shot accuracy is this many points below FP32's (PyTorch).",
+    help="Refuse a variant whose one-shot accuracy is significantly (95%) more than this many points below "
+    "PyTorch FP32's.",
 )
 @one_line_errors()
 def main(checkpoint: Path, output: Path | None, precision, all_precisions: bool, opset: str, **options) -> None:
@@ -72,7 +79,8 @@ def summary_table(reports: list[VariantReport]) -> str:
     """The Markdown summary: size, agreement, one-shot accuracy, EER, FAR and TAR at the shipped
     threshold on the validation classes, CPU latency."""
     lines = [
-        "| variant | file | size | min cosine (vs) | N-way 1-shot (drop) | EER | FAR / TAR at threshold (val) "
+        "| variant | file | size | min cosine (vs) | N-way 1-shot (change, 95% interval) | EER "
+        "| FAR / TAR at threshold (val) "
         "| CPU latency, batch 1 |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
@@ -80,12 +88,19 @@ def summary_table(reports: list[VariantReport]) -> str:
         variant = f"{r.precision} ({r.quantization})" if r.quantization else r.precision
         point = r.operating_point
         rates = "–" if point is None else f"{100 * point.far:.3f}% / {100 * point.tar:.1f}%"
+        if r.far_decision is not None and r.far_decision.verdict == UNDECIDED:
+            rates += " (FAR undecided)"
         lines.append(
             f"| {variant} | {r.path.name} | {r.size_bytes / 1024:.0f} KiB | {r.agreement.min_cosine:.5f} "
-            f"({r.agreement_with}) | {100 * r.few_shot_accuracy:.2f}% ({r.way}-way, {-100 * r.accuracy_drop:+.2f}) | "
+            f"({r.agreement_with}) | {100 * r.few_shot_accuracy:.2f}% ({r.way}-way, {_drop(r.accuracy_drop)}) | "
             f"{100 * r.eer:.2f}% | {rates} | {r.latency_ms:.2f} ms |"
         )
     return "\n".join(lines)
+
+
+def _drop(drop: Decision) -> str:
+    """A drop with its interval, and the gate's word where it could not decide."""
+    return as_change(drop) + (", undecided" if drop.verdict == UNDECIDED else "")
 
 
 if __name__ == "__main__":

@@ -17,24 +17,25 @@ from edge_runtime.embedder import Embedder
 from edge_runtime.errors import ImageReadError
 from edge_runtime.int8_variants import TENSORRT_SUFFIX
 from edge_runtime.model_info import ModelInfo
-from edge_runtime.openset import OperatingPoint, operating_point
+from edge_runtime.openset import OperatingPoint, operating_point, pair_scores, verification_metrics, verification_pairs
 from edge_runtime.preprocessing import IMAGE_SUFFIXES, InputSpec, fit_image, read_image
+from export.gate import Decision
 from export.graph import DEFAULT_OPSET, attach_metadata, describe, embedding_module, export_fp32, graph_hash
 from export.precision import CalibrationError, to_fp16, to_int8
 from export.tensorrt_variant import model_info, pair_for_tensorrt
 from export.verify import (
     Agreement,
     ExportError,
-    Losses,
     agreement,
     check_onnx,
     cpu_latency_ms,
+    judge,
     require_acceptable,
     require_agreement,
 )
 from train.checkpoint import load_checkpoint
 from train.datasets import ImageSet, load_images, scan_dataset
-from train.evaluation import calibrate_threshold, embed_images, evaluate_embeddings, feasible_way
+from train.evaluation import calibrate_threshold, embed_images, episode_scores, feasible_way
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,8 @@ class VariantReport:
     agreement: Agreement
     agreement_with: str
     few_shot_accuracy: float
-    accuracy_drop: float
+    accuracy_drop: Decision
+    far_decision: Decision | None
     eer: float
     operating_point: OperatingPoint | None
     latency_ms: float
@@ -96,7 +98,7 @@ class _Measured:
     held_out: ImageSet
     validation: ImageSet
     reference: np.ndarray
-    reference_accuracy: float
+    reference_episodes: np.ndarray
 
 
 def output_path(base: Path, suffix: str) -> Path:
@@ -178,15 +180,15 @@ def _check_and_measure(temporary: Path, path: Path, variant: _Variant, baseline:
     else:
         against = "FP32" if fp32_embeddings is not None else "PyTorch"
         agreed = agreement(fp32_embeddings if fp32_embeddings is not None else baseline.reference, embeddings)
-    accuracy, eer, way = _accuracy(embeddings, baseline.held_out, payload, options)
+    episodes, eer, way = _accuracy(embeddings, baseline.held_out, payload, options)
     point = None
     if payload.get("threshold") is not None:
         same_set = baseline.validation is baseline.held_out
         validation = embeddings if same_set else embedder.embed_fitted(baseline.validation.images)
         point = operating_point(validation, baseline.validation.labels, payload["threshold"])
-    losses = Losses(variant.precision, agreed, against, baseline.reference_accuracy - accuracy, point,
-                    payload.get("target_far"))  # fmt: skip
-    require_acceptable(path.name, losses, options.max_drop)
+    losses = judge(variant.precision, agreed, against, (baseline.reference_episodes, episodes), options.max_drop,
+                   point, payload.get("target_far"))  # fmt: skip
+    require_acceptable(path.name, losses)
     report = VariantReport(
         precision=variant.precision,
         quantization=variant.info.quantization,
@@ -194,8 +196,9 @@ def _check_and_measure(temporary: Path, path: Path, variant: _Variant, baseline:
         size_bytes=temporary.stat().st_size,
         agreement=agreed,
         agreement_with=against,
-        few_shot_accuracy=accuracy,
-        accuracy_drop=baseline.reference_accuracy - accuracy,
+        few_shot_accuracy=float(episodes.mean()),
+        accuracy_drop=losses.accuracy,
+        far_decision=losses.far,
         eer=eer,
         operating_point=point,
         latency_ms=cpu_latency_ms(embedder, baseline.held_out.images[0]),
@@ -212,18 +215,13 @@ def _ordered(precisions: tuple[str, ...]) -> list[str]:
 
 
 def _accuracy(embeddings: np.ndarray, held_out: ImageSet, payload: dict, options: ExportOptions):
-    """N-way one-shot accuracy (the same episodes for every variant), EER and N."""
+    """The accuracy of each N-way one-shot episode (the same episodes for every variant), EER and N."""
     config = payload["config"]
-    way = feasible_way(held_out, config.get("way", 20), config.get("shot", 1), config.get("same_group", False))
-    metrics, _ = evaluate_embeddings(
-        embeddings,
-        held_out,
-        way=way,
-        shot=config.get("shot", 1),
-        episodes=options.episodes,
-        same_group=config.get("same_group", False),
-    )
-    return metrics["few_shot_accuracy"], metrics["eer"], way
+    protocol = {"shot": config.get("shot", 1), "same_group": config.get("same_group", False)}
+    way = feasible_way(held_out, config.get("way", 20), protocol["shot"], protocol["same_group"])
+    first, second, same = verification_pairs(held_out.labels)
+    eer = verification_metrics(pair_scores(embeddings, first, second), same)["eer"]
+    return episode_scores(embeddings, held_out, way=way, episodes=options.episodes, **protocol), eer, way
 
 
 def _dataset_root(payload: dict, data_root: Path | None) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -11,6 +12,9 @@ import onnx
 from edge_runtime.embedder import Embedder
 from edge_runtime.errors import SiameseEdgeError
 from edge_runtime.openset import OperatingPoint
+from export.gate import REFUSED, UNDECIDED, Decision, accuracy_drop, false_accept_rate
+
+log = logging.getLogger(__name__)
 
 # The least cosine similarity to the PyTorch (or FP32) embedding each precision must keep, on every image.
 MIN_COSINE = {"fp32": 0.9999, "fp16": 0.999, "int8": 0.95}
@@ -59,36 +63,36 @@ def require_agreement(precision: str, result: Agreement, against: str) -> None:
 
 @dataclass(frozen=True)
 class Losses:
-    """What a variant loses: agreement with its reference, one-shot accuracy points against
-    PyTorch FP32, and its false accepts at the threshold it ships with (validation classes)."""
+    """What a variant loses: agreement with its reference, and the gate's decisions on its one-shot
+    accuracy against PyTorch FP32 and its false accepts at the threshold it ships with."""
 
     precision: str
     agreement: Agreement
     against: str
-    accuracy_drop: float
-    point: OperatingPoint | None
-    target_far: float | None
+    accuracy: Decision
+    far: Decision | None
 
 
-def allowed_false_accepts(point: OperatingPoint, target_far: float) -> int:
-    """Twice the target FAR's share of the impostor pairs, and at least one: with fewer than
-    1/(2·target) impostor pairs a single false accept already exceeds it, which the set cannot tell."""
-    return max(1, int(2 * target_far * point.impostor_pairs))
+def far_limit(target_far: float) -> float:
+    """The false accept rate a variant may reach at its threshold: twice the target."""
+    return 2 * target_far
 
 
-def refusals(losses: Losses, max_drop_points: float) -> list[str]:
+def refusals(losses: Losses) -> list[str]:
     """Why a variant loses too much (none: [])."""
     reasons = []
-    if losses.accuracy_drop * 100 > max_drop_points:
+    drop = losses.accuracy
+    if drop.verdict == REFUSED:
         reasons.append(
-            f"it loses {100 * losses.accuracy_drop:.2f} points of one-shot accuracy against FP32 (--max-drop "
-            f"{max_drop_points:g})"
+            f"it loses {drop.estimate:.2f} points of one-shot accuracy against FP32, {drop.low:.2f} to "
+            f"{drop.high:.2f} at 95% confidence over {drop.sample} paired episodes (--max-drop {drop.limit:g})"
         )
-    point, target = losses.point, losses.target_far
-    if point is not None and target is not None and point.false_accepts > allowed_false_accepts(point, target):
+    far = losses.far
+    if far is not None and far.verdict == REFUSED:
         reasons.append(
-            f"at its threshold {point.threshold:.4f} it accepts {100 * point.far:.3f}% of impostor pairs "
-            f"({point.false_accepts} of {point.impostor_pairs}), more than twice the target FAR {target:g}"
+            f"at its threshold it accepts {100 * far.estimate:.3f}% of impostor pairs, {100 * far.low:.3f}% to "
+            f"{100 * far.high:.3f}% at 95% confidence over {far.sample} pairs, more than twice the target FAR "
+            f"{far.limit / 2:g}"
         )
     if losses.agreement.min_cosine < MIN_COSINE[losses.precision]:
         reasons.append(
@@ -98,11 +102,52 @@ def refusals(losses: Losses, max_drop_points: float) -> list[str]:
     return reasons
 
 
-def require_acceptable(name: str, losses: Losses, max_drop_points: float) -> None:
-    """Raise ExportError naming every way `name` loses too much."""
-    reasons = refusals(losses, max_drop_points)
+def undecided(name: str, losses: Losses) -> list[str]:
+    """One line for each loss that the sample cannot decide, with the sample that would."""
+    lines = []
+    drop, far = losses.accuracy, losses.far
+    if drop.verdict == UNDECIDED:
+        advice = f"about {drop.needed} would decide" if drop.needed else "more would narrow it"
+        lines.append(
+            f"{name}: {drop.sample} episodes cannot tell whether it loses more than --max-drop {drop.limit:g} "
+            f"points (it lost {drop.estimate:.2f}, {drop.low:.2f} to {drop.high:.2f} at 95% confidence); "
+            f"{advice} (--episodes)"
+        )
+    if far is not None and far.verdict == UNDECIDED:
+        advice = f"about {far.needed} would decide" if far.needed else "more would narrow it"
+        lines.append(
+            f"{name}: {far.sample} impostor pairs cannot tell whether its FAR at the threshold exceeds "
+            f"{far.limit:g} (it is {far.estimate:.4f}, {far.low:.4f} to {far.high:.4f} at 95% confidence); "
+            f"{advice} (more validation images)"
+        )
+    return lines
+
+
+def judge(
+    precision: str,
+    agreed: Agreement,
+    against: str,
+    episodes: tuple[np.ndarray, np.ndarray],
+    max_drop_points: float,
+    point: OperatingPoint | None,
+    target_far: float | None,
+) -> Losses:
+    """The gate's decisions on a variant: `episodes` holds the reference's and the variant's accuracy
+    on the same one-shot episodes; `point` its false accepts at the threshold it ships with."""
+    far = None
+    if point is not None and target_far is not None:
+        far = false_accept_rate(point.false_accepts, point.impostor_pairs, far_limit(target_far))
+    return Losses(precision, agreed, against, accuracy_drop(*episodes, max_drop_points), far)
+
+
+def require_acceptable(name: str, losses: Losses) -> None:
+    """Raise ExportError naming every way `name` loses too much; warn of each loss the sample
+    cannot decide."""
+    reasons = refusals(losses)
     if reasons:
         raise ExportError(f"{name} refused, nothing written: " + "; ".join(reasons))
+    for line in undecided(name, losses):
+        log.warning("%s", line)
 
 
 def cpu_latency_ms(embedder: Embedder, image: np.ndarray, runs: int = 50, warmup: int = 5) -> float:

@@ -9,8 +9,9 @@ from torch import nn
 from edge_runtime.openset import (
     EpisodeSampler,
     Roc,
-    few_shot_accuracy,
+    episode_accuracies,
     largest_way,
+    mean_and_interval,
     open_set_identification,
     operating_point,
     pair_scores,
@@ -52,6 +53,15 @@ def calibrate_threshold(embeddings: np.ndarray, labels: np.ndarray, target_far: 
     return threshold_at_far(pair_scores(embeddings, first, second), same, target_far)
 
 
+def episode_scores(
+    embeddings: np.ndarray, image_set: ImageSet, *, way: int, shot: int = 1, episodes: int = 1000,
+    same_group: bool = False, seed: int = 0,
+) -> np.ndarray:  # fmt: skip
+    """The accuracy of each N-way K-shot episode: the same episodes for any embeddings of this set."""
+    sampler = EpisodeSampler(image_set.labels, image_set.groups, way=way, shot=shot, same_group=same_group)
+    return episode_accuracies(embeddings, sampler, episodes=episodes, seed=seed)
+
+
 def evaluate_embeddings(
     embeddings: np.ndarray,
     image_set: ImageSet,
@@ -64,8 +74,9 @@ def evaluate_embeddings(
     seed: int = 0,
 ) -> tuple[dict, Roc]:
     """Few-shot accuracy, verification metrics and (with a threshold) open-set rates; and the ROC."""
-    sampler = EpisodeSampler(image_set.labels, image_set.groups, way=way, shot=shot, same_group=same_group)
-    accuracy, interval = few_shot_accuracy(embeddings, sampler, episodes=episodes, seed=seed)
+    per_episode = episode_scores(embeddings, image_set, way=way, shot=shot, episodes=episodes,
+                                 same_group=same_group, seed=seed)  # fmt: skip
+    accuracy, interval = mean_and_interval(per_episode)
     first, second, same = verification_pairs(image_set.labels, seed=seed)
     scores = pair_scores(embeddings, first, second)
     metrics = {
