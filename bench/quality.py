@@ -46,13 +46,18 @@ def load_validation(folder: str | Path, limit: int = 5000) -> Validation:
 def require_unseen(validation: Validation, folder: str, models: list[str]) -> None:
     """Refuse held-out classes that a model lists among its training classes."""
     for model in models:
-        seen = sorted(set(read_model_info(Path(model)).training_classes) & set(validation.class_names))
-        if seen:
-            examples = ", ".join(seen[:5]) + (", …" if len(seen) > 5 else "")
-            raise SiameseEdgeError(
-                f"{len(seen)} of the {len(validation.class_names)} classes of {folder} trained {Path(model).name} "
-                f"({examples}): its accuracy there says nothing about classes it never saw; give --val held-out classes"
-            )
+        refuse_seen(validation, folder, Path(model).name, read_model_info(Path(model)).training_classes)
+
+
+def refuse_seen(validation: Validation, folder: str, name: str, training_classes: tuple[str, ...]) -> None:
+    """Refuse held-out classes that the model `name` was trained on."""
+    seen = sorted(set(training_classes) & set(validation.class_names))
+    if seen:
+        examples = ", ".join(seen[:5]) + (", …" if len(seen) > 5 else "")
+        raise SiameseEdgeError(
+            f"{len(seen)} of the {len(validation.class_names)} classes of {folder} trained {name} "
+            f"({examples}): its accuracy there says nothing about classes it never saw; give held-out classes"
+        )
 
 
 def synthetic_images(count: int = 64, size: int = 112, seed: int = 0) -> list[np.ndarray]:

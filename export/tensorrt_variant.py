@@ -22,6 +22,7 @@ the models it writes.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -37,17 +38,19 @@ from edge_runtime.command_line import CONTEXT, one_line_errors
 from edge_runtime.errors import ModelError
 from edge_runtime.int8_variants import CPU_QUANTIZATION, TENSORRT_QUANTIZATION, tensorrt_variant_name
 from edge_runtime.model_info import ModelInfo
+from export.gate import as_change
 from export.graph import attach_metadata, drop_unused_domains, graph_hash
+from export.variant_gate import GateData, gate_variant
+from export.verify import Losses
 
 log = logging.getLogger(__name__)
 
 QUANTIZE, DEQUANTIZE = "QuantizeLinear", "DequantizeLinear"
-WEIGHT_INPUTS = {"Conv": 1, "Gemm": 1, "MatMul": 1, "ConvTranspose": 1}
 
 
 def model_info(proto: onnx.ModelProto, source: str = "the model") -> ModelInfo:
-    """The siamese-edge metadata of an ONNX model."""
-    return ModelInfo.from_metadata({p.key: p.value for p in proto.metadata_props}, source=source)
+    """The siamese-edge metadata of an ONNX model (read as the runtime reads it from a session)."""
+    return ModelInfo.from_model(proto, source=source)
 
 
 class _Graph:
@@ -225,9 +228,11 @@ def with_training_classes(proto: onnx.ModelProto, classes: tuple[str, ...]) -> o
     return attach_metadata(proto, dataclasses.replace(model_info(proto), training_classes=classes))
 
 
-def write_tensorrt_variant(model: Path, training_classes: tuple[str, ...] = ()) -> Path:
+def write_tensorrt_variant(model: Path, data: GateData, reference: Path | None = None,
+                           training_classes: tuple[str, ...] = ()) -> tuple[Path, Losses]:  # fmt: skip
     """Write the TensorRT sibling of the U8S8 model at `model` and name it in `model`'s metadata
-    (and the classes it was trained on, when given)."""
+    (and the classes it was trained on, when given), once the export's gate has passed it against
+    `reference` (default: `model` as it was) on `data`; nothing is written when it fails."""
     try:
         proto = onnx.load(model)
     except Exception as error:  # onnx raises protobuf's own errors for files that are not ONNX
@@ -237,11 +242,12 @@ def write_tensorrt_variant(model: Path, training_classes: tuple[str, ...] = ()) 
     cpu, variant = pair_for_tensorrt(proto, model.name)
     onnx.checker.check_model(variant, full_check=True)
     sibling = model.with_name(tensorrt_variant_name(model))
-    with atomic_path(sibling) as temporary:
-        onnx.save(variant, temporary)
-    with atomic_path(model) as temporary:
-        onnx.save(cpu, temporary)
-    return sibling
+    with contextlib.ExitStack() as files:  # both files or neither
+        variant_file, cpu_file = (files.enter_context(atomic_path(p)) for p in (sibling, model))
+        onnx.save(variant, variant_file)
+        onnx.save(cpu, cpu_file)
+        losses = gate_variant(variant_file, reference or model, sibling.name, data)
+    return sibling, losses
 
 
 def _trained_on(notes: Path | None) -> tuple[str, ...]:
@@ -256,14 +262,39 @@ def _trained_on(notes: Path | None) -> tuple[str, ...]:
 @click.command(context_settings=CONTEXT)
 @click.argument("model", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option(
+    "--data",
+    required=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Held-out classes, a folder each, that the gate measures the variant on (faces are found and cut).",
+)
+@click.option(
+    "--reference",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The model the variant is compared with, e.g. the FP32 export (default: MODEL as it is).",
+)
+@click.option(
     "--classes-from",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="A JSON file whose 'trained_on' lists the training classes, for the metadata.",
 )
+@click.option("--way", type=click.IntRange(min=2), default=20, help="N of the N-way 1-shot episodes (or fewer).")
+@click.option("--episodes", type=click.IntRange(min=2), default=1000, help="One-shot episodes, the gate's sample.")
+@click.option(
+    "--max-drop",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    help="Refuse the variant when its one-shot accuracy is significantly more than this many points below.",
+)
 @one_line_errors()
-def main(model: Path, classes_from: Path | None) -> None:
-    """Write the TensorRT (S8S8) variant beside a U8S8 INT8 MODEL and name it in its metadata."""
-    click.echo(f"{model} -> {write_tensorrt_variant(model, _trained_on(classes_from))}")
+def main(model: Path, data: Path, reference: Path | None, classes_from: Path | None, **protocol) -> None:
+    """Write the TensorRT (S8S8) variant beside a U8S8 INT8 MODEL and name it in its metadata, once it
+    passes the export's gate on held-out classes."""
+    sibling, losses = write_tensorrt_variant(model, GateData(data, **protocol), reference, _trained_on(classes_from))
+    click.echo(
+        f"{model} -> {sibling}: one-shot accuracy {as_change(losses.accuracy)} points over "
+        f"{losses.accuracy.sample} episodes, min cosine {losses.agreement.min_cosine:.4f}, against "
+        f"{(reference or model).name}"
+    )
 
 
 if __name__ == "__main__":
