@@ -46,17 +46,17 @@ def load_validation(folder: str | Path, limit: int = 5000) -> Validation:
 def require_unseen(validation: Validation, folder: str, models: list[str]) -> None:
     """Refuse held-out classes that a model lists among its training classes."""
     for model in models:
-        refuse_seen(validation, folder, Path(model).name, read_model_info(Path(model)).training_classes)
+        refuse_seen(validation, folder, Path(model).name, read_model_info(Path(model)).training_classes, "--val")
 
 
-def refuse_seen(validation: Validation, folder: str, name: str, training_classes: tuple[str, ...]) -> None:
-    """Refuse held-out classes that the model `name` was trained on."""
+def refuse_seen(validation: Validation, folder: str, name: str, training_classes: tuple[str, ...], option: str) -> None:
+    """Refuse held-out classes that the model `name` was trained on (`option` is where to give others)."""
     seen = sorted(set(training_classes) & set(validation.class_names))
     if seen:
         examples = ", ".join(seen[:5]) + (", …" if len(seen) > 5 else "")
         raise SiameseEdgeError(
             f"{len(seen)} of the {len(validation.class_names)} classes of {folder} trained {name} "
-            f"({examples}): its accuracy there says nothing about classes it never saw; give held-out classes"
+            f"({examples}): its accuracy there says nothing about classes it never saw; give {option} held-out classes"
         )
 
 

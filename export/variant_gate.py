@@ -39,7 +39,7 @@ class _HeldOut:
 def _held_out(folder: Path, info: ModelInfo, name: str) -> _HeldOut:
     """The folder's images of classes `info` never trained on, each cut to its largest region."""
     validation = load_validation(folder)
-    refuse_seen(validation, str(folder), name, info.training_classes)
+    refuse_seen(validation, str(folder), name, info.training_classes, "--data")
     finder = make_regions(info)
     kept, images = [], []
     for index, image in enumerate(validation.images):

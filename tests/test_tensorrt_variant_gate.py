@@ -55,7 +55,7 @@ def test_classes_the_model_trained_on_are_refused_and_nothing_is_written(lone_mo
     before = lone_model.read_bytes()
     result = _run([lone_model, "--data", _subjects(faces_root, tmp_path, trained=True), "--episodes", 50])
     assert result.exit_code == 2 and "trained m.int8.tensorrt.onnx" in result.output, result.output
-    assert "give held-out classes" in result.output and len(result.output.strip().splitlines()) == 1
+    assert "give --data held-out classes" in result.output and len(result.output.strip().splitlines()) == 1
     assert lone_model.read_bytes() == before and sorted(p.name for p in lone_model.parent.glob("*.onnx")) == [
         "m.int8.onnx"
     ]
