@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_runtime.model_info import ModelInfo
+from edge_runtime.providers import TENSORRT
 
-TENSORRT = "TensorrtExecutionProvider"
 TENSORRT_SUFFIX = ".tensorrt.onnx"
 TENSORRT_QUANTIZATION = "s8s8"
 CPU_QUANTIZATION = "u8s8"

@@ -1,7 +1,7 @@
 """Execution providers: which ONNX Runtime backends to ask for, in order, and with which options.
 
 The options are plain dictionaries built here, so they are tested on any machine, even one whose
-onnxruntime build has no GPU provider to run them.
+onnxruntime build has no GPU provider to run them; building TensorRT's makes its engine-cache folder.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from edge_runtime.onnx_runtime import onnxruntime
 
 log = logging.getLogger(__name__)
 
+TENSORRT = "TensorrtExecutionProvider"
 PROVIDER_NAMES = {
-    "tensorrt": "TensorrtExecutionProvider",
+    "tensorrt": TENSORRT,
     "cuda": "CUDAExecutionProvider",
     "cpu": "CPUExecutionProvider",
 }
@@ -87,10 +88,23 @@ def engine_cache_path(settings: ProviderSettings, info: ModelInfo) -> Path:
     return (settings.engine_cache_dir or default_cache_dir()) / info.model_hash
 
 
+def _made(cache: Path) -> Path:
+    """`cache`, created with its parents: ONNX Runtime's TensorRT provider creates only the last
+    folder of its cache path and does not start when the parent is missing."""
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ProviderError(
+            f"cannot create the TensorRT engine cache {cache}: {error.strerror}; "
+            "give --engine-cache a writable folder or set SIAMESE_EDGE_CACHE"
+        ) from None
+    return cache
+
+
 def provider_options(name: str, settings: ProviderSettings, info: ModelInfo, input_name: str) -> dict[str, str]:
-    """The options dictionary of one provider for this model."""
-    if name == PROVIDER_NAMES["tensorrt"]:
-        cache = engine_cache_path(settings, info)
+    """The options dictionary of one provider for this model (TensorRT's engine-cache folder is made here)."""
+    if name == TENSORRT:
+        cache = _made(engine_cache_path(settings, info))
         spec = info.spec
         shape = f"{spec.channels}x{spec.height}x{spec.width}"
         int8 = info.precision == "int8" if settings.tensorrt_int8 is None else settings.tensorrt_int8
