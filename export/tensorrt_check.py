@@ -1,10 +1,14 @@
-"""What TensorRT's ONNX parser takes, checked on a model file without a GPU.
+"""The project's reading of TensorRT's documented explicit-quantization (Q/DQ) rules, checked on a
+model file without a GPU.
 
-The rules are those of onnx-tensorrt's operator matrix and TensorRT's explicit quantization, for
-the TensorRT releases of JetPack 6 (8.6 and 10.x): opsets 13 (per-channel Q/DQ) to 17, the default
-domain only, QuantizeLinear/DequantizeLinear on signed INT8 with zero points 0, no INT32
-DequantizeLinear (biases in float), weights in float behind their own Q/DQ pair, one consumer per
-DequantizeLinear, and an input whose only dynamic dimension is the batch.
+This is not TensorRT's parser, and TensorRT has never checked a file against it: the rules were
+written by hand here from onnx-tensorrt's operator matrix and TensorRT's documentation of explicit
+quantization, for the TensorRT releases of JetPack 6 (8.6 and 10.x): opsets 13 (per-channel Q/DQ)
+to 17, the default domain only, QuantizeLinear/DequantizeLinear on signed INT8 with zero points 0,
+no INT32 DequantizeLinear (biases in float), weights in float behind their own Q/DQ pair, one
+consumer per DequantizeLinear, and an input whose only dynamic dimension is the batch.
+`export/tensorrt_variant.py` writes its files by the same reading, so an empty list says the two
+agree, not that TensorRT takes the file; only TensorRT itself (on a GPU) can say that.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import onnx
 from onnx import TensorProto, numpy_helper
 
 OPSETS = range(13, 18)
-# Operators onnx-tensorrt parses (its operator matrix), those image embedding networks export to.
+# Operators onnx-tensorrt's operator matrix lists as supported, of those image embedding networks export to.
 _PARSED = (
     "Add AveragePool BatchNormalization Cast Clip Concat Constant ConstantOfShape Conv DequantizeLinear "
     "Div Equal Erf Exp Expand Flatten Gather Gemm GlobalAveragePool GlobalMaxPool Greater HardSigmoid "
@@ -52,7 +56,8 @@ def _weight_problem(node: onnx.NodeProto, producers: dict, initializers: dict) -
 
 
 def tensorrt_problems(proto: onnx.ModelProto) -> list[str]:
-    """Everything in the model that TensorRT's ONNX parser or explicit quantization refuses (none: [])."""
+    """Everything in the model that breaks the rules above, the project's reading of TensorRT's
+    documented operator support and explicit quantization (none: []); not a run of TensorRT."""
     problems = []
     opsets = {entry.domain or "ai.onnx": entry.version for entry in proto.opset_import}
     if opsets.get("ai.onnx") not in OPSETS:
@@ -68,7 +73,7 @@ def tensorrt_problems(proto: onnx.ModelProto) -> list[str]:
     for node in graph.node:
         label = f"{node.op_type} {node.name or node.output[0]}"
         if node.domain or node.op_type not in OPERATORS:
-            problems.append(f"{label}: an operator TensorRT does not parse")
+            problems.append(f"{label}: an operator not in onnx-tensorrt's operator matrix")
         if node.op_type in QDQ and (problem := _zero_point_problem(node, initializers)):
             problems.append(f"{label} {problem}")
         if node.op_type == "DequantizeLinear":

@@ -2,7 +2,9 @@
 
 import csv
 import json
+import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +14,7 @@ from bench.cli import main
 from bench.measure import Case, run_isolated
 from bench.quality import load_validation
 from edge_runtime.bundled import ATT_FACES_MODEL, packaged_model
-from edge_runtime.embedder import Embedder
+from edge_runtime.embedder import Embedder, read_model_info
 from edge_runtime.onnx_runtime import onnxruntime
 from edge_runtime.openset import EpisodeSampler, few_shot_accuracy
 from edge_runtime.providers import PROVIDER_NAMES
@@ -147,9 +149,30 @@ def test_bad_batch_is_a_usage_error():
     assert result.exit_code == 2 and "positive" in result.output
 
 
+GPU_BUILD = [PROVIDER_NAMES[name] for name in ("tensorrt", "cuda", "cpu")]
+# Run at the start of a process: its onnxruntime lists the GPU build's providers (sessions stay real).
+GPU_LISTING = f"import onnxruntime\nonnxruntime.get_available_providers = lambda: {GPU_BUILD!r}\n"
+
+
 @pytest.mark.skipif(
-    PROVIDER_NAMES["tensorrt"] in onnxruntime().get_available_providers(), reason="this build has TensorRT"
+    any(PROVIDER_NAMES[name] in onnxruntime().get_available_providers() for name in ("tensorrt", "cuda")),
+    reason="this build has a GPU provider, which may really start",
 )
-def test_a_case_that_cannot_run_on_its_provider_is_not_run_elsewhere():
-    outcome = run_isolated(Case(str(DEMO_MODEL), "tensorrt", 1, runs=2, warmup=1), [np.zeros((64, 64), np.uint8)])
-    assert isinstance(outcome, str) and outcome.startswith("not run:") and "tensorrt" in outcome
+def test_a_case_that_cannot_run_on_its_provider_is_not_run_elsewhere(tmp_path, monkeypatch):
+    """Not run, with the reason, both where this onnxruntime has no TensorRT and where it lists
+    TensorRT but the session falls back to the CPU (onnxruntime-gpu whose libraries do not load: here
+    a process whose onnxruntime lists the GPU build's providers, its sessions real)."""
+    images = [np.zeros((64, 64), np.uint8)]
+    missing = run_isolated(Case(str(DEMO_MODEL), "tensorrt", 1, runs=2, warmup=1), images)
+    assert isinstance(missing, str), missing
+    assert missing.startswith("not run: provider tensorrt is not in this onnxruntime build"), missing
+    (tmp_path / "sitecustomize.py").write_text(GPU_LISTING)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])))
+    cache = tmp_path / "engines"
+    fell_back = run_isolated(Case(str(DEMO_MODEL), "tensorrt", 1, runs=2, warmup=1, engine_cache=str(cache)), images)
+    assert fell_back == (
+        "not run: tensorrt did not start (the session fell back to cpu): its libraries (CUDA, cuDNN, TensorRT) "
+        "failed to load; run edge-doctor; --require-provider forbids running on another provider"
+    )
+    variant = read_model_info(Path(DEMO_MODEL).with_name(read_model_info(Path(DEMO_MODEL)).tensorrt_variant))
+    assert [p.name for p in cache.iterdir()] == [variant.model_hash]  # TensorRT's file was the one tried

@@ -1,5 +1,7 @@
-"""Every bundled INT8 model: a U8S8 file for CPUs and a sibling that TensorRT's parser takes: its S8S8
-INT8 file, or (the default face model, whose S8S8 file would weigh 22 MB) its FP16 file."""
+"""Every bundled INT8 model: a U8S8 file for CPUs and a sibling for TensorRT: its S8S8 INT8 file, or
+(the default face model, whose S8S8 file would weigh 22 MB) its FP16 file. That the sibling suits
+TensorRT is checked against export/tensorrt_check.py, the project's reading of TensorRT's documented
+explicit-quantization (Q/DQ) rules; TensorRT itself has not parsed these files here (no GPU)."""
 
 from pathlib import Path
 
@@ -7,6 +9,7 @@ import numpy as np
 import onnx
 import pytest
 
+from edge_runtime.bundled import ATT_FACES_MODEL, DEFAULT_MODEL, SMALL_FACE_MODEL
 from edge_runtime.embedder import Embedder, read_model_info
 from edge_runtime.enrollment import enroll_images, new_gallery, open_gallery
 from edge_runtime.gallery import GalleryError
@@ -23,30 +26,37 @@ BUNDLED = sorted(p for p in MODELS.glob("*.int8.onnx"))
 IMAGES = {"face": "lfw/*/*/*.jpg", "signature": "signatures/*/*.png", "identity": "att_faces/s1*/*.png"}
 
 
-def test_there_are_bundled_int8_models():
-    assert len(BUNDLED) >= 2
+def test_the_bundled_int8_models_are_the_four_the_package_names():
+    kinds = {model.name: read_model_info(model).kind for model in BUNDLED}
+    expected = {DEFAULT_MODEL: "face", SMALL_FACE_MODEL: "face", ATT_FACES_MODEL: "identity"}
+    assert kinds == {**expected, "signatures.int8.onnx": "signature"}
 
 
 @pytest.mark.parametrize("model", BUNDLED, ids=lambda p: p.name)
-def test_tensorrt_receives_a_signed_symmetric_sibling_it_parses(model):
+def test_tensorrt_receives_a_sibling_that_follows_the_projects_reading_of_its_qdq_rules(model, tmp_path):
     cpu = ModelFile(model, read_model_info(model))
     chosen = file_for_provider(TENSORRT, cpu, read_model_info)
     assert not isinstance(chosen, str), chosen
     assert chosen.path == model.with_name(cpu.info.tensorrt_variant) and chosen.info.family == cpu.info.family
-    assert tensorrt_problems(onnx.load(chosen.path)) == []
-    options = provider_options(TENSORRT, ProviderSettings(), chosen.info, "image")
+    proto = onnx.load(chosen.path)
+    assert tensorrt_problems(proto) == []  # export/tensorrt_check.py's rules, not TensorRT's parser
+    image = proto.graph.input[0]
+    options = provider_options(TENSORRT, ProviderSettings(engine_cache_dir=tmp_path), chosen.info, image.name)
     if chosen.info.precision == "int8":
         assert chosen.info.quantization == "s8s8" and options["trt_int8_enable"] == "True"
     else:
         assert chosen.info.precision == "fp16" and options["trt_fp16_enable"] == "True"
-    assert Path(options["trt_engine_cache_path"]).name == chosen.info.model_hash != cpu.info.model_hash
+    dims = "x".join(str(d.dim_value) for d in image.type.tensor_type.shape.dim[1:])
+    assert options["trt_profile_max_shapes"] == f"{image.name}:32x{dims}"  # the metadata's input is the file's
+    cache = tmp_path / chosen.info.model_hash  # its own engines, never the CPU file's
+    assert options["trt_engine_cache_path"] == str(cache) and cache.is_dir() and cache.name != cpu.info.model_hash
 
 
 @pytest.mark.parametrize("model", BUNDLED, ids=lambda p: p.name)
 def test_the_cpu_file_is_unsigned_for_speed_and_carries_no_unused_opset_domain(model):
     proto = onnx.load(model)
     assert read_model_info(model).quantization == "u8s8"
-    assert any("UINT8" in problem for problem in tensorrt_problems(proto))
+    assert any("UINT8" in problem for problem in tensorrt_problems(proto))  # what those rules refuse
     assert {entry.domain for entry in proto.opset_import} == {""}
     info = read_model_info(model)
     if info.arch != "dlib-resnet":  # dlib's training identities are not listed (none is in LFW)

@@ -55,10 +55,15 @@ def test_the_converted_network_gives_dlibs_descriptors(converted):
     theirs = np.array([reference.compute_face_descriptor(chip) for chip in chips])
     with torch.no_grad():
         ours = converted(torch.from_numpy(to_input_tensor(np.stack(chips), DLIB_INPUT))).numpy()
+    ours = ours.astype(np.float64)  # as dlib's: a cosine in float32 would itself be off by 1e-7
     cosine = (ours * theirs).sum(1) / np.linalg.norm(ours, axis=1) / np.linalg.norm(theirs, axis=1)
-    print(f"cosine to dlib: min {cosine.min():.7f}; largest difference {np.abs(ours - theirs).max():.2e}")
-    assert cosine.min() >= 0.999
-    assert np.abs(ours - theirs).max() < 1e-4  # measured: 3.7e-7, the same arithmetic in another order
+    largest = np.abs(ours - theirs).max()
+    print(f"cosine to dlib: min {cosine.min():.7f}; largest difference {largest:.2e}")
+    # README: "cosine 1.0000000 and a largest difference of 4e-7". Both sides sum the same float32
+    # products in their own order (a float32 step is 3e-8 at dlib's largest values, about 0.43), so
+    # the difference moves a little from CPU to CPU; README's 4e-7 (one digit) covers up to 4.5e-7.
+    assert round(float(cosine.min()), 7) == 1.0
+    assert largest < 4.5e-7
 
 
 def test_files_that_are_not_dlibs_face_network_are_refused(tmp_path):

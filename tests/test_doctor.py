@@ -1,6 +1,9 @@
+import glob
+
 from click.testing import CliRunner
 
 from edge_runtime.doctor import diagnose, main
+from edge_runtime.extras import install_command
 from edge_runtime.onnx_runtime import onnxruntime
 
 BUILD = onnxruntime().get_available_providers()
@@ -14,7 +17,17 @@ def test_doctor_says_plainly_whether_this_build_is_cpu_only_and_exits_zero():
     assert f"providers: {', '.join(BUILD)}" in result.output
     for topic in ("onnxruntime", "OpenCV", "GStreamer", "FFmpeg", "engine cache"):
         assert topic in result.output
-    assert "→" in result.output  # every problem comes with what to do
+    lines = result.output.splitlines()
+    fix_of = {line: lines[index + 1] for index, line in enumerate(lines) if line.startswith("!! ")}
+    assert fix_of and all(fix.lstrip().startswith("→ ") for fix in fix_of.values())  # every problem, its fix
+    assert sum(line.lstrip().startswith("→") for line in lines) == len(fix_of)  # and no fix under an ok line
+    install_gpu = install_command("gpu")
+    assert install_gpu.startswith("pip install -e ") and install_gpu.endswith("[gpu]'")  # from this checkout
+    gpu = [fix.strip() for problem, fix in fix_of.items() if "GPU providers" in problem]
+    assert gpu == ([f"→ for a GPU: pip uninstall -y onnxruntime && {install_gpu} (Jetson: see README)"] * cpu_only)
+    if not glob.glob("/dev/video*"):
+        (camera,) = [fix.strip() for problem, fix in fix_of.items() if "no /dev/video* device" in problem]
+        assert camera == "→ connect a camera, or in Docker add --device /dev/video0"
 
 
 def test_doctor_fails_when_a_required_provider_cannot_run():

@@ -1,23 +1,27 @@
 import logging
 from pathlib import Path
 
+import numpy as np
+import onnx
 import pytest
 from click.testing import CliRunner
 
 from edge_runtime.bundled import ATT_FACES_MODEL, packaged_model
 from edge_runtime.cli import recognize, verify
 from edge_runtime.doctor import main as doctor
-from edge_runtime.embedder import Embedder, first_that_starts
+from edge_runtime.embedder import Embedder, read_model_info
+from edge_runtime.int8_variants import TENSORRT
 from edge_runtime.model_info import ModelInfo
 from edge_runtime.onnx_runtime import onnxruntime
-from edge_runtime.preprocessing import InputSpec
-from edge_runtime.providers import ProviderError, ProviderSettings, provider_options, resolve_providers
+from edge_runtime.preprocessing import InputSpec, read_image
+from edge_runtime.providers import CPU, ProviderError, ProviderSettings, provider_options, resolve_providers
 
 DEMO_MODEL = Path(packaged_model(ATT_FACES_MODEL))  # the small AT&T face model
 
 CPU_ONLY = ["CPUExecutionProvider"]
 BUILD = onnxruntime().get_available_providers()
 NO_TENSORRT = "TensorrtExecutionProvider" not in BUILD
+NO_GPU = NO_TENSORRT and "CUDAExecutionProvider" not in BUILD
 FACE = DEMO_MODEL.parent.parent.parent / "data" / "demo" / "att_faces" / "s1"
 
 GPU_BUILD = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
@@ -57,22 +61,33 @@ def test_require_provider_means_the_first_listed_or_nothing():
     assert resolve_providers(["cuda", "cpu"], GPU_BUILD, require_first=True)[0] == "CUDAExecutionProvider"
 
 
-def test_tensorrt_options_key_the_engine_cache_by_model_hash(tmp_path):
-    settings = ProviderSettings(tensorrt_fp16=True, engine_cache_dir=tmp_path, max_batch=16, opt_batch=4)
-    options = provider_options("TensorrtExecutionProvider", settings, _info(), "image")
-    assert options["trt_engine_cache_path"] == str(tmp_path / "0123456789abcdef")
-    assert options["trt_engine_cache_enable"] == "True" and options["trt_timing_cache_enable"] == "True"
-    assert options["trt_fp16_enable"] == "True" and options["trt_int8_enable"] == "False"
-    assert options["trt_profile_min_shapes"] == "image:1x1x64x48"
-    assert options["trt_profile_opt_shapes"] == "image:4x1x64x48"
-    assert options["trt_profile_max_shapes"] == "image:16x1x64x48"
-    other = provider_options("TensorrtExecutionProvider", settings, _info(model_hash="ffff"), "image")
-    assert Path(other["trt_engine_cache_path"]).name == "ffff"
+def test_tensorrt_options_fit_the_model_and_its_engine_cache_folder_is_made(tmp_path):
+    """ONNX Runtime's TensorRT provider creates only the last folder of `trt_engine_cache_path`, and
+    does not start when its parent is missing: the options come with the whole folder made. The
+    profile shapes are the model file's own input, read from the file."""
+    variant = DEMO_MODEL.with_name(read_model_info(DEMO_MODEL).tensorrt_variant)  # what TensorRT receives
+    info = read_model_info(variant)
+    image = onnx.load(variant).graph.input[0]
+    cache = tmp_path / "first run" / "tensorrt"  # --engine-cache naming folders that do not exist yet
+    settings = ProviderSettings(tensorrt_fp16=True, engine_cache_dir=cache, max_batch=16, opt_batch=4)
+    options = provider_options(TENSORRT, settings, info, image.name)
+    assert options["trt_engine_cache_path"] == options["trt_timing_cache_path"] == str(cache / info.model_hash)
+    assert (cache / info.model_hash).is_dir() and [p.name for p in cache.iterdir()] == [info.model_hash]
+    assert options["trt_engine_cache_enable"] == options["trt_timing_cache_enable"] == "True"
+    assert options["trt_fp16_enable"] == "True" and options["trt_int8_enable"] == "True"  # an S8S8 INT8 file
+    dims = "x".join(str(d.dim_value) for d in image.type.tensor_type.shape.dim[1:])
+    assert not image.type.tensor_type.shape.dim[0].dim_value  # the batch is the one dynamic dimension
+    assert [options[f"trt_profile_{k}_shapes"] for k in ("min", "opt", "max")] == [
+        f"{image.name}:{batch}x{dims}" for batch in (1, 4, 16)
+    ]
 
 
-def test_int8_models_switch_tensorrt_int8_on():
-    options = provider_options("TensorrtExecutionProvider", ProviderSettings(), _info("int8"), "image")
-    assert options["trt_int8_enable"] == "True"
+def test_an_engine_cache_that_cannot_be_made_is_one_clear_error(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    info = read_model_info(DEMO_MODEL)
+    refused = r"^cannot create the TensorRT engine cache .*/file/[0-9a-f]{16}: Not a directory; give --engine-cache"
+    with pytest.raises(ProviderError, match=refused):
+        provider_options(TENSORRT, ProviderSettings(engine_cache_dir=tmp_path / "file"), info, "image")
 
 
 def test_cuda_options():
@@ -82,22 +97,37 @@ def test_cuda_options():
     assert provider_options("CPUExecutionProvider", settings, _info(), "image") == {}
 
 
-def test_a_provider_that_does_not_start_hands_over_to_the_next_and_says_so(caplog):
-    names = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
-    outcomes = ["tensorrt did not start (the session fell back to cpu)", "cuda failed to start: no libcudnn", "cpu"]
+@pytest.fixture
+def gpu_build_without_its_libraries(monkeypatch):
+    """onnxruntime-gpu on a machine where CUDA, cuDNN or TensorRT does not load lists the GPU
+    providers, yet a session asked for them runs on the CPU. This CPU build's sessions do just that
+    (real sessions, real fallback); only its list of providers is replaced by the GPU build's."""
+    if not NO_GPU:
+        pytest.skip("this onnxruntime build has a GPU provider, which may really start")
+    monkeypatch.setattr(onnxruntime(), "get_available_providers", lambda: list(GPU_BUILD))
 
-    def attempt(index):  # what Embedder's attempts return: the reason, or a (session, file) result
-        return outcomes[index] if index < 2 else (outcomes[index],)
 
+@pytest.mark.filterwarnings("ignore:Specified provider:UserWarning")  # onnxruntime's own note as it falls back
+def test_a_provider_that_does_not_start_hands_over_to_the_next_and_says_so(
+    tmp_path, caplog, gpu_build_without_its_libraries
+):
+    settings = ProviderSettings(engine_cache_dir=tmp_path / "cache")
     with caplog.at_level(logging.WARNING):
-        assert first_that_starts(names, attempt) == ("cpu",)
-    assert "tensorrt did not start (the session fell back to cpu); trying cuda" in caplog.text
-    assert "cuda failed to start: no libcudnn; trying cpu" in caplog.text
+        embedder = Embedder(DEMO_MODEL, providers=("tensorrt", "cuda", "cpu"), settings=settings)
+    assert embedder.active_providers == [CPU]
+    assert embedder.path == DEMO_MODEL and embedder.info.quantization == "u8s8"  # the CPU's file, not TensorRT's
+    libraries = "its libraries (CUDA, cuDNN, TensorRT) failed to load; run edge-doctor"
+    assert f"tensorrt did not start (the session fell back to cpu): {libraries}; trying cuda" in caplog.text
+    assert f"cuda did not start (the session fell back to cpu): {libraries}; trying cpu" in caplog.text
     assert "running on cpu, not on tensorrt" in caplog.text
-    with pytest.raises(ProviderError, match="did not start.*--require-provider forbids"):
-        first_that_starts(names, attempt, require_first=True)
-    with pytest.raises(ProviderError, match="no provider listed can run the model"):
-        first_that_starts(names[:2], lambda i: outcomes[i])
+    variant = read_model_info(DEMO_MODEL.with_name(embedder.info.tensorrt_variant))
+    assert (tmp_path / "cache" / variant.model_hash).is_dir()  # made before TensorRT was asked to start
+    face = [read_image(FACE / "1.png")]
+    assert np.allclose(embedder.embed(face), Embedder(DEMO_MODEL, providers=("cpu",)).embed(face), atol=1e-6)
+    with pytest.raises(ProviderError, match=r"^tensorrt did not start .*; --require-provider forbids"):
+        Embedder(DEMO_MODEL, providers=("tensorrt", "cpu"), settings=settings, require_provider=True)
+    with pytest.raises(ProviderError, match="^no provider listed can run the model: tensorrt did not start"):
+        Embedder(DEMO_MODEL, providers=("tensorrt", "cuda"), settings=settings)
 
 
 def test_the_embedder_runs_on_the_first_listed_provider_that_this_build_has():

@@ -1,3 +1,4 @@
+import re
 import threading
 import time
 
@@ -59,9 +60,33 @@ def test_missing_camera_and_input_are_clear_errors(tmp_path):
         open_source(str(tmp_path / "fake.mp4"))
 
 
-def test_csi_uri_builds_an_argus_pipeline():
-    pipeline = csi_pipeline(1, 1280, 720, 30)
-    assert pipeline.startswith("nvarguscamerasrc sensor-id=1") and "appsink drop=true" in pipeline
+ARGUS_720P = (
+    "nvarguscamerasrc sensor-id=0 ! video/x-raw(memory:NVMM), width=1280, height=720, framerate=30/1, "
+    "format=NV12 ! nvvidconv ! video/x-raw, format=BGRx ! videoconvert ! video/x-raw, format=BGR ! "
+    "appsink drop=true max-buffers=1"
+)
+
+
+def test_a_csi_uri_opens_its_argus_pipeline_through_gstreamer():
+    """csi://N is opened as a GStreamer pipeline of sensor N, at the size and rate asked (720p at 30
+    by default). Where OpenCV has no GStreamer or no CSI camera (here), opening it is an error that
+    says so, or with keep_trying a source that retries that same pipeline."""
+    assert csi_pipeline(0, 1280, 720, 30) == ARGUS_720P
+    if re.search(r"^\s*GStreamer:\s*YES", cv2.getBuildInformation(), re.MULTILINE):
+        pytest.skip("this OpenCV has GStreamer: the pipeline might open a real camera")
+    with pytest.raises(SourceError, match=r"^cannot open CSI camera 1 \(needs OpenCV with GStreamer\)"):
+        open_source("csi://1", 640, 480, 15)
+    retrying = open_source("csi://", keep_trying=True)
+    try:
+        assert (retrying.target, retrying.api, retrying.ever_opened) == (ARGUS_720P, cv2.CAP_GSTREAMER, False)
+        assert retrying.read(timeout=0.2) is None
+    finally:
+        retrying.close()
+    asked = open_source("csi://1", 640, 480, 15, keep_trying=True)
+    asked.close()
+    assert asked.target == ARGUS_720P.replace("sensor-id=0", "sensor-id=1").replace(
+        "width=1280, height=720, framerate=30/1", "width=640, height=480, framerate=15/1"
+    )
 
 
 def test_a_live_source_that_vanishes_is_reopened_without_a_crash(tmp_path):
