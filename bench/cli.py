@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,8 +61,13 @@ def _integers(value: str) -> list[int]:
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the report as JSON.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write the results as CSV.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write a throughput chart (PNG; needs matplotlib).")
+@click.option(
+    "--result",
+    metavar="NAME",
+    help="Write the report to results/NAME.json with how it was measured, for README's tables (from a checkout).",
+)
 @one_line_errors()
-def main(models, providers, batches, json_path, csv_path, plot, **options) -> None:
+def main(models, providers, batches, json_path, csv_path, plot, result, **options) -> None:
     """Compare execution providers, precisions and batch sizes; speed always beside accuracy."""
     if plot:
         require_matplotlib()  # before minutes of measuring, not after
@@ -73,6 +79,8 @@ def main(models, providers, batches, json_path, csv_path, plot, **options) -> No
         write_csv(report, csv_path)
     if plot:
         write_chart(report, plot)
+    if result:
+        write_result(result, report)
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,18 @@ class BenchOptions:
     detector: str = "face"
     enroll: str | None = None
     landmarks: str = "dlib"
+
+
+def write_result(name: str, report: dict) -> None:
+    """The report as results/NAME.json of the checkout (benchmarks/results.py; not part of the package)."""
+    checkout = str(Path(__file__).resolve().parent.parent)
+    if (Path(checkout) / "benchmarks" / "results.py").exists() and checkout not in sys.path:
+        sys.path.append(checkout)
+    try:
+        from benchmarks.results import write_result as write
+    except ImportError:
+        raise SiameseEdgeError("--result writes into a checkout of the repository: run edge-bench from it") from None
+    write(name, report, benchmark="edge-bench")
 
 
 def run_benchmark(models: list[str], options: BenchOptions) -> dict:

@@ -7,7 +7,10 @@ gallery of G of them is enrolled with ONE image each, everyone else is never enr
 size (--galleries, "half" for half the people) is repeated over --rounds random draws; means are
 reported. A bigger gallery gives a stranger more chances to pass for someone.
 
-Usage: python -m benchmarks.faces.gallery_test MODEL.onnx LFW_ROOT PAIRS_FILE [--test-folds 10]
+With --result NAME the report is also written to results/NAME.json, with how it was measured
+(benchmarks/results.py), for README's tables.
+
+Usage: python -m benchmarks.faces.gallery_test MODEL.onnx LFW_ROOT PAIRS_FILE [--test-folds 10] [--result NAME]
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import numpy as np
 
 from benchmarks.faces.lfw import held_out_people, lfw_faces, model_benchmark_parser, read_folds, run_reporting_errors
+from benchmarks.results import write_result
 from edge_runtime.embedder import Embedder
 from edge_runtime.face_quality import QualityGate
 from edge_runtime.openset import open_set_identification
@@ -34,6 +38,7 @@ def measure() -> None:
     parser.add_argument("--galleries", default="10,100,half", help="gallery sizes, comma-separated")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--threshold", type=float, help="instead of the model's calibrated threshold")
+    parser.add_argument("--result", metavar="NAME", help="also write the report to results/NAME.json")
     args = parser.parse_args()
     embedder = Embedder(args.model, providers=("cpu",))
     finder = lfw_faces(embedder.info.spec, QualityGate(), args.landmarks)
@@ -72,6 +77,10 @@ def measure() -> None:
             row[key] = round(float(np.mean([r[key] for r in rounds])), 4)
         report["galleries"].append(row)
     print(json.dumps(report, indent=2))
+    if args.result:
+        figures = {"model": args.model.name, "test folds": args.test_folds, "landmarks": args.landmarks,
+                   "model's own threshold": args.threshold is None, **report}  # fmt: skip
+        write_result(args.result, figures, benchmark="gallery_test")
 
 
 if __name__ == "__main__":

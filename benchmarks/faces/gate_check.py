@@ -7,7 +7,10 @@
   people (`--report`), never used to choose them: the share of faces passed, the share of the
   same faces blurred by a 3-pixel Gaussian that are stopped, and the time of each step per face.
 
-Usage: python -m benchmarks.faces.gate_check LFW_ROOT PAIRS_FILE [--choose 600] [--report 600]
+With --result NAME the figures are also written to results/NAME.json, with how they were
+measured (benchmarks/results.py), for README's tables.
+
+Usage: python -m benchmarks.faces.gate_check LFW_ROOT PAIRS_FILE [--choose 600] [--report 600] [--result NAME]
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import cv2
 import numpy as np
 
 from benchmarks.faces.lfw import central_detection, held_out_people, read_folds
+from benchmarks.results import write_result
 from edge_runtime.face_alignment import DLIB_TEMPLATE, FaceCutter, template_spec
 from edge_runtime.face_detection import HaarFaceDetector, YuNetDetector
 from edge_runtime.face_quality import QualityGate, frontality, sharpness
@@ -67,6 +71,7 @@ def main() -> None:
     parser.add_argument("--report", type=int, default=600, help="other people's images to report on")
     parser.add_argument("--keep", type=float, default=0.97, help="share of the choosing faces each check passes")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--result", metavar="NAME", help="also write the figures to results/NAME.json")
     args = parser.parse_args()
     view2 = held_out_people(read_folds(args.pairs), 10)
     everyone = sorted(args.lfw.glob("*/*.jpg"))
@@ -102,6 +107,12 @@ def main() -> None:
         },
     }
     print(json.dumps(report, indent=2))
+    if args.result:
+        figures = {"reporting images": len(images), "choosing faces": len(chosen), "keep": args.keep,
+                   "reported faces": len(faces), "detection": report["detection on the reporting images"],
+                   "suggested": suggested, "in use": report["defaults in use"],
+                   **report[f"on {len(faces)} faces of View 2 people (never used to choose)"]}  # fmt: skip
+        write_result(args.result, figures, benchmark="gate_check")
 
 
 if __name__ == "__main__":

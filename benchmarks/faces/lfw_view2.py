@@ -9,7 +9,11 @@ on a few dozen), and the accuracy at the model's own threshold (what a user gets
 With --turn DEGREES the second photo of every pair is turned by that much before its face is found
 (a head tilted in the frame), which shows how well the model's alignment follows a tilt.
 
+With --result NAME the report is also written to results/NAME.json, with how it was measured
+(benchmarks/results.py), for README's tables.
+
 Usage: python -m benchmarks.faces.lfw_view2 MODEL.onnx LFW_ROOT PAIRS_FILE [--test-folds 10] [--turn 20]
+       [--result NAME]
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from benchmarks.faces.lfw import (
     read_folds,
     run_reporting_errors,
 )
+from benchmarks.results import write_result
 from edge_runtime.embedder import Embedder
 from edge_runtime.openset import roc_curve, tar_at_far
 
@@ -71,6 +76,7 @@ def measure() -> None:
     """Parse the arguments, embed every pair's faces and print the report."""
     parser = model_benchmark_parser(__doc__)
     parser.add_argument("--turn", type=float, default=0.0, help="turn each pair's second photo by this many degrees")
+    parser.add_argument("--result", metavar="NAME", help="also write the report to results/NAME.json")
     args = parser.parse_args()
     embedder = Embedder(args.model, providers=("cpu",))
     faces = lfw_faces(embedder.info.spec, landmarks=args.landmarks)
@@ -91,6 +97,10 @@ def measure() -> None:
     report["images without a detected face (central crop used)"] = fallbacks
     report["images"] = len(cache)
     print(json.dumps(report, indent=2))
+    if args.result:
+        figures = {"model": args.model.name, "test folds": args.test_folds, "turn": args.turn,
+                   "landmarks": args.landmarks, **report}  # fmt: skip
+        write_result(args.result, figures, benchmark="lfw_view2")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
 """Time one query against galleries of 1k and 100k identities (numpy exact; FAISS HNSW if installed).
 
-Usage: python benchmarks/runtime/gallery_search.py [--dim 128] [--queries 200]
+With --result NAME (run as `python -m benchmarks.runtime.gallery_search`) the figures are also
+written to results/NAME.json, with how they were measured (benchmarks/results.py), for README's tables.
+
+Usage: python benchmarks/runtime/gallery_search.py [--dim 128] [--queries 200] [--result NAME]
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dim", type=int, default=128)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--result", metavar="NAME", help="also write the figures to results/NAME.json")
     args = parser.parse_args()
     backends = ["numpy"]
     try:
@@ -44,6 +48,7 @@ def main() -> None:
         pass
     print("| identities | index | median ms/query | p99 ms/query |")
     print("| ---: | --- | ---: | ---: |")
+    rows = []
     for count in (1_000, 100_000):
         vectors = unit_vectors(count, args.dim, seed=count)
         queries = vectors[: args.queries] + 0.1 * unit_vectors(args.queries, args.dim, seed=1)
@@ -53,6 +58,12 @@ def main() -> None:
                 gallery.add(f"id{i}", vector)
             median, p99 = time_queries(gallery, queries)
             print(f"| {count:,} | {backend} | {median:.3f} | {p99:.3f} |")
+            rows.append({"identities": count, "index": backend, "median_ms": median, "p99_ms": p99})
+    if args.result:
+        from benchmarks.results import write_result  # a checkout's module: run with python -m
+
+        write_result(args.result, {"dim": args.dim, "queries": args.queries, "top": 5, "rows": rows},
+                     benchmark="gallery_search")  # fmt: skip
 
 
 if __name__ == "__main__":

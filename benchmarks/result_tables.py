@@ -1,0 +1,122 @@
+"""README's result tables: one function per benchmark, from the figures of its result files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+
+def _percent(value: float | None, digits: int = 2) -> str:
+    """A fraction as a percentage, or – when it was not measured."""
+    return "–" if value is None else f"{100 * value:.{digits}f}%"
+
+
+def _table(header: list[str], rows: list[list[str]], numeric_from: int) -> str:
+    """A Markdown table, the columns from `numeric_from` on aligned right."""
+    align = ["---" if i < numeric_from else "---:" for i in range(len(header))]
+    lines = [header, align, *rows]
+    return "\n".join("| " + " | ".join(line) + " |" for line in lines) + "\n"
+
+
+def lfw_view2_table(runs: list[dict]) -> str:
+    """LFW View 2: one row per run (model, folds, landmarks, turn)."""
+    header = ["model", "folds", "landmarks", "second photo turned", "accuracy (threshold from the other folds)",
+              "at the model's own threshold", "TAR @ FAR 1e-3", "TAR @ FAR 1e-2", "images without a face"]  # fmt: skip
+    rows = [
+        [f"`{r['model']}`", f"1–{r['test folds']} ({r['pairs']:,} pairs)", r["landmarks"], f"{r['turn']:g}°",
+         f"{_percent(r['accuracy (mean over folds)'])} ± {100 * r['accuracy std']:.2f}",
+         _percent(r["accuracy at the model's threshold"]), _percent(r["tar_at_far_1e-3"], 1),
+         _percent(r["tar_at_far_1e-2"], 1), str(r["images without a detected face (central crop used)"])]
+        for r in runs
+    ]  # fmt: skip
+    return _table(header, rows, 4)
+
+
+def gallery_table(runs: list[dict]) -> str:
+    """The one-shot gallery test: one row per run and gallery size."""
+    header = ["model", "people of folds (faces)", "threshold", "enrolled people, one photo each",
+              "their other photos named right", "never-enrolled people's photos called unknown"]  # fmt: skip
+    rows = []
+    for r in runs:
+        threshold = f"{r['threshold']:.4f}" + (" (the model's own)" if r["model's own threshold"] else "")
+        people = f"1–{r['test folds']}: {r['people (two usable faces or more)']:,} ({r['faces']:,})"
+        for g in r["galleries"]:
+            enrolled = f"{g['enrolled identities (one image each)']:,}"
+            named, unknown = _percent(g["known_identification_rate"]), _percent(g["unknown_rejection_rate"])
+            rows.append([f"`{r['model']}`", people, threshold, enrolled, named, unknown])
+    return _table(header, rows, 2)
+
+
+def _ratio_notes(rows: list[dict]) -> list[str]:
+    """U8S8 ÷ S8S8 images/s, for the INT8 files of one family measured at one batch size in the run."""
+    speed = {(r["family"], r["batch"], r["quantization"]): r for r in rows if r["quantization"]}
+    notes = []
+    for (family, batch, form), row in speed.items():
+        signed = speed.get((family, batch, "s8s8"))
+        if form == "u8s8" and signed is not None:
+            notes.append(
+                f"- `{Path(row['file']).name}` (U8S8) ÷ `{Path(signed['file']).name}` (S8S8), batch {batch}: "
+                f"**{row['images_per_s'] / signed['images_per_s']:.2f}×** the images per second"
+            )
+    return notes
+
+
+def edge_bench_table(reports: list[dict]) -> str:
+    """`edge-bench`: per file and batch its speed, its speed against the run's first file, and its accuracy."""
+    parts = []
+    for report in reports:
+        rows = report["results"]
+        first = {r["batch"]: r for r in rows if r["file"] == rows[0]["file"]}
+        accuracy = any(r.get("one_shot_accuracy") is not None for r in rows)
+        reference = Path(rows[0]["file"]).name
+        header = ["file", "precision", "provider", "batch", "p50 ms a batch", "images/s", f"× {reference}"]
+        header += ["1-shot accuracy (task)", "FAR / TAR at its threshold"] if accuracy else []
+        table = []
+        for r in rows:
+            base = first.get(r["batch"])
+            ratio = f"{r['images_per_s'] / base['images_per_s']:.2f}×" if base else "–"
+            precision = f"{r['precision']} ({r['quantization'].upper()})" if r["quantization"] else r["precision"]
+            line = [f"`{Path(r['file']).name}`", precision, r["ran_on"], str(r["batch"]), f"{r['p50_ms']:.3f}",
+                    f"{r['images_per_s']:,.0f}", ratio]  # fmt: skip
+            if accuracy:
+                line += [f"{_percent(r['one_shot_accuracy'])} ± {100 * r['one_shot_ci95']:.2f} ({r['accuracy_task']})",
+                         f"{_percent(r['far_at_threshold'], 1)} / {_percent(r['tar_at_threshold'], 1)}"]  # fmt: skip
+            table.append(line)
+        parts.append(_table(header, table, 3) + "\n".join(["", *_ratio_notes(rows)]).rstrip("\n"))
+        parts.append(f"\nInputs: {report['inputs']}; {report['system']['threads']}.\n")
+    return "\n".join(parts)
+
+
+def gate_check_table(runs: list[dict]) -> str:
+    """Detection and the quality gate on LFW images of View 2 people: what is found, passed and stopped, how fast."""
+    rows = []
+    for r in runs:
+        for name, found in r["detection"].items():
+            detector = {"yunet": "YuNet", "haar": "the Haar cascade"}.get(name, name)
+            rows.append([f"{detector}: detection (640×480 frame, faces from 64 px)",
+                         f"{found['images without a face']} of {r['reporting images']} images without a face",
+                         f"{found['ms per 640x480 frame']:.2f} ms a frame"])  # fmt: skip
+        gate = f"sharpness {r['in use']['min_sharpness']:g}, frontality {r['in use']['min_frontality']:g}"
+        verdict = (f"{_percent(r['passed'], 1)} passed; {_percent(r['3 px Gaussian blur: stopped'], 1)} of the same "
+                   "faces blurred by a 3 px Gaussian stopped")  # fmt: skip
+        rows.append([f"quality gate at its defaults ({gate}), {r['reported faces']} faces", verdict,
+                     f"{r['ms per face: gate']:.3f} ms a face"])  # fmt: skip
+        rows.append(["dlib's landmarks and the warp onto the template", "–",
+                     f"{r['ms per face: cut onto the template']:.2f} ms a face"])  # fmt: skip
+    return _table(["step", "result", "time"], rows, 2)
+
+
+def gallery_search_table(runs: list[dict]) -> str:
+    """Gallery search: milliseconds of one query's top matches, by gallery size and index."""
+    rows = [[f"{row['identities']:,}", row["index"], f"{r['dim']}-d, top {r['top']}, {r['queries']} queries",
+             f"{row['median_ms']:.3f}", f"{row['p99_ms']:.3f}"] for r in runs for row in r["rows"]]  # fmt: skip
+    return _table(["identities", "index", "queries", "median ms", "p99 ms"], rows, 3)
+
+
+TABLES: dict[str, Callable[[list[dict]], str]] = {
+    "lfw_view2": lfw_view2_table,
+    "gallery_test": gallery_table,
+    "edge-bench": edge_bench_table,
+    "gate_check": gate_check_table,
+    "gallery_search": gallery_search_table,
+}

@@ -1,0 +1,206 @@
+"""Result files of the benchmarks, and README's result tables rendered from them.
+
+A benchmark calls `write_result(NAME, figures, benchmark=KIND)`: results/NAME.json holds its figures and
+how they were measured (command, commit, date, CPU and the flags that change quantized numerics,
+library versions). README marks each table made from results with
+
+    <!-- results: NAME [NAME …] -->
+    …
+    <!-- /results -->
+
+`python -m benchmarks.results render` rewrites those blocks from the files (the table function of
+the files' benchmark, benchmarks/result_tables.py); `python -m benchmarks.results check` exits 1
+naming the first block that differs from what the files give, 0 when all agree.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from edge_runtime.atomic import atomic_write_bytes
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "results"
+README = REPO / "README.md"
+BLOCK = re.compile(r"(<!-- results: ([^>]*?) -->\n)(.*?)(<!-- /results -->)", re.DOTALL)
+SECRET_OPTION = re.compile(r"(token|password|passwd|secret|key|credential|auth)", re.IGNORECASE)
+
+
+class ResultError(Exception):
+    """A result file or a README block that cannot be rendered."""
+
+
+def _git(*args: str) -> str:
+    """The output of a git command in the repository, or '' when git or the repository is missing."""
+    try:
+        done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def _shown_path(argument: str) -> str:
+    """An argument as a reader can rerun it: paths inside the repository made relative to it."""
+    try:
+        path = Path(argument)
+        if path.is_absolute() and path.resolve().is_relative_to(REPO):
+            return str(path.resolve().relative_to(REPO))
+        if path.is_absolute() and path.resolve().is_relative_to(REPO.parent):
+            return str(Path("..") / path.resolve().relative_to(REPO.parent))
+    except (OSError, ValueError):
+        pass
+    return argument
+
+
+def command_line(argv: list[str] | None = None) -> str:
+    """The command as run (`python -m MODULE …` or the entry point's name), with secret-looking values hidden."""
+    argv = list(sys.argv if argv is None else argv)
+    program = Path(argv[0]) if argv else Path("python")
+    if program.suffix == ".py" and program.resolve().is_relative_to(REPO):
+        module = program.resolve().relative_to(REPO).with_suffix("")
+        words = ["python", "-m", ".".join(module.parts)]
+    else:
+        words = [program.name]
+    hide_next = False
+    for argument in argv[1:]:
+        name, equals, _ = argument.partition("=")
+        if hide_next:
+            words.append("***")
+        elif equals and SECRET_OPTION.search(name):
+            words.append(f"{name}=***")
+        else:
+            words.append(_shown_path(argument))
+        hide_next = argument.startswith("-") and not equals and bool(SECRET_OPTION.search(argument))
+    return " ".join(words)
+
+
+def provenance(argv: list[str] | None = None) -> dict:
+    """How, where and from what a result was measured: command, commit, date, CPU, library versions."""
+    import numpy
+
+    from bench.system import cpu_model_and_flags
+    from edge_runtime.onnx_runtime import onnxruntime
+
+    cpu, flags = cpu_model_and_flags()
+    return {
+        "command": command_line(argv),
+        "commit": _git("rev-parse", "HEAD") or "unknown",
+        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "cpu": cpu,
+        "cpu_flags": flags,
+        "cores": os.cpu_count(),
+        "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+        "onnxruntime": onnxruntime().__version__,
+        "numpy": numpy.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def write_result(
+    name: str, figures: dict, benchmark: str, root: Path | None = None, argv: list[str] | None = None
+) -> Path:
+    """Write NAME.json in `root` (default results/) atomically: figures, benchmark and provenance."""
+    if not re.fullmatch(r"[\w.-]+", name):
+        raise ResultError(f"a result name is letters, digits, '_', '-' and '.', not {name!r}")
+    path = Path(root or RESULTS) / f"{name}.json"
+    document = {"benchmark": benchmark, "provenance": provenance(argv), "figures": figures}
+    atomic_write_bytes(path, (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode())
+    return path
+
+
+def load_result(name: str, root: Path | None = None) -> dict:
+    """The document of root/NAME.json (a ResultError when it is missing or not a result file)."""
+    path = Path(root or RESULTS) / f"{name}.json"
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise ResultError(f"cannot read result file {path}: {getattr(error, 'strerror', None) or error}") from None
+    if not {"benchmark", "provenance", "figures"} <= set(document):
+        raise ResultError(f"{path} is not a result file (no benchmark, provenance or figures)")
+    return document
+
+
+def provenance_line(name: str, document: dict) -> str:
+    """One line under a table: which file, CPU and flags, date, commit and the command."""
+    p = document["provenance"]
+    flags = ", ".join(p["cpu_flags"]) or "none of the quantization-relevant flags"
+    commit = p["commit"][:10] + (" with uncommitted changes" if p["dirty"] else "")
+    load = p.get("load_average_1min", "not recorded")
+    return (
+        f"<sub>`results/{name}.json`: {p['cpu']} ({flags}; {p['cores']} cores, load {load}), {p['date'][:10]}, "
+        f"commit {commit}, onnxruntime {p['onnxruntime']}: `{p['command']}`</sub>"
+    )
+
+
+def render_block(names: list[str], root: Path | None = None) -> str:
+    """The body of a block naming these result files: their table and one provenance line each."""
+    from benchmarks.result_tables import TABLES
+
+    try:
+        documents = [load_result(name, root) for name in names]
+    except ResultError as error:
+        raise ResultError(f"README block 'results: {' '.join(names)}': {error}") from None
+    kinds = {d["benchmark"] for d in documents}
+    if len(kinds) != 1 or next(iter(kinds)) not in TABLES:
+        raise ResultError(f"block '{' '.join(names)}': its files must come from one benchmark with a table")
+    table = TABLES[kinds.pop()]([d["figures"] for d in documents])
+    lines = [provenance_line(name, d) for name, d in zip(names, documents, strict=True)]
+    return f"\n{table.rstrip()}\n\n" + "<br>\n".join(lines) + "\n"
+
+
+def render_text(text: str, root: Path | None = None) -> str:
+    """`text` with every results block rewritten from the files."""
+    return BLOCK.sub(lambda m: m.group(1) + render_block(m.group(2).split(), root) + m.group(4), text)
+
+
+def first_difference(text: str, root: Path | None = None) -> str | None:
+    """A one-line reason for the first block that differs from what the files render, or None."""
+    for match in BLOCK.finditer(text):
+        try:
+            rendered = render_block(match.group(2).split(), root)
+        except ResultError as error:
+            return str(error)
+        if rendered != match.group(3):
+            line = text.count("\n", 0, match.start()) + 1
+            return (
+                f"README block 'results: {match.group(2)}' (line {line}) differs from its result files "
+                "(python -m benchmarks.results render)"
+            )
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`render` rewrites README's blocks from the files; `check` says whether they agree (exit 1 if not)."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] not in ("render", "check"):
+        print("usage: python -m benchmarks.results render|check [README.md] [RESULTS_DIR]", file=sys.stderr)
+        return 2
+    readme = Path(args[1]) if len(args) > 1 else README
+    root = Path(args[2]) if len(args) > 2 else None
+    text = readme.read_text()
+    if args[0] == "check":
+        reason = first_difference(text, root)
+        if reason:
+            print(reason, file=sys.stderr)
+            return 1
+        return 0
+    try:
+        rendered = render_text(text, root)
+    except ResultError as error:
+        print(error, file=sys.stderr)
+        return 1
+    if rendered != text:
+        atomic_write_bytes(readme, rendered.encode())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""Result files and README's tables rendered from them: every figure from the file its benchmark wrote."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from benchmarks import results
+from benchmarks.result_tables import TABLES
+from edge_runtime.bundled import ATT_FACES_MODEL, packaged_model
+
+REPO = results.REPO
+LFW_VIEW2 = {
+    "model": "m.onnx", "test folds": 2, "turn": 0.0, "landmarks": "dlib", "held-out folds": 2, "pairs": 1200,
+    "accuracy (mean over folds)": 0.9375, "accuracy std": 0.0075, "tar_at_far_1e-3": 0.6317, "tar_at_far_1e-2": 0.83,
+    "accuracy at the model's threshold": 0.7992, "images without a detected face (central crop used)": 0,
+    "images": 1583,
+}  # fmt: skip
+
+
+def readme_with(block_names: str, body: str = "stale\n") -> str:
+    """A README holding prose around one results block."""
+    return f"# Title\n\nSome prose, 12% typed.\n\n<!-- results: {block_names} -->\n{body}<!-- /results -->\n\nEnd.\n"
+
+
+def test_write_result_records_figures_and_how_they_were_measured(tmp_path):
+    argv = [str(REPO / "benchmarks" / "faces" / "lfw_view2.py"), str(REPO / "edge_runtime" / "models" / "x.onnx")]
+    path = results.write_result("view2", LFW_VIEW2, benchmark="lfw_view2", root=tmp_path, argv=argv)
+    document = json.loads(path.read_text())
+    assert path == tmp_path / "view2.json"
+    assert document["benchmark"] == "lfw_view2" and document["figures"] == LFW_VIEW2
+    p = document["provenance"]
+    assert p["command"] == "python -m benchmarks.faces.lfw_view2 edge_runtime/models/x.onnx"
+    assert len(p["commit"]) == 40 and isinstance(p["dirty"], bool)
+    assert p["date"].endswith("Z") and p["cpu"] and isinstance(p["cpu_flags"], list)
+    assert {"onnxruntime", "numpy", "python", "cores"} <= set(p)
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists() and " avx2" in cpuinfo.read_text():
+        assert "avx2" in p["cpu_flags"]
+    assert [f.name for f in tmp_path.iterdir()] == ["view2.json"]  # no temporary left beside it
+
+
+def test_write_result_is_atomic_an_error_keeps_the_old_file(tmp_path, monkeypatch):
+    results.write_result("r", LFW_VIEW2, benchmark="lfw_view2", root=tmp_path, argv=["x"])
+    before = (tmp_path / "r.json").read_text()
+    with pytest.raises(TypeError):
+        results.write_result("r", {"not json": object()}, benchmark="lfw_view2", root=tmp_path, argv=["x"])
+    write_bytes = Path.write_bytes
+
+    def half_then_disk_full(self, data):
+        write_bytes(self, data[: len(data) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", half_then_disk_full)
+    with pytest.raises(OSError):
+        results.write_result("r", {**LFW_VIEW2, "pairs": 1}, benchmark="lfw_view2", root=tmp_path, argv=["x"])
+    monkeypatch.undo()
+    assert (tmp_path / "r.json").read_text() == before
+    assert [f.name for f in tmp_path.iterdir()] == ["r.json"]
+    with pytest.raises(results.ResultError):
+        results.write_result("../escape", LFW_VIEW2, benchmark="lfw_view2", root=tmp_path, argv=["x"])
+
+
+def test_the_command_line_keeps_no_secret_and_no_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_secretvalue")
+    argv = ["/usr/bin/edge-bench", "m.onnx", "--token", "abc123", "--api-key=xyz789", "--runs", "5"]
+    results.write_result("r", {}, benchmark="edge-bench", root=tmp_path, argv=argv)
+    text = (tmp_path / "r.json").read_text()
+    assert json.loads(text)["provenance"]["command"] == "edge-bench m.onnx --token *** --api-key=*** --runs 5"
+    assert "abc123" not in text and "xyz789" not in text and "hf_secretvalue" not in text
+
+
+def test_a_stale_block_fails_check_in_one_line_and_render_fixes_it(tmp_path, capsys):
+    results.write_result("view2", LFW_VIEW2, benchmark="lfw_view2", root=tmp_path, argv=["x"])
+    readme = tmp_path / "README.md"
+    readme.write_text(readme_with("view2"))
+    assert results.main(["check", str(readme), str(tmp_path)]) == 1
+    message = capsys.readouterr().err
+    assert message.count("\n") == 1 and "results: view2" in message and "line 5" in message
+    assert results.main(["render", str(readme), str(tmp_path)]) == 0
+    text = readme.read_text()
+    assert "| `m.onnx` | 1–2 (1,200 pairs) | dlib | 0° | 93.75% ± 0.75 | 79.92% | 63.2% | 83.0% | 0 |" in text
+    assert "`results/view2.json`: " in text and "Some prose, 12% typed." in text and text.endswith("End.\n")
+    assert results.main(["check", str(readme), str(tmp_path)]) == 0
+    assert results.main(["render", str(readme), str(tmp_path)]) == 0 and readme.read_text() == text  # idempotent
+    figures = {**LFW_VIEW2, "accuracy std": 0.008}
+    results.write_result("view2", figures, benchmark="lfw_view2", root=tmp_path, argv=["x"])
+    assert results.main(["check", str(readme), str(tmp_path)]) == 1  # the file changed: README is stale
+
+
+def test_a_block_naming_a_missing_file_fails_check_and_render(tmp_path, capsys):
+    readme = tmp_path / "README.md"
+    readme.write_text(readme_with("nowhere"))
+    assert results.main(["check", str(readme), str(tmp_path)]) == 1
+    message = capsys.readouterr().err
+    assert message.count("\n") == 1 and "results: nowhere" in message and "nowhere.json" in message
+    assert results.main(["render", str(readme), str(tmp_path)]) == 1
+    assert readme.read_text() == readme_with("nowhere")
+
+
+def test_every_block_of_the_repository_readme_agrees_with_its_result_files():
+    """CI fails here when someone types a figure into a rendered table or re-measures without rendering."""
+    text = results.README.read_text()
+    assert results.BLOCK.search(text), "README has no results blocks"
+    assert results.first_difference(text) is None
+    for match in results.BLOCK.finditer(text):
+        for name in match.group(2).split():
+            document = results.load_result(name)
+            assert document["benchmark"] in TABLES and document["provenance"]["command"]
+
+
+def test_lfw_view2_writes_its_result_file(tmp_path, monkeypatch):
+    from benchmarks.faces import lfw_view2
+
+    lfw = REPO / "data" / "demo" / "lfw" / "enrolled"
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text(
+        "2\t1\nAngela_Bassett\t1\t2\nAngela_Bassett\t1\tAnn_Veneman\t1\n"
+        "Ann_Veneman\t1\t2\nBob_Graham\t1\tBoris_Becker\t1\n"
+    )
+    model = packaged_model("face_student.int8.onnx")
+    monkeypatch.setattr(results, "RESULTS", tmp_path / "results")
+    argv = [lfw_view2.__file__, str(model), str(lfw), str(pairs), "--test-folds", "2", "--result", "tiny"]
+    monkeypatch.setattr(sys, "argv", argv)
+    lfw_view2.main()
+    document = results.load_result("tiny")
+    assert document["benchmark"] == "lfw_view2" and document["figures"]["pairs"] == 4
+    assert document["provenance"]["command"].startswith("python -m benchmarks.faces.lfw_view2 ")
+    assert "face_student.int8.onnx" in TABLES["lfw_view2"]([document["figures"]])
+
+
+def test_edge_bench_result_option_writes_a_file_its_table_renders(tmp_path, monkeypatch):
+    from bench.cli import main
+
+    monkeypatch.setattr(results, "RESULTS", tmp_path)
+    model = str(packaged_model(ATT_FACES_MODEL))
+    tensorrt = model.replace(".int8.onnx", ".int8.tensorrt.onnx")
+    done = CliRunner().invoke(main, [model, tensorrt, "--batch", "1", "--runs", "3", "--warmup", "1", "--result", "b"])
+    assert done.exit_code == 0, done.output
+    document = results.load_result("b")
+    assert document["benchmark"] == "edge-bench" and len(document["figures"]["results"]) == 2
+    table = TABLES["edge-bench"]([document["figures"]])
+    assert "| 1.00× |" in table and "(U8S8) ÷ `att_faces_demo.int8.tensorrt.onnx` (S8S8), batch 1" in table
