@@ -74,13 +74,20 @@ def test_the_command_line_keeps_no_secret_and_no_environment(tmp_path, monkeypat
     assert "abc123" not in text and "xyz789" not in text and "hf_secretvalue" not in text
 
 
+def _check_fails_in_one_line(readme, root, capsys) -> str:
+    """`check`'s one-line message, once it has failed."""
+    assert results.main(["check", str(readme), str(root)]) == 1
+    message = capsys.readouterr().err
+    assert message.count("\n") == 1
+    return message
+
+
 def test_a_stale_block_fails_check_in_one_line_and_render_fixes_it(tmp_path, capsys):
     results.write_result("view2", LFW_VIEW2, benchmark="lfw_view2", root=tmp_path, argv=["x"])
     readme = tmp_path / "README.md"
     readme.write_text(readme_with("view2"))
-    assert results.main(["check", str(readme), str(tmp_path)]) == 1
-    message = capsys.readouterr().err
-    assert message.count("\n") == 1 and "results: view2" in message and "line 5" in message
+    message = _check_fails_in_one_line(readme, tmp_path, capsys)
+    assert "results: view2" in message and "line 5" in message
     assert results.main(["render", str(readme), str(tmp_path)]) == 0
     text = readme.read_text()
     assert "| `m.onnx` | 1–2 (1,200 pairs) | dlib | 0° | 93.75% ± 0.75 | 79.92% | 63.2% | 83.0% | 0 |" in text
@@ -95,9 +102,8 @@ def test_a_stale_block_fails_check_in_one_line_and_render_fixes_it(tmp_path, cap
 def test_a_block_naming_a_missing_file_fails_check_and_render(tmp_path, capsys):
     readme = tmp_path / "README.md"
     readme.write_text(readme_with("nowhere"))
-    assert results.main(["check", str(readme), str(tmp_path)]) == 1
-    message = capsys.readouterr().err
-    assert message.count("\n") == 1 and "results: nowhere" in message and "nowhere.json" in message
+    message = _check_fails_in_one_line(readme, tmp_path, capsys)
+    assert "results: nowhere" in message and "nowhere.json" in message
     assert results.main(["render", str(readme), str(tmp_path)]) == 1
     assert readme.read_text() == readme_with("nowhere")
 
