@@ -13,11 +13,11 @@ from bench.measure import Case, run_isolated, skip_reason
 from bench.quality import add_accuracy, add_agreement, load_validation, require_unseen, synthetic_images
 from bench.report import markdown, require_matplotlib, write_chart, write_csv, write_json
 from bench.system import system_facts
-from edge_runtime.command_line import CONTEXT, one_line_errors
-from edge_runtime.errors import SiameseEdgeError
-from edge_runtime.extras import install_command
-from edge_runtime.face_alignment import LANDMARKS
-from edge_runtime.onnx_runtime import onnxruntime
+from edge_runtime.core.command_line import CONTEXT, one_line_errors
+from edge_runtime.core.errors import SiameseEdgeError
+from edge_runtime.core.extras import install_command
+from edge_runtime.faces.face_alignment import LANDMARKS
+from edge_runtime.inference.onnx_runtime import onnxruntime
 
 log = logging.getLogger("bench")
 
@@ -176,7 +176,7 @@ def _describe_inputs(val, images) -> str:
 
 
 def _first_runnable(providers: list[str], available: list[str]) -> str:
-    from edge_runtime.providers import PROVIDER_NAMES
+    from edge_runtime.inference.providers import PROVIDER_NAMES
 
     return next((p for p in providers if PROVIDER_NAMES.get(p) in available), "cpu")
 

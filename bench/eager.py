@@ -10,7 +10,7 @@ import multiprocessing
 import numpy as np
 
 from bench.measure import time_calls
-from edge_runtime.preprocessing import InputSpec, fit_image, to_input_tensor
+from edge_runtime.imaging.preprocessing import InputSpec, fit_image, to_input_tensor
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.embedder import Embedder
-from edge_runtime.preprocessing import fit_image, to_input_tensor
-from edge_runtime.providers import PROVIDER_NAMES, ProviderError, ProviderSettings, short_name
+from edge_runtime.imaging.preprocessing import fit_image, to_input_tensor
+from edge_runtime.inference.embedder import Embedder
+from edge_runtime.inference.providers import PROVIDER_NAMES, ProviderError, ProviderSettings, short_name
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 
 from bench.measure import Measurement
-from edge_runtime.embedder import read_model_info
-from edge_runtime.errors import ImageReadError, SiameseEdgeError
-from edge_runtime.image_folders import scan_dataset
-from edge_runtime.openset import EpisodeSampler, few_shot_accuracy, operating_point
-from edge_runtime.preprocessing import read_image
+from edge_runtime.core.errors import ImageReadError, SiameseEdgeError
+from edge_runtime.identity.openset import EpisodeSampler, few_shot_accuracy, operating_point
+from edge_runtime.imaging.image_folders import scan_dataset
+from edge_runtime.imaging.preprocessing import read_image
+from edge_runtime.inference.embedder import read_model_info
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ import io
 import json
 from pathlib import Path
 
-from edge_runtime.atomic import atomic_write_bytes
-from edge_runtime.errors import SiameseEdgeError
-from edge_runtime.extras import install_command
+from edge_runtime.core.atomic import atomic_write_bytes
+from edge_runtime.core.errors import SiameseEdgeError
+from edge_runtime.core.extras import install_command
 
 
 def _number(value, digits: int = 2) -> str:

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from edge_runtime.onnx_runtime import onnxruntime
+from edge_runtime.inference.onnx_runtime import onnxruntime
 
 # The instruction sets that change how fast, and for some how exactly, quantized networks run.
 INTERESTING_FLAGS = (

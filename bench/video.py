@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.embedder import Embedder
-from edge_runtime.enrollment import enroll_folder, new_gallery
-from edge_runtime.outputs import VideoFileSink
-from edge_runtime.pipeline import RecognitionLoop
-from edge_runtime.recognizer import Recognizer
-from edge_runtime.regions import make_regions
-from edge_runtime.streams import open_streams, plan_streams, stream_output
+from edge_runtime.faces.regions import make_regions
+from edge_runtime.identity.enrollment import enroll_folder, new_gallery
+from edge_runtime.identity.recognizer import Recognizer
+from edge_runtime.inference.embedder import Embedder
+from edge_runtime.io.outputs import VideoFileSink
+from edge_runtime.loop.pipeline import RecognitionLoop
+from edge_runtime.loop.streams import open_streams, plan_streams, stream_output
 
 
 def video_benchmark(model: str, provider: str, videos: list[str], detector: str, enroll: str | None,

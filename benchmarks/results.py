@@ -24,7 +24,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from edge_runtime.atomic import atomic_write_bytes
+from edge_runtime.core.atomic import atomic_write_bytes
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "results"
@@ -86,7 +86,7 @@ def provenance(argv: list[str] | None = None) -> dict:
     import numpy
 
     from bench.system import cpu_model_and_flags
-    from edge_runtime.onnx_runtime import onnxruntime
+    from edge_runtime.inference.onnx_runtime import onnxruntime
 
     cpu, flags = cpu_model_and_flags()
     return {

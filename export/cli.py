@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from edge_runtime.command_line import CONTEXT, one_line_errors
-from edge_runtime.errors import SiameseEdgeError
-from edge_runtime.model_info import KINDS
+from edge_runtime.core.command_line import CONTEXT, one_line_errors
+from edge_runtime.core.errors import SiameseEdgeError
+from edge_runtime.inference.model_info import KINDS
 from export.gate import UNDECIDED, Decision, as_change
 from export.graph import DEFAULT_OPSET, IR_VERSION_FOR_OPSET
 from export.pipeline import PRECISIONS, ExportOptions, VariantReport, export_checkpoint

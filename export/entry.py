@@ -1,6 +1,6 @@
 """`export-onnx`'s entry point: in an install without the [train] extra it says so in one line."""
 
-from edge_runtime.extras import run_needing_extra
+from edge_runtime.core.extras import run_needing_extra
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_runtime.openset import Z_95, mean_and_interval
+from edge_runtime.identity.openset import Z_95, mean_and_interval
 
 REFUSED, ACCEPTED, UNDECIDED = "refused", "accepted", "undecided"
 LARGEST_SAMPLE = 10**9  # beyond this a sample "would decide" only in theory

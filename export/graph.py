@@ -11,9 +11,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from edge_runtime.model_info import ModelInfo
-from edge_runtime.preprocessing import InputSpec
-from edge_runtime.version import package_version
+from edge_runtime.core.version import package_version
+from edge_runtime.imaging.preprocessing import InputSpec
+from edge_runtime.inference.model_info import ModelInfo
 from train.backbones import model_from_checkpoint
 
 DEFAULT_OPSET = 17

@@ -12,13 +12,19 @@ import numpy as np
 import onnx
 import torch
 
-from edge_runtime.atomic import atomic_path
-from edge_runtime.embedder import Embedder
-from edge_runtime.errors import ImageReadError
-from edge_runtime.int8_variants import TENSORRT_SUFFIX
-from edge_runtime.model_info import ModelInfo
-from edge_runtime.openset import OperatingPoint, operating_point, pair_scores, verification_metrics, verification_pairs
-from edge_runtime.preprocessing import IMAGE_SUFFIXES, InputSpec, fit_image, read_image
+from edge_runtime.core.atomic import atomic_path
+from edge_runtime.core.errors import ImageReadError
+from edge_runtime.identity.openset import (
+    OperatingPoint,
+    operating_point,
+    pair_scores,
+    verification_metrics,
+    verification_pairs,
+)
+from edge_runtime.imaging.preprocessing import IMAGE_SUFFIXES, InputSpec, fit_image, read_image
+from edge_runtime.inference.embedder import Embedder
+from edge_runtime.inference.int8_variants import TENSORRT_SUFFIX
+from edge_runtime.inference.model_info import ModelInfo
 from export.gate import Decision
 from export.graph import DEFAULT_OPSET, attach_metadata, describe, embedding_module, export_fp32, graph_hash
 from export.precision import CalibrationError, to_fp16, to_int8

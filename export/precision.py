@@ -15,8 +15,8 @@ import onnx
 from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
-from edge_runtime.errors import SiameseEdgeError
-from edge_runtime.preprocessing import InputSpec, to_input_tensor
+from edge_runtime.core.errors import SiameseEdgeError
+from edge_runtime.imaging.preprocessing import InputSpec, to_input_tensor
 from export.graph import drop_unused_domains, pin_versions, set_metadata
 
 log = logging.getLogger(__name__)

@@ -33,11 +33,11 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from edge_runtime.atomic import atomic_path
-from edge_runtime.command_line import CONTEXT, one_line_errors
-from edge_runtime.errors import ModelError
-from edge_runtime.int8_variants import CPU_QUANTIZATION, TENSORRT_QUANTIZATION, tensorrt_variant_name
-from edge_runtime.model_info import ModelInfo
+from edge_runtime.core.atomic import atomic_path
+from edge_runtime.core.command_line import CONTEXT, one_line_errors
+from edge_runtime.core.errors import ModelError
+from edge_runtime.inference.int8_variants import CPU_QUANTIZATION, TENSORRT_QUANTIZATION, tensorrt_variant_name
+from edge_runtime.inference.model_info import ModelInfo
 from export.gate import as_change
 from export.graph import attach_metadata, drop_unused_domains, graph_hash
 from export.variant_gate import GateData, gate_variant

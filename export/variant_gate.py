@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 
 from bench.quality import load_validation, refuse_seen
-from edge_runtime.embedder import Embedder
-from edge_runtime.errors import SiameseEdgeError
-from edge_runtime.model_info import ModelInfo
-from edge_runtime.openset import EpisodeSampler, episode_accuracies, largest_way, operating_point
-from edge_runtime.regions import make_regions
+from edge_runtime.core.errors import SiameseEdgeError
+from edge_runtime.faces.regions import make_regions
+from edge_runtime.identity.openset import EpisodeSampler, episode_accuracies, largest_way, operating_point
+from edge_runtime.inference.embedder import Embedder
+from edge_runtime.inference.model_info import ModelInfo
 from export.verify import Losses, agreement, judge, require_acceptable
 
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
-from edge_runtime.embedder import Embedder
-from edge_runtime.errors import SiameseEdgeError
-from edge_runtime.openset import OperatingPoint
+from edge_runtime.core.errors import SiameseEdgeError
+from edge_runtime.identity.openset import OperatingPoint
+from edge_runtime.inference.embedder import Embedder
 from export.gate import REFUSED, UNDECIDED, Decision, accuracy_drop, false_accept_rate
 
 log = logging.getLogger(__name__)

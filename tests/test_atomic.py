@@ -4,8 +4,8 @@ import threading
 
 import pytest
 
-from edge_runtime import atomic
-from edge_runtime.atomic import atomic_path, atomic_write_bytes
+from edge_runtime.core import atomic
+from edge_runtime.core.atomic import atomic_path, atomic_write_bytes
 
 
 @pytest.fixture

@@ -17,15 +17,15 @@ from click.testing import CliRunner
 from PIL import Image
 from processes import long_video, stop_with_sigterm
 
-from edge_runtime.bundled import ATT_FACES_MODEL, packaged_model
-from edge_runtime.cli import gallery_command, recognize, verify
-from edge_runtime.embedder import Embedder
-from edge_runtime.enrollment import enroll_images, new_gallery
-from edge_runtime.gallery import Gallery
-from edge_runtime.outputs import annotate
-from edge_runtime.preprocessing import read_image
-from edge_runtime.recognizer import Recognizer
-from edge_runtime.tracker import TrackedRecognition
+from edge_runtime.apps.cli import gallery_command, recognize, verify
+from edge_runtime.core.bundled import ATT_FACES_MODEL, packaged_model
+from edge_runtime.identity.enrollment import enroll_images, new_gallery
+from edge_runtime.identity.gallery import Gallery
+from edge_runtime.identity.recognizer import Recognizer
+from edge_runtime.identity.tracker import TrackedRecognition
+from edge_runtime.imaging.preprocessing import read_image
+from edge_runtime.inference.embedder import Embedder
+from edge_runtime.io.outputs import annotate
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_MODEL = packaged_model(ATT_FACES_MODEL)  # the small AT&T face model
@@ -165,8 +165,8 @@ def test_a_name_with_undecodable_bytes_is_drawn_without_crashing(tmp_path):
     """Names from an old gallery may hold undecodable bytes; OpenCV's text drawing crashed on them.
     In a process of its own (a crash would take pytest with it): the byte is drawn as \\xe9, silently."""
     code = (
-        "import sys, numpy as np; from edge_runtime.outputs import annotate;"
-        "from edge_runtime.tracker import TrackedRecognition;"
+        "import sys, numpy as np; from edge_runtime.io.outputs import annotate;"
+        "from edge_runtime.identity.tracker import TrackedRecognition;"
         "result = TrackedRecognition(1, (10, 40, 200, 60), 'Jos\\udce9', 0.9, True);"
         "np.save(sys.argv[1], annotate(np.zeros((120, 320, 3), np.uint8), [result]))"
     )
@@ -208,8 +208,8 @@ def _save_and_die(gallery: Path, how: str) -> subprocess.CompletedProcess:
     """A real process that is stopped halfway through writing `gallery` (kill -9 or SIGTERM)."""
     code = f"""
 import os, signal, click
-from edge_runtime.atomic import atomic_path
-from edge_runtime.command_line import one_line_errors
+from edge_runtime.core.atomic import atomic_path
+from edge_runtime.core.command_line import one_line_errors
 
 
 @click.command()

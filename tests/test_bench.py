@@ -13,11 +13,11 @@ from click.testing import CliRunner
 from bench.cli import main
 from bench.measure import Case, run_isolated
 from bench.quality import load_validation
-from edge_runtime.bundled import ATT_FACES_MODEL, packaged_model
-from edge_runtime.embedder import Embedder, read_model_info
-from edge_runtime.onnx_runtime import onnxruntime
-from edge_runtime.openset import EpisodeSampler, few_shot_accuracy
-from edge_runtime.providers import PROVIDER_NAMES
+from edge_runtime.core.bundled import ATT_FACES_MODEL, packaged_model
+from edge_runtime.identity.openset import EpisodeSampler, few_shot_accuracy
+from edge_runtime.inference.embedder import Embedder, read_model_info
+from edge_runtime.inference.onnx_runtime import onnxruntime
+from edge_runtime.inference.providers import PROVIDER_NAMES
 
 DEMO_MODEL = packaged_model(ATT_FACES_MODEL)  # the small AT&T face model
 

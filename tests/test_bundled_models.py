@@ -9,14 +9,14 @@ import numpy as np
 import onnx
 import pytest
 
-from edge_runtime.bundled import ATT_FACES_MODEL, DEFAULT_MODEL, SMALL_FACE_MODEL
-from edge_runtime.embedder import Embedder, read_model_info
-from edge_runtime.enrollment import enroll_images, new_gallery, open_gallery
-from edge_runtime.gallery import GalleryError
-from edge_runtime.int8_variants import TENSORRT, ModelFile, file_for_provider
-from edge_runtime.preprocessing import read_image
-from edge_runtime.providers import ProviderSettings, provider_options
-from edge_runtime.recognizer import Recognizer
+from edge_runtime.core.bundled import ATT_FACES_MODEL, DEFAULT_MODEL, SMALL_FACE_MODEL
+from edge_runtime.identity.enrollment import enroll_images, new_gallery, open_gallery
+from edge_runtime.identity.gallery import GalleryError
+from edge_runtime.identity.recognizer import Recognizer
+from edge_runtime.imaging.preprocessing import read_image
+from edge_runtime.inference.embedder import Embedder, read_model_info
+from edge_runtime.inference.int8_variants import TENSORRT, ModelFile, file_for_provider
+from edge_runtime.inference.providers import ProviderSettings, provider_options
 from export.tensorrt_check import tensorrt_problems
 from export.tensorrt_variant import pair_for_tensorrt
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from edge_runtime.errors import CheckpointError
+from edge_runtime.core.errors import CheckpointError
 from train.backbones import build_model
 from train.checkpoint import FORMAT_VERSION, load_checkpoint, load_weights, save_checkpoint
 

@@ -3,8 +3,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge_runtime.errors import DatasetError
-from edge_runtime.preprocessing import InputSpec
+from edge_runtime.core.errors import DatasetError
+from edge_runtime.imaging.preprocessing import InputSpec
 from train.datasets import add_rotated_classes, load_images, scan_dataset, split_classes
 
 SPEC = InputSpec(32, 32, 1)

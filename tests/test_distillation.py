@@ -16,11 +16,11 @@ from test_training import FAST
 from test_training import _config as training_config
 from torch.utils.data import get_worker_info
 
-from edge_runtime.bundled import ATT_FACES_MODEL, DEFAULT_MODEL, SMALL_FACE_MODEL, packaged_model
-from edge_runtime.embedder import Embedder
-from edge_runtime.image_folders import ImageRecord
-from edge_runtime.preprocessing import InputSpec, fit_image, read_image, to_input_tensor
-from edge_runtime.regions import make_regions
+from edge_runtime.core.bundled import ATT_FACES_MODEL, DEFAULT_MODEL, SMALL_FACE_MODEL, packaged_model
+from edge_runtime.faces.regions import make_regions
+from edge_runtime.imaging.image_folders import ImageRecord
+from edge_runtime.imaging.preprocessing import InputSpec, fit_image, read_image, to_input_tensor
+from edge_runtime.inference.embedder import Embedder
 from train.augment import turn_batch
 from train.backbones import build_model
 from train.batch_workers import BatchWorkerError

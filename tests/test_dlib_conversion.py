@@ -13,15 +13,15 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from edge_runtime.errors import CheckpointError
-from edge_runtime.face_alignment import DLIB_TEMPLATE, TEMPLATE_FILE, template_spec, write_face_template
-from edge_runtime.preprocessing import InputSpec, read_image, to_input_tensor
+from edge_runtime.core.errors import CheckpointError
+from edge_runtime.faces.face_alignment import DLIB_TEMPLATE, TEMPLATE_FILE, template_spec, write_face_template
+from edge_runtime.imaging.preprocessing import InputSpec, read_image, to_input_tensor
 from train.checkpoint import load_checkpoint, load_weights
 from train.cli import main as train_main
-from train.dlib_convert import main as convert_main
-from train.dlib_files import LANDMARKS_FILE, face_recognition_models_file
-from train.dlib_resnet import DLIB_INPUT, DlibFaceResNet
-from train.dlib_weights import read_dlib_face_resnet
+from train.dlib.convert import main as convert_main
+from train.dlib.files import LANDMARKS_FILE, face_recognition_models_file
+from train.dlib.resnet import DLIB_INPUT, DlibFaceResNet
+from train.dlib.weights import read_dlib_face_resnet
 
 DAT = face_recognition_models_file()
 SHAPES = face_recognition_models_file(LANDMARKS_FILE)

@@ -2,9 +2,9 @@ import glob
 
 from click.testing import CliRunner
 
-from edge_runtime.doctor import diagnose, main
-from edge_runtime.extras import install_command
-from edge_runtime.onnx_runtime import onnxruntime
+from edge_runtime.apps.doctor import diagnose, main
+from edge_runtime.core.extras import install_command
+from edge_runtime.inference.onnx_runtime import onnxruntime
 
 BUILD = onnxruntime().get_available_providers()
 

@@ -7,9 +7,9 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from edge_runtime.bundled import ATT_FACES_MODEL, packaged_model
-from edge_runtime.cli import gallery_command
-from edge_runtime.gallery import Gallery
+from edge_runtime.apps.cli import gallery_command
+from edge_runtime.core.bundled import ATT_FACES_MODEL, packaged_model
+from edge_runtime.identity.gallery import Gallery
 
 DEMO_MODEL = packaged_model(ATT_FACES_MODEL)  # the small AT&T face model
 

@@ -10,11 +10,11 @@ import onnx
 import pytest
 from click.testing import CliRunner
 
-from edge_runtime.bundled import ATT_FACES_MODEL, packaged_model
-from edge_runtime.embedder import Embedder, read_model_info
-from edge_runtime.errors import ModelError
-from edge_runtime.int8_variants import TENSORRT, ModelFile, file_for_provider
-from edge_runtime.preprocessing import InputSpec, read_image
+from edge_runtime.core.bundled import ATT_FACES_MODEL, packaged_model
+from edge_runtime.core.errors import ModelError
+from edge_runtime.imaging.preprocessing import InputSpec, read_image
+from edge_runtime.inference.embedder import Embedder, read_model_info
+from edge_runtime.inference.int8_variants import TENSORRT, ModelFile, file_for_provider
 from export.cli import main
 from export.gate import ACCEPTED, REFUSED, UNDECIDED, accuracy_drop, false_accept_rate
 from export.tensorrt_check import tensorrt_problems

@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from edge_runtime.errors import CheckpointError
-from edge_runtime.face_detection import YuNetDetector
-from edge_runtime.face_geometry import chip_transform
-from edge_runtime.face_landmarks import DLIB_CHIP_TEMPLATE, DlibShapePredictor, rect_frame
-from train.dlib_files import LANDMARKS_FILE, face_recognition_models_file
-from train.dlib_landmarks import convert_shape_predictor, main
+from edge_runtime.core.errors import CheckpointError
+from edge_runtime.faces.face_detection import YuNetDetector
+from edge_runtime.faces.face_landmarks import DLIB_CHIP_TEMPLATE, DlibShapePredictor, rect_frame
+from edge_runtime.imaging.face_geometry import chip_transform
+from train.dlib.files import LANDMARKS_FILE, face_recognition_models_file
+from train.dlib.landmarks import convert_shape_predictor, main
 
 DAT = face_recognition_models_file(LANDMARKS_FILE)
 FACES = sorted((Path(__file__).resolve().parents[1] / "data" / "demo" / "lfw").glob("*/*/*.jpg"))
@@ -102,7 +102,7 @@ def test_files_that_are_not_dlibs_shape_predictor_are_refused(tmp_path, model_fi
     assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
     not_ours = tmp_path / "not_ours.npz"
     np.savez(not_ours, weights=np.zeros(3))
-    with pytest.raises(CheckpointError, match="train.dlib_landmarks"):
+    with pytest.raises(CheckpointError, match="train.dlib.landmarks"):
         DlibShapePredictor(not_ours)
     damaged = tmp_path / "damaged.npz"
     damaged.write_bytes(model_file.read_bytes()[:1000])

@@ -15,15 +15,15 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from edge_runtime.bundled import DEFAULT_MODEL, SMALL_FACE_MODEL, packaged_model
-from edge_runtime.cli import gallery_command, recognize
-from edge_runtime.embedder import Embedder
-from edge_runtime.enrollment import usable_region
-from edge_runtime.face_alignment import LANDMARKS
-from edge_runtime.gallery import Gallery
-from edge_runtime.names import UNKNOWN
-from edge_runtime.preprocessing import read_image
-from edge_runtime.regions import make_regions
+from edge_runtime.apps.cli import gallery_command, recognize
+from edge_runtime.core.bundled import DEFAULT_MODEL, SMALL_FACE_MODEL, packaged_model
+from edge_runtime.faces.face_alignment import LANDMARKS
+from edge_runtime.faces.regions import make_regions
+from edge_runtime.identity.enrollment import usable_region
+from edge_runtime.identity.gallery import Gallery
+from edge_runtime.identity.names import UNKNOWN
+from edge_runtime.imaging.preprocessing import read_image
+from edge_runtime.inference.embedder import Embedder
 
 LFW = Path(__file__).resolve().parents[1] / "data" / "demo" / "lfw"
 PEOPLE = sorted((LFW / "enrolled").iterdir())
@@ -37,8 +37,9 @@ def _photos(person: Path) -> list[Path]:
 
 def test_the_bundled_face_model_loads_from_the_installed_package(tmp_path):
     code = (
-        "import numpy as np; from edge_runtime.bundled import DEFAULT_MODEL, packaged_model;"
-        "from edge_runtime.embedder import Embedder; e = Embedder(packaged_model(DEFAULT_MODEL), providers=('cpu',));"
+        "import numpy as np; from edge_runtime.core.bundled import DEFAULT_MODEL, packaged_model;"
+        "from edge_runtime.inference.embedder import Embedder;"
+        "e = Embedder(packaged_model(DEFAULT_MODEL), providers=('cpu',));"
         "print(e.info.kind, e.info.precision, e.info.spec.face_template is not None, e.info.notes)"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)

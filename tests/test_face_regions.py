@@ -10,17 +10,23 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_runtime.detectors import Detection, WholeFrame
-from edge_runtime.face_alignment import DLIB_TEMPLATE, FaceCutter, landmark_locator, read_face_template, template_spec
-from edge_runtime.face_detection import HaarFaceDetector, YuNetDetector
-from edge_runtime.face_geometry import chip_transform, similarity_transform
-from edge_runtime.face_landmarks import DLIB_CHIP_TEMPLATE
-from edge_runtime.face_quality import QualityGate, frontality
-from edge_runtime.model_info import ModelInfo
-from edge_runtime.preprocessing import InputSpec, read_image
-from edge_runtime.recognizer import UNKNOWN, Recognition
-from edge_runtime.regions import make_regions
-from edge_runtime.tracker import IouTracker
+from edge_runtime.faces.face_alignment import (
+    DLIB_TEMPLATE,
+    FaceCutter,
+    landmark_locator,
+    read_face_template,
+    template_spec,
+)
+from edge_runtime.faces.face_detection import HaarFaceDetector, YuNetDetector
+from edge_runtime.faces.face_landmarks import DLIB_CHIP_TEMPLATE
+from edge_runtime.faces.face_quality import QualityGate, frontality
+from edge_runtime.faces.regions import make_regions
+from edge_runtime.identity.recognizer import UNKNOWN, Recognition
+from edge_runtime.identity.tracker import IouTracker
+from edge_runtime.imaging.detectors import Detection, WholeFrame
+from edge_runtime.imaging.face_geometry import chip_transform, similarity_transform
+from edge_runtime.imaging.preprocessing import InputSpec, read_image
+from edge_runtime.inference.model_info import ModelInfo
 
 REPO = Path(__file__).resolve().parents[1]
 LFW = REPO / "data" / "demo" / "lfw"

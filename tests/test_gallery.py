@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from edge_runtime.gallery import Gallery, GalleryError
-from edge_runtime.names import InvalidName
+from edge_runtime.identity.gallery import Gallery, GalleryError
+from edge_runtime.identity.names import InvalidName
 
 
 def _unit(rows: int, dim: int = 8, seed: int = 0) -> np.ndarray:
@@ -171,7 +171,7 @@ def test_a_gallery_file_naming_one_identity_twice_is_refused(tmp_path):
 def test_edge_gallery_list_refuses_a_crafted_name_in_one_line(tmp_path, name):
     from click.testing import CliRunner
 
-    from edge_runtime.cli import gallery_command
+    from edge_runtime.apps.cli import gallery_command
 
     path = _crafted(tmp_path / "g.npz", ["cy", name])
     result = CliRunner().invoke(gallery_command, ["list", "-g", str(path)])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_runtime.doctor import check_opencv
+from edge_runtime.apps.doctor import check_opencv
 
 REPO = Path(__file__).resolve().parent.parent
 RUNTIME_ONLY = ("numpy", "numpy.libs", "cv2", "opencv_python.libs", "click")
@@ -48,7 +48,7 @@ def test_training_commands_name_the_extra_they_need_in_one_line(runtime_only, en
 
 def test_the_runtime_without_onnx_runtime_says_how_to_install_it_from_the_checkout(runtime_only):
     code = (
-        "import sys; from edge_runtime.cli import verify; "
+        "import sys; from edge_runtime.apps.cli import verify; "
         "sys.argv = ['edge-verify', 'data/demo/att_faces/s1/1.png', 'data/demo/att_faces/s1/2.png']; verify()"
     )
     done = _run(runtime_only, code)
@@ -57,7 +57,7 @@ def test_the_runtime_without_onnx_runtime_says_how_to_install_it_from_the_checko
 
 
 def test_hints_give_the_checkout_path_when_run_elsewhere(runtime_only, tmp_path):
-    code = "from edge_runtime.extras import install_command; print(install_command('cpu'))"
+    code = "from edge_runtime.core.extras import install_command; print(install_command('cpu'))"
     done = subprocess.run([runtime_only, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert done.stdout.strip() == f"pip install -e '{REPO}[cpu]'"
 

@@ -14,16 +14,16 @@ import pytest
 import torch
 
 from benchmarks.faces.landmark_net import turn_points
-from edge_runtime.bundled import ATT_FACES_MODEL, DEFAULT_MODEL, SMALL_FACE_MODEL, packaged_model
-from edge_runtime.detectors import box_centre
-from edge_runtime.embedder import Embedder
-from edge_runtime.errors import CheckpointError, ModelError
-from edge_runtime.face_alignment import eye_angle, landmark_locator, turned
-from edge_runtime.face_detection import YuNetDetector
-from edge_runtime.face_landmarks import box_rect, rect_frame
-from edge_runtime.landmark_net import LandmarkNet, cut_square, grey_image
-from edge_runtime.preprocessing import read_image
-from edge_runtime.regions import make_regions
+from edge_runtime.core.bundled import ATT_FACES_MODEL, DEFAULT_MODEL, SMALL_FACE_MODEL, packaged_model
+from edge_runtime.core.errors import CheckpointError, ModelError
+from edge_runtime.faces.face_alignment import eye_angle, landmark_locator, turned
+from edge_runtime.faces.face_detection import YuNetDetector
+from edge_runtime.faces.face_landmarks import box_rect, rect_frame
+from edge_runtime.faces.landmark_net import LandmarkNet, cut_square, grey_image
+from edge_runtime.faces.regions import make_regions
+from edge_runtime.imaging.detectors import box_centre
+from edge_runtime.imaging.preprocessing import read_image
+from edge_runtime.inference.embedder import Embedder
 from train.landmark_net import (
     MIRRORED,
     NET_CROP,

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from benchmarks.faces.lfw import read_folds, turned
-from edge_runtime.bundled import DEFAULT_MODEL, packaged_model
-from edge_runtime.preprocessing import read_image
+from edge_runtime.core.bundled import DEFAULT_MODEL, packaged_model
+from edge_runtime.imaging.preprocessing import read_image
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_LFW = REPO / "data" / "demo" / "lfw"

@@ -3,9 +3,9 @@ know, or missing keys, is one clear error."""
 
 import pytest
 
-from edge_runtime.errors import ModelError
-from edge_runtime.model_info import ModelInfo
-from edge_runtime.preprocessing import InputSpec
+from edge_runtime.core.errors import ModelError
+from edge_runtime.imaging.preprocessing import InputSpec
+from edge_runtime.inference.model_info import ModelInfo
 
 
 def _metadata(**changes) -> dict[str, str]:

@@ -3,7 +3,7 @@ yet seen is black, an ended one keeps its last frame, and one stream is shown as
 
 import numpy as np
 
-from edge_runtime.mosaic import Mosaic
+from edge_runtime.io.mosaic import Mosaic
 
 
 def _frame(value: int) -> np.ndarray:

@@ -18,19 +18,19 @@ import cv2
 import pytest
 from processes import long_video, stop_with_sigterm
 
-from edge_runtime.bundled import ATT_FACES_MODEL, DEFAULT_MODEL, packaged_model
-from edge_runtime.embedder import Embedder
-from edge_runtime.enrollment import enroll_folder, new_gallery
-from edge_runtime.gallery import Gallery
-from edge_runtime.mailbox import Mailbox
-from edge_runtime.names import UNKNOWN
-from edge_runtime.outputs import JsonLinesSink
-from edge_runtime.photo_video import write_photo_video
-from edge_runtime.pipeline import RecognitionLoop, Stream
-from edge_runtime.recognizer import Recognizer
-from edge_runtime.regions import RegionFinder
-from edge_runtime.sources import LiveSource, PhotoSource, SourceError, open_source
-from edge_runtime.streams import plan_streams, read_stream_list, stream_output
+from edge_runtime.core.bundled import ATT_FACES_MODEL, DEFAULT_MODEL, packaged_model
+from edge_runtime.faces.regions import RegionFinder
+from edge_runtime.identity.enrollment import enroll_folder, new_gallery
+from edge_runtime.identity.gallery import Gallery
+from edge_runtime.identity.names import UNKNOWN
+from edge_runtime.identity.recognizer import Recognizer
+from edge_runtime.inference.embedder import Embedder
+from edge_runtime.io.outputs import JsonLinesSink
+from edge_runtime.io.photo_video import write_photo_video
+from edge_runtime.io.sources import LiveSource, PhotoSource, SourceError, open_source
+from edge_runtime.loop.mailbox import Mailbox
+from edge_runtime.loop.pipeline import RecognitionLoop, Stream
+from edge_runtime.loop.streams import plan_streams, read_stream_list, stream_output
 
 REPO = Path(__file__).resolve().parent.parent
 LFW = REPO / "data" / "demo" / "lfw"

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from edge_runtime.openset import (
+from edge_runtime.identity.openset import (
     EpisodeSampler,
     equal_error_rate,
     few_shot_accuracy,

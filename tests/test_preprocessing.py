@@ -2,8 +2,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_runtime.errors import ImageReadError
-from edge_runtime.preprocessing import InputSpec, fit_image, read_image, to_input_tensor
+from edge_runtime.core.errors import ImageReadError
+from edge_runtime.imaging.preprocessing import InputSpec, fit_image, read_image, to_input_tensor
 
 
 def test_read_image_decodes_pgm_and_png_alike(tmp_path, faces_root):

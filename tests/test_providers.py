@@ -6,15 +6,15 @@ import onnx
 import pytest
 from click.testing import CliRunner
 
-from edge_runtime.bundled import ATT_FACES_MODEL, packaged_model
-from edge_runtime.cli import recognize, verify
-from edge_runtime.doctor import main as doctor
-from edge_runtime.embedder import Embedder, read_model_info
-from edge_runtime.int8_variants import TENSORRT
-from edge_runtime.model_info import ModelInfo
-from edge_runtime.onnx_runtime import onnxruntime
-from edge_runtime.preprocessing import InputSpec, read_image
-from edge_runtime.providers import CPU, ProviderError, ProviderSettings, provider_options, resolve_providers
+from edge_runtime.apps.cli import recognize, verify
+from edge_runtime.apps.doctor import main as doctor
+from edge_runtime.core.bundled import ATT_FACES_MODEL, packaged_model
+from edge_runtime.imaging.preprocessing import InputSpec, read_image
+from edge_runtime.inference.embedder import Embedder, read_model_info
+from edge_runtime.inference.int8_variants import TENSORRT
+from edge_runtime.inference.model_info import ModelInfo
+from edge_runtime.inference.onnx_runtime import onnxruntime
+from edge_runtime.inference.providers import CPU, ProviderError, ProviderSettings, provider_options, resolve_providers
 
 DEMO_MODEL = Path(packaged_model(ATT_FACES_MODEL))  # the small AT&T face model
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from benchmarks import results
 from benchmarks.result_tables import TABLES
-from edge_runtime.bundled import ATT_FACES_MODEL, packaged_model
+from edge_runtime.core.bundled import ATT_FACES_MODEL, packaged_model
 
 REPO = results.REPO
 LFW_VIEW2 = {

@@ -10,17 +10,17 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from edge_runtime.bundled import ATT_FACES_MODEL, DEFAULT_MODEL, att_faces_unseen, packaged_model
-from edge_runtime.cli import gallery_command, recognize, search, verify
-from edge_runtime.demo import DEMO_DATA, FRAMES_PER_PHOTO, run_demo
-from edge_runtime.embedder import Embedder
-from edge_runtime.enrollment import enroll_images, new_gallery
-from edge_runtime.gallery import Gallery
-from edge_runtime.outputs import JsonLinesSink, VideoFileSink
-from edge_runtime.pipeline import RecognitionLoop
-from edge_runtime.preprocessing import read_image
-from edge_runtime.recognizer import UNKNOWN, Recognizer
-from edge_runtime.sources import open_source
+from edge_runtime.apps.cli import gallery_command, recognize, search, verify
+from edge_runtime.apps.demo import DEMO_DATA, FRAMES_PER_PHOTO, run_demo
+from edge_runtime.core.bundled import ATT_FACES_MODEL, DEFAULT_MODEL, att_faces_unseen, packaged_model
+from edge_runtime.identity.enrollment import enroll_images, new_gallery
+from edge_runtime.identity.gallery import Gallery
+from edge_runtime.identity.recognizer import UNKNOWN, Recognizer
+from edge_runtime.imaging.preprocessing import read_image
+from edge_runtime.inference.embedder import Embedder
+from edge_runtime.io.outputs import JsonLinesSink, VideoFileSink
+from edge_runtime.io.sources import open_source
+from edge_runtime.loop.pipeline import RecognitionLoop
 
 DEMO_MODEL = packaged_model(ATT_FACES_MODEL)  # the small AT&T face model
 
@@ -56,8 +56,9 @@ def _video(path, faces_root, subjects, images=(2, 3), repeat=2):
 
 def test_the_runtime_never_imports_torch():
     code = (
-        "import sys, numpy as np; import edge_runtime.cli, edge_runtime.demo; from edge_runtime import *;"
-        "from edge_runtime.embedder import Embedder; from edge_runtime.bundled import ATT_FACES_MODEL, packaged_model;"
+        "import sys, numpy as np; import edge_runtime.apps.cli, edge_runtime.apps.demo; from edge_runtime import *;"
+        "from edge_runtime.inference.embedder import Embedder;"
+        "from edge_runtime.core.bundled import ATT_FACES_MODEL, packaged_model;"
         "e = Embedder(packaged_model(ATT_FACES_MODEL), providers=('cpu',)); e.embed([np.zeros((50, 40), np.uint8)]);"
         "print('torch' in sys.modules)"
     )

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from edge_runtime.openset import EpisodeSampler
+from edge_runtime.identity.openset import EpisodeSampler
 from train.samplers import PairSampler, PKSampler
 
 LABELS = np.repeat(np.arange(10), 5)

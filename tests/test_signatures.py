@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from edge_runtime.cli import verify
-from edge_runtime.embedder import Embedder, read_model_info
-from edge_runtime.preprocessing import read_image
-from edge_runtime.verification import verify as verify_pair
+from edge_runtime.apps.cli import verify
+from edge_runtime.identity.verification import verify as verify_pair
+from edge_runtime.imaging.preprocessing import read_image
+from edge_runtime.inference.embedder import Embedder, read_model_info
 
 MODELS = Path(__file__).resolve().parents[1] / "edge_runtime" / "models"
 SIGNER = Path(__file__).resolve().parents[1] / "data" / "demo" / "signatures"

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_runtime.sources import LiveSource, PhotoSource, SourceError, csi_pipeline, open_source, open_sources
+from edge_runtime.io.sources import LiveSource, PhotoSource, SourceError, csi_pipeline, open_source, open_sources
 
 
 def _write_video(path, frames=12, size=(160, 120)):

@@ -8,8 +8,8 @@ import onnx
 import pytest
 from click.testing import CliRunner
 
-from edge_runtime.bundled import ATT_FACES_MODEL, packaged_model
-from edge_runtime.embedder import read_model_info
+from edge_runtime.core.bundled import ATT_FACES_MODEL, packaged_model
+from edge_runtime.inference.embedder import read_model_info
 from export.tensorrt_variant import main, pair_for_tensorrt
 
 DEMO_MODEL = Path(packaged_model(ATT_FACES_MODEL))

@@ -1,6 +1,6 @@
-from edge_runtime.pipeline import LoopSummary
-from edge_runtime.recognizer import UNKNOWN, Recognition
-from edge_runtime.tracker import IouTracker, SeparateImages, iou
+from edge_runtime.identity.recognizer import UNKNOWN, Recognition
+from edge_runtime.identity.tracker import IouTracker, SeparateImages, iou
+from edge_runtime.loop.pipeline import LoopSummary
 
 
 def test_iou():

@@ -11,9 +11,9 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from edge_runtime.bundled import packaged_model
-from edge_runtime.image_folders import ImageRecord
-from edge_runtime.preprocessing import InputSpec, to_input_tensor
+from edge_runtime.core.bundled import packaged_model
+from edge_runtime.imaging.image_folders import ImageRecord
+from edge_runtime.imaging.preprocessing import InputSpec, to_input_tensor
 from train.backbones import build_model
 from train.checkpoint import load_checkpoint
 from train.cli import main
@@ -132,8 +132,8 @@ DDP_SCRIPT = """
 import sys
 import torch
 from train.config import TrainConfig
-from edge_runtime.image_folders import ImageRecord
-from edge_runtime.preprocessing import InputSpec, to_input_tensor
+from edge_runtime.imaging.image_folders import ImageRecord
+from edge_runtime.imaging.preprocessing import InputSpec, to_input_tensor
 from train.backbones import build_model
 from train.datasets import load_images
 from train.samplers import PairSampler

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge_runtime.face_alignment import turned
+from edge_runtime.faces.face_alignment import turned
 
 ROTATION_DEGREES, SHEAR, SCALE, SHIFT_OF_105 = 10.0, 0.3, (0.8, 1.2), 2.0
 

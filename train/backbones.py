@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from train.dlib_resnet import DlibFaceResNet
+from train.dlib.resnet import DlibFaceResNet
 
 
 def _flat_size(features: nn.Module, in_channels: int, height: int, width: int) -> int:

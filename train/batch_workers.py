@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 from torch.utils.data import DataLoader, Dataset
 
-from edge_runtime.errors import SiameseEdgeError, error_line
+from edge_runtime.core.errors import SiameseEdgeError, error_line
 
 Prepared = Any
 Prepare = Callable[[Any, np.random.Generator], Prepared]

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
-from edge_runtime.atomic import atomic_path
-from edge_runtime.errors import CheckpointError, ForeignCheckpointError, error_line
+from edge_runtime.core.atomic import atomic_path
+from edge_runtime.core.errors import CheckpointError, ForeignCheckpointError, error_line
 
 FORMAT = "siamese-edge-checkpoint"
 FORMAT_VERSION = 1
@@ -59,7 +59,7 @@ def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
     `.dat` file (--init-weights)."""
     path = Path(path)
     if path.suffix == ".dat":
-        from train.dlib_weights import read_dlib_face_resnet
+        from train.dlib.weights import read_dlib_face_resnet
 
         return {f"backbone.{name}": value for name, value in read_dlib_face_resnet(path).items()}
     payload = _safe_load(path, "weights file")

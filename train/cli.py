@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from edge_runtime.command_line import CONTEXT, one_line_errors
-from edge_runtime.model_info import KINDS
-from edge_runtime.preprocessing import RESIZE_MODES
+from edge_runtime.core.command_line import CONTEXT, one_line_errors
+from edge_runtime.imaging.preprocessing import RESIZE_MODES
+from edge_runtime.inference.model_info import KINDS
 from train.backbones import BACKBONES
 from train.config import TrainConfig
 from train.datasets import LAYOUTS

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_runtime.errors import DatasetError, ImageReadError
-from edge_runtime.image_folders import LAYOUTS, ImageRecord, detect_layout, scan_dataset  # noqa: F401 (re-exported)
-from edge_runtime.preprocessing import InputSpec, fit_image, read_image
+from edge_runtime.core.errors import DatasetError, ImageReadError
+from edge_runtime.imaging.image_folders import LAYOUTS, ImageRecord, detect_layout, scan_dataset  # noqa: F401 (re-exported)
+from edge_runtime.imaging.preprocessing import InputSpec, fit_image, read_image
 
 log = logging.getLogger(__name__)
 

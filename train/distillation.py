@@ -22,9 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from edge_runtime.atomic import atomic_path
-from edge_runtime.errors import CheckpointError
-from edge_runtime.image_folders import ImageRecord
+from edge_runtime.core.atomic import atomic_path
+from edge_runtime.core.errors import CheckpointError
+from edge_runtime.imaging.image_folders import ImageRecord
 from train.datasets import ImageSet, add_rotated_classes, load_images
 from train.teacher import Teacher, TeacherError
 

@@ -1,6 +1,6 @@
 """The training stage's entry points: in an install without the [train] extra they say so in one line."""
 
-from edge_runtime.extras import run_needing_extra
+from edge_runtime.core.extras import run_needing_extra
 
 
 def main() -> None:
@@ -10,4 +10,4 @@ def main() -> None:
 
 def convert_dlib_face() -> None:
     """Run `convert-dlib-face`, or name the extra it needs."""
-    run_needing_extra("train.dlib_convert:main", "train")
+    run_needing_extra("train.dlib.convert:main", "train")

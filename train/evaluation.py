@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from edge_runtime.openset import (
+from edge_runtime.identity.openset import (
     EpisodeSampler,
     Roc,
     episode_accuracies,
@@ -20,7 +20,7 @@ from edge_runtime.openset import (
     verification_metrics,
     verification_pairs,
 )
-from edge_runtime.preprocessing import InputSpec, input_normalisation
+from edge_runtime.imaging.preprocessing import InputSpec, input_normalisation
 from train.datasets import ImageSet
 
 

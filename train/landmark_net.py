@@ -1,4 +1,4 @@
-"""Train the landmark network of `edge_runtime.landmark_net` on dlib's own points: no hand labels.
+"""Train the landmark network of `edge_runtime.faces.landmark_net` on dlib's own points: no hand labels.
 
 Every face YuNet finds in the photos gets dlib's five points (`DlibShapePredictor`, two passes) and is
 kept as a grey square of the frame dlib's rectangle puts it in (`STORED`, wider than the network's
@@ -24,13 +24,13 @@ import onnx
 import torch
 from torch import nn
 
-from edge_runtime.atomic import atomic_path
-from edge_runtime.errors import DatasetError, ImageReadError
-from edge_runtime.face_alignment import landmark_locator
-from edge_runtime.face_detection import YuNetDetector
-from edge_runtime.face_landmarks import DLIB_IN_DLIB_RECT, box_rect, rect_frame
-from edge_runtime.landmark_net import NET_FORMAT, cut_square, grey_image
-from edge_runtime.preprocessing import read_image
+from edge_runtime.core.atomic import atomic_path
+from edge_runtime.core.errors import DatasetError, ImageReadError
+from edge_runtime.faces.face_alignment import landmark_locator
+from edge_runtime.faces.face_detection import YuNetDetector
+from edge_runtime.faces.face_landmarks import DLIB_IN_DLIB_RECT, box_rect, rect_frame
+from edge_runtime.faces.landmark_net import NET_FORMAT, cut_square, grey_image
+from edge_runtime.imaging.preprocessing import read_image
 from export.graph import DEFAULT_OPSET, module_to_onnx, set_metadata
 from export.precision import equal_batches, quantize_u8s8
 from train.progress import Progress

@@ -17,8 +17,8 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from edge_runtime.errors import ForeignCheckpointError, ForeignModelError, SiameseEdgeError
-from edge_runtime.preprocessing import InputSpec
+from edge_runtime.core.errors import ForeignCheckpointError, ForeignModelError, SiameseEdgeError
+from edge_runtime.imaging.preprocessing import InputSpec
 from train.backbones import model_from_checkpoint
 from train.checkpoint import load_checkpoint
 from train.evaluation import embed_images
@@ -94,7 +94,7 @@ def _checkpoint_teacher(path: Path, device: torch.device) -> Teacher:
 
 
 def _onnx_teacher(path: Path, device: torch.device) -> Teacher:
-    from edge_runtime.embedder import Embedder
+    from edge_runtime.inference.embedder import Embedder
 
     providers = ("cuda", "cpu") if device.type == "cuda" else ("cpu",)
     try:

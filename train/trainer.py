@@ -22,12 +22,12 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from edge_runtime.atomic import atomic_write_bytes
-from edge_runtime.charts import draw_roc
-from edge_runtime.errors import CheckpointError, DatasetError, ImageReadError
-from edge_runtime.face_alignment import TEMPLATE_FILE, folder_template
-from edge_runtime.preprocessing import InputSpec, read_image, to_input_tensor
-from edge_runtime.version import package_version
+from edge_runtime.core.atomic import atomic_write_bytes
+from edge_runtime.core.errors import CheckpointError, DatasetError, ImageReadError
+from edge_runtime.core.version import package_version
+from edge_runtime.faces.face_alignment import TEMPLATE_FILE, folder_template
+from edge_runtime.imaging.preprocessing import InputSpec, read_image, to_input_tensor
+from edge_runtime.io.charts import draw_roc
 from train import distributed
 from train.augment import augment_batch, turn_batch
 from train.backbones import BACKBONES, build_model, embedding_size

@@ -17,9 +17,9 @@ import time
 
 import cv2
 
-from edge_runtime.bundled import DEFAULT_MODEL, packaged_model
-from edge_runtime.embedder import read_model_info
-from edge_runtime.regions import make_regions
+from edge_runtime.core.bundled import DEFAULT_MODEL, packaged_model
+from edge_runtime.faces.regions import make_regions
+from edge_runtime.inference.embedder import read_model_info
 
 
 def read_frames(video: str) -> list:

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import onnx
 
-from edge_runtime.atomic import atomic_path
-from edge_runtime.bundled import DEFAULT_MODEL, packaged_model
-from edge_runtime.embedder import Embedder
+from edge_runtime.core.atomic import atomic_path
+from edge_runtime.core.bundled import DEFAULT_MODEL, packaged_model
+from edge_runtime.inference.embedder import Embedder
 from export.graph import attach_metadata
 from train.checkpoint import load_checkpoint
 

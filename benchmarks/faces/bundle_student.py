@@ -15,9 +15,9 @@ import json
 from pathlib import Path
 
 from benchmarks.faces.bundle import _percent, bundle_model
-from edge_runtime.bundled import SMALL_FACE_MODEL, packaged_model
-from edge_runtime.embedder import read_model_info
-from edge_runtime.int8_variants import TENSORRT_SUFFIX
+from edge_runtime.core.bundled import SMALL_FACE_MODEL, packaged_model
+from edge_runtime.inference.embedder import read_model_info
+from edge_runtime.inference.int8_variants import TENSORRT_SUFFIX
 from train.checkpoint import load_checkpoint
 
 

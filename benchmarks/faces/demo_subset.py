@@ -16,9 +16,9 @@ import shutil
 from pathlib import Path
 
 from benchmarks.faces.lfw import lfw_faces, read_folds
-from edge_runtime.face_alignment import DLIB_TEMPLATE, template_spec
-from edge_runtime.face_quality import QualityGate
-from edge_runtime.preprocessing import read_image
+from edge_runtime.faces.face_alignment import DLIB_TEMPLATE, template_spec
+from edge_runtime.faces.face_quality import QualityGate
+from edge_runtime.imaging.preprocessing import read_image
 
 PEOPLE, PHOTOS, STRANGERS, STRANGER_PHOTOS = 8, 5, 8, 3
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge_runtime.names import UNKNOWN
-from edge_runtime.photo_video import score_events
+from edge_runtime.identity.names import UNKNOWN
+from edge_runtime.io.photo_video import score_events
 
 
 def main() -> None:

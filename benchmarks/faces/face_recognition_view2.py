@@ -20,7 +20,7 @@ import numpy as np
 
 from benchmarks.faces.lfw import image_path, read_folds
 from benchmarks.faces.lfw_view2 import view2_report
-from train.dlib_files import LANDMARKS_FILE, face_recognition_models_file
+from train.dlib.files import LANDMARKS_FILE, face_recognition_models_file
 
 
 def main() -> None:

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edge_runtime.image_folders import ImageRecord
-from edge_runtime.preprocessing import InputSpec, is_image_file
+from edge_runtime.imaging.image_folders import ImageRecord
+from edge_runtime.imaging.preprocessing import InputSpec, is_image_file
 from train.backbones import model_from_checkpoint
 from train.checkpoint import load_checkpoint
 from train.datasets import load_images

@@ -28,8 +28,8 @@ import cv2
 import numpy as np
 
 from benchmarks.faces.lfw import held_out_people, person_folders, read_folds, run_reporting_errors
-from edge_runtime.face_detection import YuNetDetector
-from edge_runtime.face_geometry import chip_transform, warp_face
+from edge_runtime.faces.face_detection import YuNetDetector
+from edge_runtime.imaging.face_geometry import chip_transform, warp_face
 
 CHIP, PAD = 150, 75
 

@@ -21,10 +21,10 @@ import numpy as np
 
 from benchmarks.faces.lfw import held_out_people, lfw_faces, model_benchmark_parser, read_folds, run_reporting_errors
 from benchmarks.results import write_result
-from edge_runtime.embedder import Embedder
-from edge_runtime.face_quality import QualityGate
-from edge_runtime.openset import open_set_identification
-from edge_runtime.preprocessing import read_image
+from edge_runtime.faces.face_quality import QualityGate
+from edge_runtime.identity.openset import open_set_identification
+from edge_runtime.imaging.preprocessing import read_image
+from edge_runtime.inference.embedder import Embedder
 
 
 def main() -> None:

@@ -27,12 +27,12 @@ import numpy as np
 
 from benchmarks.faces.lfw import central_detection, held_out_people, read_folds
 from benchmarks.results import write_result
-from edge_runtime.face_alignment import DLIB_TEMPLATE, FaceCutter, template_spec
-from edge_runtime.face_detection import HaarFaceDetector, YuNetDetector
-from edge_runtime.face_quality import QualityGate, frontality, sharpness
-from edge_runtime.outputs import letterbox
-from edge_runtime.preprocessing import read_image
-from edge_runtime.regions import DEFAULT_GATE, RegionFinder
+from edge_runtime.faces.face_alignment import DLIB_TEMPLATE, FaceCutter, template_spec
+from edge_runtime.faces.face_detection import HaarFaceDetector, YuNetDetector
+from edge_runtime.faces.face_quality import QualityGate, frontality, sharpness
+from edge_runtime.faces.regions import DEFAULT_GATE, RegionFinder
+from edge_runtime.imaging.preprocessing import read_image
+from edge_runtime.io.outputs import letterbox
 
 
 def detection(images: list[np.ndarray]) -> dict:

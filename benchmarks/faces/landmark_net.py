@@ -31,12 +31,12 @@ import numpy as np
 
 from benchmarks.faces.align_time import read_frames
 from benchmarks.faces.lfw import held_out_people, person_folders, read_folds, run_reporting_errors, training_parser
-from edge_runtime.bundled import packaged_model
-from edge_runtime.detectors import box_centre
-from edge_runtime.face_alignment import LANDMARK_LOCATORS, landmark_locator, turned
-from edge_runtime.face_detection import YuNetDetector
-from edge_runtime.face_landmarks import FivePointLocator
-from edge_runtime.preprocessing import read_image
+from edge_runtime.core.bundled import packaged_model
+from edge_runtime.faces.face_alignment import LANDMARK_LOCATORS, landmark_locator, turned
+from edge_runtime.faces.face_detection import YuNetDetector
+from edge_runtime.faces.face_landmarks import FivePointLocator
+from edge_runtime.imaging.detectors import box_centre
+from edge_runtime.imaging.preprocessing import read_image
 from train.landmark_net import MIN_FACE, calibration_views, collect_faces, export_landmark_net, train_landmark_net
 
 TURNS = (0.0, 20.0, -20.0, 30.0)

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.detectors import Detection, box_centre
-from edge_runtime.errors import DatasetError, SiameseEdgeError
-from edge_runtime.face_alignment import LANDMARKS, turned
-from edge_runtime.face_quality import QualityGate
-from edge_runtime.preprocessing import InputSpec, read_image
-from edge_runtime.regions import RegionFinder, face_regions
+from edge_runtime.core.errors import DatasetError, SiameseEdgeError
+from edge_runtime.faces.face_alignment import LANDMARKS, turned
+from edge_runtime.faces.face_quality import QualityGate
+from edge_runtime.faces.regions import RegionFinder, face_regions
+from edge_runtime.imaging.detectors import Detection, box_centre
+from edge_runtime.imaging.preprocessing import InputSpec, read_image
 
 Pair = tuple[str, int, str, int, bool]
 MIN_FACE = 40  # LFW's 250×250 images hold faces down to about 40 px

@@ -32,8 +32,8 @@ from benchmarks.faces.lfw import (
     run_reporting_errors,
 )
 from benchmarks.results import write_result
-from edge_runtime.embedder import Embedder
-from edge_runtime.openset import roc_curve, tar_at_far
+from edge_runtime.identity.openset import roc_curve, tar_at_far
+from edge_runtime.inference.embedder import Embedder
 
 
 def best_threshold(scores: np.ndarray, same: np.ndarray) -> float:

@@ -25,8 +25,8 @@ from benchmarks.faces.lfw import (
     run_reporting_errors,
     training_parser,
 )
-from edge_runtime.face_alignment import TEMPLATE_FILE, named_template, template_spec, write_face_template
-from edge_runtime.preprocessing import InputSpec, read_image
+from edge_runtime.faces.face_alignment import TEMPLATE_FILE, named_template, template_spec, write_face_template
+from edge_runtime.imaging.preprocessing import InputSpec, read_image
 
 
 def main() -> None:

@@ -27,8 +27,8 @@ import sys
 from pathlib import Path
 
 from benchmarks.faces.lfw import held_out_people, read_folds
-from edge_runtime.names import UNKNOWN
-from edge_runtime.photo_video import score_events, write_photo_video
+from edge_runtime.identity.names import UNKNOWN
+from edge_runtime.io.photo_video import score_events, write_photo_video
 
 PEOPLE, FRAMES_PER_PHOTO, PHOTOS_SHOWN = 8, 15, 4
 SHARED = Path("../shared/datasets")

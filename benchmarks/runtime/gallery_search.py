@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from edge_runtime.gallery import Gallery
+from edge_runtime.identity.gallery import Gallery
 
 
 def unit_vectors(count: int, dim: int, seed: int) -> np.ndarray:

@@ -31,8 +31,8 @@ import sys
 import time
 from pathlib import Path
 
-from edge_runtime.names import UNKNOWN
-from edge_runtime.photo_video import write_photo_video
+from edge_runtime.identity.names import UNKNOWN
+from edge_runtime.io.photo_video import write_photo_video
 
 REPO = Path(__file__).resolve().parents[2]
 FRAMES_PER_PHOTO, REPEAT = 15, 2

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.embedder import Embedder
-from edge_runtime.openset import equal_error_rate, roc_auc, roc_curve
-from edge_runtime.preprocessing import read_image
+from edge_runtime.identity.openset import equal_error_rate, roc_auc, roc_curve
+from edge_runtime.imaging.preprocessing import read_image
+from edge_runtime.inference.embedder import Embedder
 from train.checkpoint import load_checkpoint
 
 

@@ -1,0 +1,1 @@
+"""The console commands: edge-recognize and friends, edge-demo, edge-doctor."""

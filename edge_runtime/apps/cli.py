@@ -1,0 +1,378 @@
+"""The runtime's commands: `edge-recognize`, `edge-gallery`, `edge-verify` and `edge-search`.
+
+They only parse options and call the package; errors a user can cause become one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import click
+
+from edge_runtime.core.bundled import DEFAULT_MODEL, packaged_model
+from edge_runtime.core.command_line import CONTEXT, one_line_errors
+from edge_runtime.core.errors import SiameseEdgeError
+from edge_runtime.faces.face_alignment import LANDMARKS
+from edge_runtime.faces.face_quality import QualityGate
+from edge_runtime.faces.regions import DEFAULT_GATE, DEFAULT_MIN_SCORE, DETECTORS, RegionFinder, make_regions
+from edge_runtime.identity.enrollment import enroll_folder, enroll_paths, new_gallery, open_gallery, usable_region
+from edge_runtime.identity.gallery import GalleryError
+from edge_runtime.identity.recognizer import Recognizer
+from edge_runtime.identity.search_index import BACKENDS
+from edge_runtime.identity.tracker import DEFAULT_MIN_VOTES, IouTracker, SeparateImages
+from edge_runtime.identity.verification import verify as verify_regions
+from edge_runtime.imaging.preprocessing import read_image
+from edge_runtime.inference.embedder import Embedder, warm_up
+from edge_runtime.inference.providers import CUDNN_SEARCH, PROVIDER_NAMES, ProviderSettings
+from edge_runtime.io.outputs import JsonLinesSink, VideoFileSink, display_available
+from edge_runtime.loop.pipeline import BATCH_WAIT, RecognitionLoop
+from edge_runtime.loop.streams import open_streams, plan_streams, read_stream_list, stream_output
+
+log = logging.getLogger("edge_runtime")
+
+
+def _roi(value: str | None):
+    if value is None:
+        return None
+    try:
+        x, y, w, h = (int(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter("give x,y,w,h in pixels") from None
+    return (x, y, w, h)
+
+
+def model_options(command):
+    """--model, --provider and the GPU provider options, shared by every runtime command."""
+    options = [
+        click.option(
+            "--model", "-m", type=click.Path(dir_okay=False), help=f"ONNX model (default: the bundled {DEFAULT_MODEL})."
+        ),
+        click.option(
+            "--provider",
+            "providers",
+            multiple=True,
+            default=("auto",),
+            type=click.Choice(["auto", *PROVIDER_NAMES]),
+            help="Execution providers in order (repeatable); auto = TensorRT, CUDA, CPU as available.",
+        ),
+        click.option("--require-provider", is_flag=True, help="Fail instead of falling back to another provider."),
+        click.option("--trt-fp16", is_flag=True, help="TensorRT: allow FP16 kernels."),
+        click.option("--engine-cache", type=click.Path(file_okay=False), help="TensorRT engine cache folder."),
+        click.option("--device-id", type=int, default=0, help="GPU to use."),
+        click.option("--cuda-mem-limit", type=int, help="CUDA: memory limit in bytes."),
+        click.option("--cudnn-search", type=click.Choice(CUDNN_SEARCH), default="HEURISTIC", help="CUDA: conv search."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def detector_options(command):
+    """--detector, --min-face, --roi and the face quality gate: what part of an image is recognised."""
+    options = [
+        click.option(
+            "--detector",
+            type=click.Choice(DETECTORS),
+            default="auto",
+            help="auto: faces for face models, the whole image otherwise; face: YuNet; haar: the old cascade.",
+        ),
+        click.option(
+            "--min-face",
+            type=click.IntRange(min=8),
+            default=DEFAULT_GATE.min_size,
+            help="Smallest face to detect and recognise, in pixels.",
+        ),
+        click.option(
+            "--min-score",
+            type=click.FloatRange(0, 1, min_open=True, max_open=True),
+            default=DEFAULT_MIN_SCORE,
+            help="Smallest face detection score (YuNet).",
+        ),
+        click.option(
+            "--landmarks",
+            type=click.Choice(LANDMARKS),
+            default="dlib",
+            help="What finds the five points faces are cut by: dlib's cascade (exact), or net: a small "
+            "network trained on its points, faster in crowds.",
+        ),
+        click.option("--roi", help="Recognise this region x,y,w,h instead of detecting."),
+        click.option(
+            "--min-sharpness",
+            type=float,
+            default=DEFAULT_GATE.min_sharpness,
+            help="Skip blurrier faces (Laplacian variance).",
+        ),
+        click.option(
+            "--min-frontality",
+            type=float,
+            default=DEFAULT_GATE.min_frontality,
+            help="Skip faces turned further (1 frontal, 0 nose in line with an eye).",
+        ),
+        click.option("--no-quality", is_flag=True, help="Recognise every face, however small, blurred or turned."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _regions(embedder: Embedder, options: dict) -> RegionFinder:
+    """The RegionFinder the detector options describe for this model (they are removed from `options`)."""
+    min_face = options.pop("min_face")
+    gate = QualityGate(min_face, options.pop("min_sharpness"), options.pop("min_frontality"))
+    if options.pop("no_quality"):
+        gate = None
+    detector, roi, min_score = options.pop("detector"), _roi(options.pop("roi")), options.pop("min_score")
+    return make_regions(embedder.info, detector, roi, min_face, gate, min_score, options.pop("landmarks"))
+
+
+def _embedder(options: dict) -> Embedder:
+    """The Embedder that the model options describe (they are removed from `options`)."""
+    settings = ProviderSettings(
+        device_id=options.pop("device_id"),
+        tensorrt_fp16=options.pop("trt_fp16"),
+        engine_cache_dir=Path(cache) if (cache := options.pop("engine_cache")) else None,
+        cuda_memory_limit=options.pop("cuda_mem_limit"),
+        cudnn_search=options.pop("cudnn_search"),
+    )
+    model = options.pop("model") or packaged_model(DEFAULT_MODEL)
+    embedder = Embedder(model, options.pop("providers"), settings, options.pop("require_provider"))
+    info = embedder.info
+    log.info("model %s (%s, %s, hash %s, galleries of family %s); providers: %s", embedder.path, info.arch,
+             info.precision, info.model_hash, info.family, ", ".join(embedder.active_providers))  # fmt: skip
+    return embedder
+
+
+@click.command(context_settings=CONTEXT)
+@model_options
+@detector_options
+@click.option("--gallery", "-g", type=click.Path(dir_okay=False), help="Gallery file (.npz).")
+@click.option("--enroll", type=click.Path(file_okay=False), help="Enroll this folder first (<name>/<image>).")
+@click.option(
+    "--input",
+    "-i",
+    "uris",
+    multiple=True,
+    help="Camera index, /dev/videoN, csi://N, rtsp://…, video file, or photos: image files and folders. Repeatable: "
+    "several photos are one input; with any camera, stream or video among them, each -i is a stream.",
+)
+@click.option(
+    "--inputs",
+    "stream_list",
+    type=click.Path(dir_okay=False),
+    help="A file listing streams, one a line: URI, or URI NAME (# comments; quote spaces as in a shell).",
+)
+@click.option("--camera", type=int, help="Camera index (same as --input N).")
+@click.option("--input-width", type=int)
+@click.option("--input-height", type=int)
+@click.option("--input-rate", type=int)
+@click.option("--threshold", type=float, help="Cosine threshold for unknown (default: the model's).")
+@click.option("--smooth", type=int, default=5, help="Votes a track's name is decided over (videos and cameras).")
+@click.option(
+    "--min-votes",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MIN_VOTES,
+    help="Votes a name needs, beside a majority, to be confirmed.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    help="Write the annotated video here (several streams: OUT.NAME.mp4 each, or the grid with --mosaic).",
+)
+@click.option("--mosaic", is_flag=True, help="Several streams: write --output as one video of their grid.")
+@click.option(
+    "--batch-wait",
+    type=click.FloatRange(min=0),
+    default=1000 * BATCH_WAIT,
+    help="Several streams: milliseconds a batch waits, after a first frame, for the other streams' frames.",
+)
+@click.option("--headless", is_flag=True, help="Never open a window.")
+@click.option("--json", "json_lines", is_flag=True, help="JSON lines on stdout, one per recognition.")
+@click.option("--max-frames", type=int, help="Stop each stream after this many frames.")
+@click.option("--build-engine", is_flag=True, help="Build and cache the TensorRT engine, then exit.")
+@click.option("--index", type=click.Choice(BACKENDS), default="numpy", help="Gallery search (faiss: millions).")
+@one_line_errors()
+def recognize(gallery, enroll, uris, stream_list, camera, threshold, smooth, min_votes, output, mosaic, batch_wait,
+              headless, json_lines, max_frames, input_width, input_height, input_rate, build_engine, index,
+              **options):  # fmt: skip
+    """Recognise enrolled identities in cameras, streams, videos or folders (one or several), or say unknown."""
+    embedder = _embedder(options)
+    finder = _regions(embedder, options)
+    if build_engine:
+        warm_up(embedder)
+        return
+    specs = plan_streams([*uris, *([str(camera)] if camera is not None else [])],
+                         read_stream_list(stream_list) if stream_list else [])  # fmt: skip
+    if not specs:
+        raise click.UsageError("give --input, --inputs or --camera")
+    if gallery:
+        known = open_gallery(gallery, embedder, bool(enroll), index, finder)
+    else:
+        known = new_gallery(embedder, index, finder)
+    if enroll:
+        counts = enroll_folder(known, embedder, enroll, finder)
+        log.info("enrolled %d identities from %s", len(counts), enroll)
+        if gallery:
+            known.save(gallery)
+    show = not headless and display_available()
+    if len(known) == 0 and not show:
+        raise GalleryError("the gallery is empty; enroll identities (--enroll, edge-gallery enroll) first")
+    recognizer = Recognizer(embedder, known, finder, threshold)
+    streams = open_streams(specs, input_width, input_height, input_rate)
+    several = len(specs) > 1
+    for stream in streams:
+        log.info("input%s: %s", f" {stream.name}" if several else "", stream.source.description)
+    log.info("%d identities; threshold %.4f", len(known), recognizer.threshold)
+    if show:
+        log.info("press e to enroll the person in view, q to quit")
+
+    def enroll_live(key, frame, results):
+        if key != ord("e"):
+            return
+        try:
+            region = usable_region(frame, finder, "the frame")
+            name = click.prompt("name for the person in view", err=True)
+            known.add(name, embedder.embed([region]), ["live"])
+        except SiameseEdgeError as error:
+            log.warning("not enrolled: %s", error)
+            return
+        if gallery:
+            known.save(gallery)
+        log.info("enrolled %s", name)
+
+    grid = None
+    try:
+        for stream in streams:
+            photos = stream.source.separate_images
+            stream.tracker = SeparateImages() if photos else IouTracker(smooth=smooth, min_votes=min_votes)
+            if output and not (mosaic and several):
+                stream.video = VideoFileSink(stream_output(output, stream.name) if several else output,
+                                             stream.source.rate)  # fmt: skip
+        if output and mosaic and several:
+            grid = VideoFileSink(output, max(s.source.rate for s in streams))
+        loop = RecognitionLoop(streams, recognizer, video=grid, events=JsonLinesSink() if json_lines else None,
+                               show=show, max_frames=max_frames, on_key=enroll_live,
+                               batch_wait=batch_wait / 1000)  # fmt: skip
+        summary = loop.run()
+    finally:
+        for stream in streams:
+            stream.source.close()
+            if stream.video is not None:
+                stream.video.close()  # a run that never started leaves no partial file
+        if grid is not None:
+            grid.close()
+    _log_summary(summary, several)
+    for video in [grid] if grid else [s.video for s in streams if s.video]:
+        log.info("annotated video: %s", video.path if video.size else f"none for {video.path} (no frame was written)")
+
+
+def _log_summary(summary, several: bool) -> None:
+    stages = ", ".join(f"{k} {v:.1f} ms" for k, v in summary.stage_ms().items())
+    log.info("%d frames in %.1f s: %.1f FPS (%s)", summary.frames, summary.seconds, summary.fps, stages)
+    if several:
+        log.info("%d streams, one model: %s", len(summary.streams), summary.describe_batches())
+        for stream in summary.streams:
+            log.info("  %s", stream.describe())
+    log.info("seen: %s", ", ".join(f"{n} ×{c}" for n, c in sorted(summary.appearances.items())) or "nobody")
+    if summary.interrupted:
+        log.info("stopped (Ctrl-C or SIGTERM) after %d frames", summary.frames)
+
+
+@click.group(context_settings=CONTEXT)
+def gallery_command():
+    """Manage a gallery of enrolled identities."""
+
+
+@gallery_command.command("enroll")
+@model_options
+@detector_options
+@click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True)
+@click.option("--name", help="Enroll the IMAGES (files, or folders of them) under this name.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@one_line_errors()
+def gallery_enroll(gallery, name, paths, **options):
+    """Enroll identities from folders (<name>/<image>) or, with --name, one person's images."""
+    embedder = _embedder(options)
+    finder = _regions(embedder, options)
+    known = open_gallery(gallery, embedder, create=True, regions=finder)
+    enroll_paths(known, embedder, [Path(p) for p in paths], name, finder)
+    known.save(gallery)
+    click.echo(f"{len(known)} identities in {gallery}")
+
+
+@gallery_command.command("list")
+@click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True)
+@one_line_errors()
+def gallery_list(gallery):
+    """List the enrolled identities and their image counts."""
+    from edge_runtime.identity.gallery import Gallery
+
+    known = Gallery.load(gallery)
+    click.echo(f"{len(known)} identities, model {known.model_hash}, embedding size {known.embedding_size}")
+    for name, count in known.counts().items():
+        click.echo(f"{name}\t{count}")
+
+
+@gallery_command.command("remove")
+@click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True)
+@click.argument("names", nargs=-1, required=True)
+@one_line_errors()
+def gallery_remove(gallery, names):
+    """Remove identities."""
+    from edge_runtime.identity.gallery import Gallery
+
+    known = Gallery.load(gallery)
+    for name in names:
+        known.remove(name)
+    known.save(gallery)
+    click.echo(f"{len(known)} identities in {gallery}")
+
+
+@gallery_command.command("rename")
+@click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True)
+@click.argument("old")
+@click.argument("new")
+@click.option("--merge", is_flag=True, help="NEW may already exist: merge OLD's images into it.")
+@one_line_errors()
+def gallery_rename(gallery, old, new, merge):
+    """Rename an identity (onto an existing one only with --merge)."""
+    from edge_runtime.identity.gallery import Gallery
+
+    known = Gallery.load(gallery)
+    known.rename(old, new, merge)
+    known.save(gallery)
+    click.echo(f"renamed {old} to {new}")
+
+
+@click.command(context_settings=CONTEXT)
+@model_options
+@detector_options
+@click.option("--threshold", type=float, help="Cosine threshold (default: the model's).")
+@click.argument("first", type=click.Path(dir_okay=False))
+@click.argument("second", type=click.Path(dir_okay=False))
+@one_line_errors()
+def verify(threshold, first, second, **options):
+    """1:1 verification: is SECOND the same identity as FIRST (for signature models: genuine or forged)?"""
+    embedder = _embedder(options)
+    finder = _regions(embedder, options)
+    reference, questioned = (usable_region(read_image(path), finder, path) for path in (first, second))
+    click.echo(json.dumps(verify_regions(embedder, reference, questioned, threshold).to_dict()))
+
+
+@click.command(context_settings=CONTEXT)
+@model_options
+@detector_options
+@click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True)
+@click.option("-k", type=int, default=5, help="How many results.")
+@click.argument("query", type=click.Path(dir_okay=False))
+@one_line_errors()
+def search(gallery, k, query, **options):
+    """Image retrieval: the K enrolled images most similar to QUERY."""
+    embedder = _embedder(options)
+    finder = _regions(embedder, options)
+    region = usable_region(read_image(query), finder, query)
+    known = open_gallery(gallery, embedder, regions=finder)
+    for rank, (name, source, score) in enumerate(known.search(embedder.embed([region])[0], k), start=1):
+        click.echo(f"{rank}\t{score:.4f}\t{name}\t{source}")

@@ -1,0 +1,1 @@
+"""Images in: reading, fitting to a model's input, folders of classes, detector types and face geometry."""

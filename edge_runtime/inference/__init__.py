@@ -1,0 +1,1 @@
+"""Models run: ONNX Runtime, execution providers, INT8 variants, model metadata and the Embedder."""

@@ -1,0 +1,1 @@
+"""The recognition loop: streams, their mailboxes, the pipeline and the run summary."""

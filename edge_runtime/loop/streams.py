@@ -1,0 +1,161 @@
+"""Several inputs in one run: which inputs are streams, what each is called, and opening them.
+
+The rule that tells several photos from several streams:
+
+- `-i` once: one input (a camera, a stream, a video file, a folder or an image file);
+- `-i` several times, every one an image file or a folder of images: ONE input, the photos one by
+  one (as with a single folder);
+- `-i` several times, any of them a camera, stream or video file: each `-i` is a stream of its own
+  (a folder among them is a stream of its photos);
+- `--inputs FILE`: one stream a line, always streams, `URI` or `URI NAME` (quote a URI or name
+  that holds spaces, as in a shell; `#` starts a comment).
+
+A stream is named by its line in `--inputs`, else after its URI (`door.mp4` → `door`, camera 0 →
+`camera0`, `rtsp://user:pw@10.0.0.5/live` → `10.0.0.5-live`, never the credentials); a name that
+comes twice gets `-2`, `-3`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shlex
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from edge_runtime.faces.regions import RegionFinder
+from edge_runtime.identity.tracker import IouTracker, SeparateImages
+from edge_runtime.io.outputs import VideoFileSink
+from edge_runtime.io.sources import SourceError, names_photos, open_source, open_sources, uri_kind
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """An input to open: its name, and its URI (several URIs: one group of photos)."""
+
+    name: str
+    uris: tuple[str, ...]
+
+
+@dataclass
+class Stream:
+    """One input of a recognition run: its source, its name (in every JSON line), its tracker, its
+    annotated video, and the region finder its own thread detects with (default: one like the
+    recognizer's). Unset, the tracker follows the source: `SeparateImages` for photos, else `IouTracker`."""
+
+    source: object
+    name: str = "input"
+    tracker: IouTracker | SeparateImages | None = None
+    video: VideoFileSink | None = None
+    regions: RegionFinder | None = None
+
+
+def default_name(uri: str) -> str:
+    """A short name for the input `uri` names (no credentials, no folders)."""
+    kind = uri_kind(uri)
+    if kind == "index":
+        return f"camera{uri}"
+    if kind == "device":
+        return uri[len("/dev/") :]
+    if kind == "csi":
+        return f"csi{uri[len('csi://') :] or 0}"
+    if kind == "stream":
+        parts = urlsplit(uri)
+        last = parts.path.rstrip("/").rsplit("/", 1)[-1]
+        return "-".join(p for p in (parts.hostname or "stream", last) if p)
+    path = Path(uri)
+    return (path.name if path.is_dir() else path.stem) or "input"
+
+
+def read_stream_list(path: str | Path) -> list[StreamSpec]:
+    """The streams a `--inputs` file lists: `URI` or `URI NAME` a line, shell quoting, `#` comments."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise SourceError(f"cannot read the stream list {path}: {getattr(error, 'strerror', None) or error}") from None
+    specs = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        try:
+            fields = shlex.split(line, comments=True)
+        except ValueError as error:
+            raise SourceError(f"{path}, line {number}: {error}") from None
+        if len(fields) > 2:
+            raise SourceError(f"{path}, line {number}: give URI or URI NAME (quote what holds spaces), not {line!r}")
+        if fields:
+            specs.append(StreamSpec(fields[1] if len(fields) == 2 else "", (fields[0],)))
+    if not specs:
+        raise SourceError(f"the stream list {path} names no stream (one URI a line, optionally a name after it)")
+    named = [s.name for s in specs if s.name]
+    if twice := sorted({n for n in named if named.count(n) > 1}):
+        raise SourceError(f"{path}: the stream name {twice[0]!r} is given twice; each stream needs its own")
+    return specs
+
+
+def plan_streams(uris: list[str], listed: list[StreamSpec] = ()) -> list[StreamSpec]:
+    """The streams of a run (see the module's rule), each with a unique name."""
+    if not listed and len(uris) > 1 and all(names_photos(uri) for uri in uris):
+        specs = [StreamSpec("photos", tuple(uris))]
+    else:
+        specs = [StreamSpec("", (uri,)) for uri in uris] + list(listed)
+    given = {s.name for s in specs if s.name}
+    named = []
+    for spec in specs:
+        name = spec.name or _unused(default_name(spec.uris[0]), given)
+        given.add(name)
+        named.append(StreamSpec(name, spec.uris))
+    return named
+
+
+def _unused(name: str, taken: set[str]) -> str:
+    if name not in taken:
+        return name
+    number = 2
+    while f"{name}-{number}" in taken:
+        number += 1
+    return f"{name}-{number}"
+
+
+def open_streams(
+    specs: list[StreamSpec], width: int | None = None, height: int | None = None, rate: int | None = None
+) -> list[Stream]:
+    """Open every stream at once (a slow one costs its own wait, not the others').
+
+    One input that does not open is an error, as it always was. Among several, a camera or network
+    stream that does not open is retried in the background, and a file or folder that does not
+    open is reported and left out; when nothing opens at all, that is an error.
+    """
+    several = len(specs) > 1
+
+    def attempt(spec: StreamSpec):
+        try:
+            if len(spec.uris) > 1:
+                return open_sources(list(spec.uris), width, height, rate)
+            return open_source(spec.uris[0], width, height, rate, keep_trying=several)
+        except SourceError as error:
+            return error
+
+    with ThreadPoolExecutor(max_workers=len(specs)) as pool:
+        outcomes = list(pool.map(attempt, specs))
+    if not several and isinstance(outcomes[0], SourceError):
+        raise outcomes[0]
+    streams, problems = [], []
+    for spec, outcome in zip(specs, outcomes, strict=True):
+        if isinstance(outcome, SourceError):
+            log.warning("stream %s left out: %s", spec.name, outcome)
+            problems.append(f"{spec.name}: {outcome}")
+        else:
+            streams.append(Stream(outcome, spec.name))
+    if not streams:
+        raise SourceError("no input could be opened: " + "; ".join(problems))
+    return streams
+
+
+def stream_output(path: str | Path, name: str) -> Path:
+    """Where stream `name`'s annotated video goes when `--output` is `path`: `out.mp4` → `out.NAME.mp4`."""
+    path = Path(path)
+    safe = re.sub(r"[^\w.-]+", "_", name).strip("._") or "stream"
+    return path.with_name(f"{path.stem}.{safe}{path.suffix}")

@@ -1,0 +1,1 @@
+"""dlib's face network and landmark model: file format, network in PyTorch, weights, conversion."""
