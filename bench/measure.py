@@ -22,7 +22,7 @@ from edge_runtime.inference.providers import PROVIDER_NAMES, ProviderError, Prov
 
 @dataclass(frozen=True)
 class Case:
-    """What to measure."""
+    """What to measure: a model on a provider at a batch size, how many runs, after how many warm-up runs."""
 
     model: str
     provider: str

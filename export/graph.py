@@ -31,6 +31,7 @@ class FlipAveraged(nn.Module):
         self.network = network
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The L2-normalised mean embedding of each image of `x` and its mirror image."""
         both = self.network(torch.cat([x, torch.flip(x, dims=[3])]))
         return F.normalize(both.reshape(2, -1, both.shape[1]).sum(dim=0), dim=1)
 

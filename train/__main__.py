@@ -1,3 +1,5 @@
+"""`python -m train`: the same as `siamese-train`."""
+
 from train.entry import main
 
 main()

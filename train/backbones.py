@@ -41,6 +41,7 @@ class SeedSiameseNetwork(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The N×`embedding_size` features of an N×C×H×W batch."""
         return self.head(self.features(x))
 
 
@@ -67,6 +68,7 @@ class KochNetwork(nn.Module):
         self.head = nn.Sequential(nn.Linear(flat, embedding_size), nn.Sigmoid())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The N×`embedding_size` sigmoid features of an N×C×H×W batch."""
         return self.head(self.features(x))
 
 
@@ -127,6 +129,7 @@ class EdgeNetwork(nn.Module):
         self.head = nn.Sequential(nn.Linear(features, embedding_size, bias=False), nn.BatchNorm1d(embedding_size))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The N×`embedding_size` features of an N×C×H×W batch (batch-normalised, not yet L2-normalised)."""
         return self.head(self.features(x))
 
 
@@ -147,6 +150,7 @@ class EmbeddingNet(nn.Module):
         self.backbone = backbone
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The L2-normalised embeddings of an N×C×H×W batch, one row each."""
         return F.normalize(self.backbone(x), dim=1)
 
 

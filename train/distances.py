@@ -26,10 +26,12 @@ class EuclideanDistance(Distance):
     name = "euclidean"
 
     def pairwise(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """L2 distances between every row of `a` and every row of `b`."""
         squared = (a * a).sum(1, keepdim=True) - 2.0 * a @ b.T + (b * b).sum(1)[None, :]
         return squared.clamp_min(1e-12).sqrt()
 
     def paired(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """L2 distance between row i of `a` and row i of `b`."""
         return ((a - b).pow(2).sum(1)).clamp_min(1e-12).sqrt()
 
 
@@ -39,9 +41,11 @@ class CosineDistance(Distance):
     name = "cosine"
 
     def pairwise(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Cosine distances between every row of `a` and every row of `b`."""
         return 1.0 - F.normalize(a, dim=1) @ F.normalize(b, dim=1).T
 
     def paired(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Cosine distance between row i of `a` and row i of `b`."""
         return 1.0 - F.cosine_similarity(a, b, dim=1)
 
 

@@ -167,6 +167,7 @@ class LandmarkCNN(nn.Module):
             self.head[-1].bias.copy_(torch.tensor(DLIB_IN_DLIB_RECT.ravel(), dtype=torch.float32))
 
     def forward(self, grey: torch.Tensor) -> torch.Tensor:
+        """The five points of each face of an N×1×H×W grey batch in the view's frame, as N×10 (x, y in turn)."""
         mean = grey.mean(dim=(1, 2, 3), keepdim=True)
         spread = grey.std(dim=(1, 2, 3), keepdim=True)
         return self.head(self.features((grey - mean) / (spread + 1.0)))

@@ -25,6 +25,7 @@ class ContrastiveLoss(nn.Module):
         self.distance, self.margin = distance, margin
 
     def forward(self, first: torch.Tensor, second: torch.Tensor, same: torch.Tensor) -> torch.Tensor:
+        """The mean contrastive loss of the pairs (row i of `first` with row i of `second`)."""
         d = self.distance.paired(first, second)
         same = same.to(d.dtype)
         return (same * d.pow(2) + (1.0 - same) * F.relu(self.margin - d).pow(2)).mean()
@@ -43,6 +44,7 @@ class TripletLoss(nn.Module):
         self.distance, self.margin, self.miner = distance, margin, MINERS[mining]
 
     def forward(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The mean triplet loss of the triplets mined in this batch (zero, with a gradient, if none)."""
         positive, negative = self.miner(self.distance.pairwise(embeddings, embeddings), labels)
         if positive.numel() == 0:
             return embeddings.sum() * 0.0
@@ -69,6 +71,7 @@ class VerificationLoss(nn.Module):
         self.head = VerificationHead(embedding_size)
 
     def forward(self, first: torch.Tensor, second: torch.Tensor, same: torch.Tensor) -> torch.Tensor:
+        """The mean binary cross-entropy of the head's "same" logits for the pairs."""
         logits = self.head(first, second)
         return F.binary_cross_entropy_with_logits(logits, same.to(logits.dtype))
 
@@ -87,6 +90,7 @@ class CosFaceLoss(nn.Module):
         self.scale, self.margin = scale, margin
 
     def forward(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The mean CosFace loss of the embeddings against their class labels."""
         cosine = F.normalize(embeddings, dim=1) @ F.normalize(self.directions, dim=1).T
         logits = self.scale * (cosine - self.margin * F.one_hot(labels, cosine.shape[1]))
         return F.cross_entropy(logits, labels)
@@ -113,6 +117,7 @@ class DistillationLoss(nn.Module):
         self.relation_weight = relation_weight
 
     def forward(self, student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+        """The distillation loss of a batch: the direction term plus λ times the relation term."""
         student, teacher = F.normalize(student, dim=1), F.normalize(teacher.to(student.dtype), dim=1)
         direction = (1.0 - (student * teacher).sum(dim=1)).mean()
         count = len(student)

@@ -144,6 +144,7 @@ def _open(path: Path, providers: list[str], options=None, minimal: bool = False)
 
 
 def model_session(path: Path, providers: list[str], minimal: bool = False):
+    """An ONNX Runtime session of the model at `path` (`minimal`: no graph optimisations), or a `ModelError`."""
     try:
         return _open(path, providers, minimal=minimal)
     except Exception as error:  # onnxruntime raises its own untyped errors for unreadable models

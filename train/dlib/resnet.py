@@ -42,6 +42,7 @@ class Affine(nn.Module):
         self.bias = nn.Parameter(torch.zeros(channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """`x` scaled and shifted channel by channel."""
         return x * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
 
 
@@ -71,6 +72,7 @@ class DlibResidualBlock(nn.Module):
         self.out_channels = max(c_in, c_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The block's output: ReLU of the convolutions' result plus the (pooled) input, zero-padded to one shape."""
         main = self.affine2(self.conv2(F.relu(self.affine1(self.conv1(x)))))
         skip = self.pool(x)
         shape = (self.out_channels, *self.out_size)
@@ -98,5 +100,6 @@ class DlibFaceResNet(nn.Module):
         self.fc = nn.Linear(c_in, embedding_size, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The N×128 descriptors (before L2 normalisation) of an N×3×150×150 batch normalised as `DLIB_INPUT`."""
         features = self.blocks(self.stem(x))
         return self.fc(features.mean(dim=(2, 3)))
