@@ -3,7 +3,8 @@
 Both losses are measured with 95% two-sided confidence intervals:
 
 - one-shot accuracy, paired: the reference and the variant answer the same episodes, and the
-  interval is the normal one of the per-episode differences (in points);
+  interval is the normal one of the per-episode differences (in points), or the rule of three's
+  where the episodes show no spread;
 - the false accept rate at the shipped threshold: the Wilson score interval of the variant's
   false accepts among the impostor pairs.
 
@@ -23,6 +24,7 @@ from edge_runtime.identity.openset import Z_95, mean_and_interval
 
 REFUSED, ACCEPTED, UNDECIDED = "refused", "accepted", "undecided"
 LARGEST_SAMPLE = 10**9  # beyond this a sample "would decide" only in theory
+RULE_OF_THREE = 3.0  # with nothing seen in n trials, the 95% upper bound of its chance is about 3/n
 
 
 @dataclass(frozen=True)
@@ -52,16 +54,25 @@ def _verdict(low: float, high: float, limit: float) -> str:
 
 
 def accuracy_drop(reference: np.ndarray, variant: np.ndarray, max_drop_points: float) -> Decision:
-    """The drop in one-shot accuracy, in points, from paired per-episode accuracies (fractions)."""
-    if reference.shape != variant.shape or len(reference) == 0:
-        raise ValueError("the accuracy gate needs the same episodes, at least one, for both models")
+    """The drop in one-shot accuracy, in points, from paired per-episode accuracies (fractions).
+
+    Where every episode changed alike (most often: not at all), the sample shows no spread, and the
+    normal interval would be a point; then the rule of three bounds it instead: an episode that
+    changes differently has a chance below 3/n, and can move the mean by at most 100/n points.
+    """
+    if reference.shape != variant.shape or len(reference) < 2:
+        raise ValueError("the accuracy gate needs the same episodes, two at least, for both models")
     differences = 100.0 * (reference - variant)
     mean, half = mean_and_interval(differences)
+    unseen = np.all(differences == differences[0])
+    if unseen:
+        half = RULE_OF_THREE * 100.0 / len(differences)
     verdict = _verdict(mean - half, mean + half, max_drop_points)
     needed = None
     if verdict == UNDECIDED and mean != max_drop_points:
-        spread = float(differences.std(ddof=1))
-        needed = min(LARGEST_SAMPLE, math.ceil((Z_95 * spread / abs(mean - max_drop_points)) ** 2) + 1)
+        margin = abs(mean - max_drop_points)
+        width = RULE_OF_THREE * 100.0 / margin if unseen else (Z_95 * differences.std(ddof=1) / margin) ** 2
+        needed = min(LARGEST_SAMPLE, math.ceil(width) + 1)
     return Decision(mean, mean - half, mean + half, max_drop_points, len(differences), verdict, needed)
 
 

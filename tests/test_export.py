@@ -246,6 +246,15 @@ def test_the_gate_accepts_a_clearly_good_variant(caplog):
     assert caplog.records == []
 
 
+def test_identical_answers_decide_only_with_enough_episodes():
+    few = accuracy_drop(np.ones(5), np.ones(5), max_drop_points=1.0)
+    assert few.verdict == UNDECIDED and (few.low, few.high) == (-60.0, 60.0) and few.needed == 301
+    many = accuracy_drop(np.ones(400), np.ones(400), max_drop_points=1.0)
+    assert many.verdict == ACCEPTED and many.high == 0.75
+    with pytest.raises(ValueError, match="two at least"):
+        accuracy_drop(np.ones(1), np.ones(1), max_drop_points=1.0)
+
+
 def test_the_gate_says_when_its_sample_cannot_decide_and_how_many_would(caplog):
     # The Intel CI failure: one trial of 20 episodes went the other way, a 1.67-point "drop".
     reference = np.ones(20)
@@ -279,7 +288,8 @@ def test_the_summary_gives_far_and_tar_at_the_shipped_threshold(trained, tmp_pat
     # 300 impostor pairs cannot show a FAR under 2e-3 even with none accepted: the table says so
     assert rates.endswith(" (FAR undecided)")
     assert "300 impostor pairs cannot tell whether its FAR at the threshold exceeds 0.002" in caplog.text
-    assert "(3-way, +0.00 [+0.00, +0.00])" in row  # FP32 answers PyTorch's episodes as PyTorch does
+    # FP32 answers PyTorch's 20 episodes as PyTorch does: no spread, so the rule of three bounds it
+    assert "(3-way, +0.00 [-15.00, +15.00], undecided)" in row
 
 
 def test_tensorrt_gets_the_sibling_even_when_both_are_renamed_but_never_another_models(exported, tmp_path):
