@@ -19,8 +19,9 @@ from train.checkpoint import load_checkpoint
 from train.cli import main
 from train.config import TrainConfig
 from train.datasets import load_images
+from train.model_setup import _make_loss
 from train.samplers import PairSampler
-from train.trainer import Trainer, _make_loss
+from train.trainer import Trainer
 
 FAST = [
     "--split", "6,3,3", "--input-size", "32", "-P", "4", "-K", "3", "--steps-per-epoch", "3",
@@ -136,8 +137,9 @@ from edge_runtime.imaging.image_folders import ImageRecord
 from edge_runtime.imaging.preprocessing import InputSpec, to_input_tensor
 from train.backbones import build_model
 from train.datasets import load_images
+from train.model_setup import _make_loss
 from train.samplers import PairSampler
-from train.trainer import Trainer, _make_loss
+from train.trainer import Trainer
 
 data, out, teacher = (sys.argv[1:] + [""])[:3]
 seen, losses = [], []
