@@ -1,16 +1,17 @@
-"""Result files of the benchmarks, and README's result tables rendered from them.
+"""Result files of the benchmarks, and the result tables of README and the docs rendered from them.
 
 A benchmark calls `write_result(NAME, figures, benchmark=KIND)`: results/NAME.json holds its figures and
 how they were measured (command, commit, date, CPU and the flags that change quantized numerics,
-library versions). README marks each table made from results with
+library versions). README.md and the docs pages (docs/*.md) mark each table made from results with
 
     <!-- results: NAME [NAME …] -->
     …
     <!-- /results -->
 
-`python -m benchmarks.results render` rewrites those blocks from the files (the table function of
-the files' benchmark, benchmarks/result_tables.py); `python -m benchmarks.results check` exits 1
-naming the first block that differs from what the files give, 0 when all agree.
+`python -m benchmarks.results render` rewrites those blocks, in README.md and every docs/*.md, from the
+files (the table function of the files' benchmark, benchmarks/result_tables.py); `python -m
+benchmarks.results check` exits 1 naming the file and the first block that differs from what the files
+give, 0 when all agree. Given one Markdown file (and a results folder), either works on that file alone.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from edge_runtime.core.atomic import atomic_write_bytes
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "results"
 README = REPO / "README.md"
+DOCS = REPO / "docs"
 BLOCK = re.compile(r"(<!-- results: ([^>]*?) -->\n)(.*?)(<!-- /results -->)", re.DOTALL)
 SECRET_OPTION = re.compile(r"(token|password|passwd|secret|key|credential|auth)", re.IGNORECASE)
 
@@ -147,7 +149,7 @@ def render_block(names: list[str], root: Path | None = None) -> str:
     try:
         documents = [load_result(name, root) for name in names]
     except ResultError as error:
-        raise ResultError(f"README block 'results: {' '.join(names)}': {error}") from None
+        raise ResultError(f"block 'results: {' '.join(names)}': {error}") from None
     kinds = {d["benchmark"] for d in documents}
     if len(kinds) != 1 or next(iter(kinds)) not in TABLES:
         raise ResultError(f"block '{' '.join(names)}': its files must come from one benchmark with a table")
@@ -156,50 +158,75 @@ def render_block(names: list[str], root: Path | None = None) -> str:
     return f"\n{table.rstrip()}\n\n" + "<br>\n".join(lines) + "\n"
 
 
+def documents() -> list[Path]:
+    """The Markdown files whose results blocks `render` and `check` cover by default: README.md, then docs/*.md."""
+    return [README, *sorted(DOCS.glob("*.md"))]
+
+
 def render_text(text: str, root: Path | None = None) -> str:
     """`text` with every results block rewritten from the files."""
     return BLOCK.sub(lambda m: m.group(1) + render_block(m.group(2).split(), root) + m.group(4), text)
 
 
-def first_difference(text: str, root: Path | None = None) -> str | None:
-    """A one-line reason for the first block that differs from what the files render, or None."""
+def _shown_document(path: Path) -> str:
+    """A Markdown file's name as a message gives it: relative to the repository when inside it."""
+    return _shown_path(str(Path(path).resolve()))
+
+
+def first_difference(text: str, root: Path | None = None, document: str = "README") -> str | None:
+    """A one-line reason for the first block of `document` (named in the reason) that differs from what
+    the files render, or None."""
     for match in BLOCK.finditer(text):
         try:
             rendered = render_block(match.group(2).split(), root)
         except ResultError as error:
-            return str(error)
+            return f"{document} {error}"
         if rendered != match.group(3):
             line = text.count("\n", 0, match.start()) + 1
             return (
-                f"README block 'results: {match.group(2)}' (line {line}) differs from its result files "
+                f"{document} block 'results: {match.group(2)}' (line {line}) differs from its result files "
                 "(python -m benchmarks.results render)"
             )
     return None
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`render` rewrites README's blocks from the files; `check` says whether they agree (exit 1 if not)."""
-    args = sys.argv[1:] if argv is None else argv
-    if not args or args[0] not in ("render", "check"):
-        print("usage: python -m benchmarks.results render|check [README.md] [RESULTS_DIR]", file=sys.stderr)
-        return 2
-    readme = Path(args[1]) if len(args) > 1 else README
-    root = Path(args[2]) if len(args) > 2 else None
-    text = readme.read_text()
-    if args[0] == "check":
-        reason = first_difference(text, root)
+def _check(paths: list[Path], root: Path | None) -> int:
+    """Exit status of `check`: 1, with the first difference on stderr, when a block disagrees."""
+    for path in paths:
+        reason = first_difference(path.read_text(), root, _shown_document(path))
         if reason:
             print(reason, file=sys.stderr)
             return 1
-        return 0
-    try:
-        rendered = render_text(text, root)
-    except ResultError as error:
-        print(error, file=sys.stderr)
-        return 1
-    if rendered != text:
-        atomic_write_bytes(readme, rendered.encode())
     return 0
+
+
+def _render(paths: list[Path], root: Path | None) -> int:
+    """Exit status of `render`: every file's blocks rendered first, then the changed files written."""
+    changed = []
+    for path in paths:
+        text = path.read_text()
+        try:
+            rendered = render_text(text, root)
+        except ResultError as error:
+            print(f"{_shown_document(path)} {error}", file=sys.stderr)
+            return 1
+        if rendered != text:
+            changed.append((path, rendered))
+    for path, rendered in changed:
+        atomic_write_bytes(path, rendered.encode())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`render` rewrites the blocks of README.md and docs/*.md (or of the one file given) from the result
+    files; `check` says whether they agree (exit 1 if not)."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] not in ("render", "check") or len(args) > 3:
+        print("usage: python -m benchmarks.results render|check [FILE.md [RESULTS_DIR]]", file=sys.stderr)
+        return 2
+    paths = [Path(args[1])] if len(args) > 1 else documents()
+    root = Path(args[2]) if len(args) > 2 else None
+    return _check(paths, root) if args[0] == "check" else _render(paths, root)
 
 
 if __name__ == "__main__":

@@ -74,9 +74,9 @@ def test_the_command_line_keeps_no_secret_and_no_environment(tmp_path, monkeypat
     assert "abc123" not in text and "xyz789" not in text and "hf_secretvalue" not in text
 
 
-def _check_fails_in_one_line(readme, root, capsys) -> str:
-    """`check`'s one-line message, once it has failed."""
-    assert results.main(["check", str(readme), str(root)]) == 1
+def _check_fails_in_one_line(readme, root, capsys, argv: list[str] | None = None) -> str:
+    """`check`'s one-line message, once it has failed (on `readme` and `root`, or on `argv`'s paths)."""
+    assert results.main(["check", *(argv if argv is not None else [str(readme), str(root)])]) == 1
     message = capsys.readouterr().err
     assert message.count("\n") == 1
     return message
@@ -108,15 +108,40 @@ def test_a_block_naming_a_missing_file_fails_check_and_render(tmp_path, capsys):
     assert readme.read_text() == readme_with("nowhere")
 
 
-def test_every_block_of_the_repository_readme_agrees_with_its_result_files():
+def test_check_and_render_without_a_path_cover_the_readme_and_every_docs_page(tmp_path, monkeypatch, capsys):
+    (tmp_path / "results").mkdir()
+    (tmp_path / "docs").mkdir()
+    results.write_result("view2", LFW_VIEW2, benchmark="lfw_view2", root=tmp_path / "results", argv=["x"])
+    monkeypatch.setattr(results, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(results, "README", tmp_path / "README.md")
+    monkeypatch.setattr(results, "DOCS", tmp_path / "docs")
+    readme, page = tmp_path / "README.md", tmp_path / "docs" / "results.md"
+    readme.write_text(readme_with("view2"))
+    page.write_text(readme_with("view2"))
+    (tmp_path / "docs" / "index.md").write_text("# No blocks here\n")
+    assert results.documents() == [readme, tmp_path / "docs" / "index.md", page]
+    assert "README.md block 'results: view2' (line 5)" in _check_fails_in_one_line(None, None, capsys, [])
+    assert results.main(["render"]) == 0
+    assert readme.read_text() == page.read_text() != readme_with("view2")
+    assert results.main(["check"]) == 0
+    page.write_text(readme_with("view2"))  # a docs page gone stale fails the check, and names the page
+    assert "results.md block 'results: view2' (line 5)" in _check_fails_in_one_line(None, None, capsys, [])
+    assert results.main(["check", str(readme)]) == 0  # one file given: that file alone
+
+
+def test_every_block_of_the_repository_readme_and_docs_agrees_with_its_result_files():
     """CI fails here when someone types a figure into a rendered table or re-measures without rendering."""
-    text = results.README.read_text()
-    assert results.BLOCK.search(text), "README has no results blocks"
-    assert results.first_difference(text) is None
-    for match in results.BLOCK.finditer(text):
-        for name in match.group(2).split():
-            document = results.load_result(name)
-            assert document["benchmark"] in TABLES and document["provenance"]["command"]
+    blocks = {}
+    for path in results.documents():
+        text = path.read_text()
+        blocks[path.name] = [m.group(2) for m in results.BLOCK.finditer(text)]
+        assert results.first_difference(text, document=path.name) is None
+        for names in blocks[path.name]:
+            for name in names.split():
+                document = results.load_result(name)
+                assert document["benchmark"] in TABLES and document["provenance"]["command"]
+    assert blocks["README.md"], "README has no results blocks"
+    assert blocks["results.md"], "docs/results.md has no results blocks"
 
 
 def test_lfw_view2_writes_its_result_file(tmp_path, monkeypatch):
