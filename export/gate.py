@@ -2,11 +2,14 @@
 
 Both losses are measured with 95% two-sided confidence intervals:
 
-- one-shot accuracy, paired: the reference and the variant answer the same episodes, and the
-  interval is the normal one of the per-episode differences (in points), or the rule of three's
-  where the episodes show no spread;
+- one-shot accuracy, paired: the reference and the variant answer the same queries of the same
+  episodes. The episodes are drawn again and again from one set of held-out images, so answers are
+  not independent: the interval resamples held-out classes (a cluster-robust standard error over
+  classes, with Student's t for their number), and it is never narrower than the rule of three over
+  the distinct query images (a change no image showed could still move the mean by 100·3.69/images
+  points, 3.69 = -ln 0.025);
 - the false accept rate at the shipped threshold: the Wilson score interval of the variant's
-  false accepts among the impostor pairs.
+  false accepts among the impostor pairs (taken as independent).
 
 A variant is refused when the whole interval lies above its limit (the loss is significant),
 accepted when the whole interval lies at or below it, and undecided otherwise: then the sample is
@@ -20,17 +23,30 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_runtime.identity.openset import Z_95, mean_and_interval
+from edge_runtime.identity.openset import Z_95, Answers
 
 REFUSED, ACCEPTED, UNDECIDED = "refused", "accepted", "undecided"
 LARGEST_SAMPLE = 10**9  # beyond this a sample "would decide" only in theory
-RULE_OF_THREE = 3.0  # with nothing seen in n trials, the 95% upper bound of its chance is about 3/n
+RULE_OF_THREE = math.log(40)  # nothing seen in n trials: its chance is below 3.69/n (two-sided 95%)
+# Student's t, 97.5th percentile, for 1 to 30 degrees of freedom; beyond, its Cornish-Fisher expansion
+T_975 = (
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+    2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+)  # fmt: skip
+
+
+def t_975(freedom: int) -> float:
+    """The 97.5th percentile of Student's t with `freedom` degrees of freedom."""
+    if freedom <= len(T_975):
+        return T_975[freedom - 1]
+    z = Z_95
+    return z + (z**3 + z) / (4 * freedom) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * freedom**2)
 
 
 @dataclass(frozen=True)
 class Decision:
-    """A measured loss, its 95% interval, the limit it is held to and the verdict; `needed` is the
-    sample size that would decide an undecided loss (None when decided, or when none would)."""
+    """A measured loss, its 95% interval, the limit it is held to and the verdict; `needed` is how many
+    `unit` would decide an undecided loss (None when decided, or when none would)."""
 
     estimate: float
     low: float
@@ -39,6 +55,7 @@ class Decision:
     sample: int
     verdict: str
     needed: int | None = None
+    unit: str = ""
 
 
 def as_change(decision: Decision) -> str:
@@ -53,27 +70,33 @@ def _verdict(low: float, high: float, limit: float) -> str:
     return ACCEPTED if high <= limit else UNDECIDED
 
 
-def accuracy_drop(reference: np.ndarray, variant: np.ndarray, max_drop_points: float) -> Decision:
-    """The drop in one-shot accuracy, in points, from paired per-episode accuracies (fractions).
-
-    Where every episode changed alike (most often: not at all), the sample shows no spread, and the
-    normal interval would be a point; then the rule of three bounds it instead: an episode that
-    changes differently has a chance below 3/n, and can move the mean by at most 100/n points.
-    """
-    if reference.shape != variant.shape or len(reference) < 2:
-        raise ValueError("the accuracy gate needs the same episodes, two at least, for both models")
-    differences = 100.0 * (reference - variant)
-    mean, half = mean_and_interval(differences)
-    unseen = np.all(differences == differences[0])
-    if unseen:
-        half = RULE_OF_THREE * 100.0 / len(differences)
-    verdict = _verdict(mean - half, mean + half, max_drop_points)
-    needed = None
-    if verdict == UNDECIDED and mean != max_drop_points:
-        margin = abs(mean - max_drop_points)
-        width = RULE_OF_THREE * 100.0 / margin if unseen else (Z_95 * differences.std(ddof=1) / margin) ** 2
-        needed = min(LARGEST_SAMPLE, math.ceil(width) + 1)
-    return Decision(mean, mean - half, mean + half, max_drop_points, len(differences), verdict, needed)
+def accuracy_drop(reference: Answers, variant: Answers, max_drop_points: float) -> Decision:
+    """The drop in one-shot accuracy, in points, from the two models' answers to the same queries."""
+    if reference.images.shape != variant.images.shape or not np.array_equal(reference.images, variant.images):
+        raise ValueError("the accuracy gate needs both models' answers to the same queries")
+    changes = 100.0 * (reference.correct.astype(np.float64) - variant.correct).ravel()
+    _, cluster = np.unique(reference.classes.ravel(), return_inverse=True)
+    classes = int(cluster.max()) + 1
+    if classes < 2:
+        raise ValueError("the accuracy gate needs queries of two held-out classes at least")
+    mean = float(changes.mean())
+    sums, counts = np.bincount(cluster, weights=changes), np.bincount(cluster)
+    spread = math.sqrt(classes / (classes - 1) * float(np.sum((sums - counts * mean) ** 2))) / changes.size
+    by_classes = t_975(classes - 1) * spread
+    images = len(np.unique(reference.images))
+    by_images = 100.0 * RULE_OF_THREE / images
+    half = max(by_classes, by_images)
+    low, high = max(-100.0, mean - half), min(100.0, mean + half)
+    verdict = _verdict(low, high, max_drop_points)
+    needed, unit = None, ""
+    margin = abs(mean - max_drop_points)
+    if verdict == UNDECIDED and margin > 0:
+        if by_images >= by_classes:
+            needed, unit = math.ceil(100.0 * RULE_OF_THREE / margin) + 1, "held-out images"
+        else:
+            needed = math.ceil(classes * (Z_95 * spread / margin) ** 2) + 1  # the error shrinks as 1/sqrt(classes)
+            needed, unit = min(LARGEST_SAMPLE, max(needed, classes + 1)), "held-out classes"
+    return Decision(mean, low, high, max_drop_points, len(reference.correct), verdict, needed, unit)
 
 
 def wilson_interval(successes: int, trials: int) -> tuple[float, float]:
@@ -111,4 +134,4 @@ def false_accept_rate(false_accepts: int, impostor_pairs: int, max_far: float) -
     verdict = _verdict(low, high, max_far)
     rate = false_accepts / max(1, impostor_pairs)
     needed = _trials_to_decide(rate, impostor_pairs, max_far) if verdict == UNDECIDED else None
-    return Decision(rate, low, high, max_far, impostor_pairs, verdict, needed)
+    return Decision(rate, low, high, max_far, impostor_pairs, verdict, needed, "impostor pairs")

@@ -15,6 +15,7 @@ import torch
 from edge_runtime.core.atomic import atomic_path
 from edge_runtime.core.errors import ImageReadError
 from edge_runtime.identity.openset import (
+    Answers,
     OperatingPoint,
     operating_point,
     pair_scores,
@@ -23,7 +24,7 @@ from edge_runtime.identity.openset import (
 )
 from edge_runtime.imaging.preprocessing import IMAGE_SUFFIXES, InputSpec, fit_image, read_image
 from edge_runtime.inference.embedder import Embedder
-from edge_runtime.inference.int8_variants import TENSORRT_SUFFIX
+from edge_runtime.inference.int8_variants import TENSORRT_SUFFIX, model_stem
 from edge_runtime.inference.model_info import ModelInfo
 from export.gate import Decision
 from export.graph import DEFAULT_OPSET, attach_metadata, describe, embedding_module, export_fp32, graph_hash
@@ -41,7 +42,7 @@ from export.verify import (
 )
 from train.checkpoint import load_checkpoint
 from train.datasets import ImageSet, load_images, scan_dataset
-from train.evaluation import calibrate_threshold, embed_images, episode_scores, feasible_way
+from train.evaluation import answers, calibrate_threshold, embed_images, feasible_way
 
 log = logging.getLogger(__name__)
 
@@ -104,13 +105,12 @@ class _Measured:
     held_out: ImageSet
     validation: ImageSet
     reference: np.ndarray
-    reference_episodes: np.ndarray
+    reference_answers: Answers
 
 
 def output_path(base: Path, suffix: str) -> Path:
     """`model.onnx` → `model.int8.onnx`: where each variant's file goes."""
-    stem = base.name[: -len(".onnx")] if base.name.endswith(".onnx") else base.name
-    return base.with_name(f"{stem}.{suffix}.onnx")
+    return base.with_name(f"{model_stem(base)}.{suffix}.onnx")
 
 
 def export_checkpoint(checkpoint: Path, output: Path, options: ExportOptions) -> list[VariantReport]:
@@ -186,14 +186,14 @@ def _check_and_measure(temporary: Path, path: Path, variant: _Variant, baseline:
     else:
         against = "FP32" if fp32_embeddings is not None else "PyTorch"
         agreed = agreement(fp32_embeddings if fp32_embeddings is not None else baseline.reference, embeddings)
-    episodes, eer, way = _accuracy(embeddings, baseline.held_out, payload, options)
+    given, eer, way = _accuracy(embeddings, baseline.held_out, payload, options)
     point = None
     if payload.get("threshold") is not None:
         same_set = baseline.validation is baseline.held_out
         validation = embeddings if same_set else embedder.embed_fitted(baseline.validation.images)
         point = operating_point(validation, baseline.validation.labels, payload["threshold"])
-    losses = judge(variant.precision, agreed, against, (baseline.reference_episodes, episodes), options.max_drop,
-                   point, payload.get("target_far"))  # fmt: skip
+    losses = judge(variant.precision, agreed, against, (baseline.reference_answers, given), "PyTorch FP32",
+                   options.max_drop, point, payload.get("target_far"))  # fmt: skip
     require_acceptable(path.name, losses)
     report = VariantReport(
         precision=variant.precision,
@@ -202,7 +202,7 @@ def _check_and_measure(temporary: Path, path: Path, variant: _Variant, baseline:
         size_bytes=temporary.stat().st_size,
         agreement=agreed,
         agreement_with=against,
-        few_shot_accuracy=float(episodes.mean()),
+        few_shot_accuracy=float(given.correct.mean()),
         accuracy_drop=losses.accuracy,
         far_decision=losses.far,
         eer=eer,
@@ -221,13 +221,13 @@ def _ordered(precisions: tuple[str, ...]) -> list[str]:
 
 
 def _accuracy(embeddings: np.ndarray, held_out: ImageSet, payload: dict, options: ExportOptions):
-    """The accuracy of each N-way one-shot episode (the same episodes for every variant), EER and N."""
+    """The answers to N-way one-shot episodes (the same episodes for every variant), EER and N."""
     config = payload["config"]
     protocol = {"shot": config.get("shot", 1), "same_group": config.get("same_group", False)}
     way = feasible_way(held_out, config.get("way", 20), protocol["shot"], protocol["same_group"])
     first, second, same = verification_pairs(held_out.labels)
     eer = verification_metrics(pair_scores(embeddings, first, second), same)["eer"]
-    return episode_scores(embeddings, held_out, way=way, episodes=options.episodes, **protocol), eer, way
+    return answers(embeddings, held_out, way=way, episodes=options.episodes, **protocol), eer, way
 
 
 def _dataset_root(payload: dict, data_root: Path | None) -> Path:

@@ -11,7 +11,7 @@ import numpy as np
 from bench.quality import load_validation, refuse_seen
 from edge_runtime.core.errors import SiameseEdgeError
 from edge_runtime.faces.regions import make_regions
-from edge_runtime.identity.openset import EpisodeSampler, episode_accuracies, largest_way, operating_point
+from edge_runtime.identity.openset import EpisodeSampler, episode_answers, largest_way, operating_point
 from edge_runtime.inference.embedder import Embedder
 from edge_runtime.inference.model_info import ModelInfo
 from export.verify import Losses, agreement, judge, require_acceptable
@@ -68,13 +68,13 @@ def gate_variant(variant: Path, reference: Path, name: str, data: GateData) -> L
     theirs, ours = baseline.embed(held_out.images), candidate.embed(held_out.images)
     way = min(data.way, largest_way(held_out.labels, held_out.groups, shot=1, same_group=False))
     sampler = EpisodeSampler(held_out.labels, held_out.groups, way=way)
-    episodes = tuple(episode_accuracies(e, sampler, episodes=data.episodes) for e in (theirs, ours))
+    given = tuple(episode_answers(e, sampler, episodes=data.episodes) for e in (theirs, ours))
     point, target = None, candidate.info.target_far
     if candidate.info.threshold is not None and target is not None:
         point = operating_point(ours, held_out.labels, candidate.info.threshold)
         # these classes did not calibrate the threshold: the reference's own FAR on them is the target
         target = max(target, operating_point(theirs, held_out.labels, candidate.info.threshold).far)
-    losses = judge(candidate.info.precision, agreement(theirs, ours), reference.name, episodes, data.max_drop,
-                   point, target)  # fmt: skip
+    losses = judge(candidate.info.precision, agreement(theirs, ours), reference.name, given, reference.name,
+                   data.max_drop, point, target)  # fmt: skip
     require_acceptable(name, losses)
     return losses

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
-from edge_runtime.core.errors import SiameseEdgeError
-from edge_runtime.identity.openset import OperatingPoint
+from edge_runtime.core.errors import SiameseEdgeError, error_line
+from edge_runtime.identity.openset import Answers, OperatingPoint
 from edge_runtime.inference.embedder import Embedder
 from export.gate import REFUSED, UNDECIDED, Decision, accuracy_drop, false_accept_rate
 
@@ -39,7 +39,7 @@ def check_onnx(proto: onnx.ModelProto) -> None:
     try:
         onnx.checker.check_model(proto, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as error:
-        raise ExportError(f"the exported model is not valid ONNX: {str(error).splitlines()[0]}") from None
+        raise ExportError(f"the exported model is not valid ONNX: {error_line(error)}") from None
 
 
 def agreement(reference: np.ndarray, candidate: np.ndarray) -> Agreement:
@@ -69,6 +69,7 @@ class Losses:
     precision: str
     agreement: Agreement
     against: str
+    baseline: str
     accuracy: Decision
     far: Decision | None
 
@@ -84,7 +85,7 @@ def refusals(losses: Losses) -> list[str]:
     drop = losses.accuracy
     if drop.verdict == REFUSED:
         reasons.append(
-            f"it loses {drop.estimate:.2f} points of one-shot accuracy against FP32, {drop.low:.2f} to "
+            f"it loses {drop.estimate:.2f} points of one-shot accuracy against {losses.baseline}, {drop.low:.2f} to "
             f"{drop.high:.2f} at 95% confidence over {drop.sample} paired episodes (--max-drop {drop.limit:g})"
         )
     far = losses.far
@@ -107,18 +108,18 @@ def undecided(name: str, losses: Losses) -> list[str]:
     lines = []
     drop, far = losses.accuracy, losses.far
     if drop.verdict == UNDECIDED:
-        advice = f"about {drop.needed} would decide" if drop.needed else "more would narrow it"
+        advice = f"about {drop.needed} {drop.unit} would decide" if drop.needed else "more held-out data would"
         lines.append(
             f"{name}: {drop.sample} episodes cannot tell whether it loses more than --max-drop {drop.limit:g} "
-            f"points (it lost {drop.estimate:.2f}, {drop.low:.2f} to {drop.high:.2f} at 95% confidence); "
-            f"{advice} (--episodes)"
+            f"points against {losses.baseline} (it lost {drop.estimate:.2f}, {drop.low:.2f} to {drop.high:.2f} at "
+            f"95% confidence); {advice}"
         )
     if far is not None and far.verdict == UNDECIDED:
-        advice = f"about {far.needed} would decide" if far.needed else "more would narrow it"
+        advice = f"about {far.needed} {far.unit} would decide" if far.needed else "more held-out data would"
         lines.append(
             f"{name}: {far.sample} impostor pairs cannot tell whether its FAR at the threshold exceeds "
             f"{far.limit:g} (it is {far.estimate:.4f}, {far.low:.4f} to {far.high:.4f} at 95% confidence); "
-            f"{advice} (more validation images)"
+            f"{advice}"
         )
     return lines
 
@@ -127,17 +128,18 @@ def judge(
     precision: str,
     agreed: Agreement,
     against: str,
-    episodes: tuple[np.ndarray, np.ndarray],
+    answers: tuple[Answers, Answers],
+    baseline: str,
     max_drop_points: float,
     point: OperatingPoint | None,
     target_far: float | None,
 ) -> Losses:
-    """The gate's decisions on a variant: `episodes` holds the reference's and the variant's accuracy
-    on the same one-shot episodes; `point` its false accepts at the threshold it ships with."""
+    """The gate's decisions on a variant: `answers` holds the `baseline` model's and the variant's answers
+    to the same one-shot queries; `point` its false accepts at the threshold it ships with."""
     far = None
     if point is not None and target_far is not None:
         far = false_accept_rate(point.false_accepts, point.impostor_pairs, far_limit(target_far))
-    return Losses(precision, agreed, against, accuracy_drop(*episodes, max_drop_points), far)
+    return Losses(precision, agreed, against, baseline, accuracy_drop(*answers, max_drop_points), far)
 
 
 def require_acceptable(name: str, losses: Losses) -> None:

@@ -1,6 +1,5 @@
 """export-onnx on a small model trained here on real faces: parity, metadata, sizes, errors."""
 
-import logging
 import shutil
 from pathlib import Path
 
@@ -16,12 +15,12 @@ from edge_runtime.imaging.preprocessing import InputSpec, read_image
 from edge_runtime.inference.embedder import Embedder, read_model_info
 from edge_runtime.inference.int8_variants import TENSORRT, ModelFile, file_for_provider
 from export.cli import main
-from export.gate import ACCEPTED, REFUSED, UNDECIDED, accuracy_drop, false_accept_rate
+from export.gate import ACCEPTED, UNDECIDED
 from export.tensorrt_check import tensorrt_problems
-from export.verify import MAX_ABS_DIFF_FP32, Agreement, ExportError, Losses, refusals, require_acceptable
+from export.verify import MAX_ABS_DIFF_FP32
 from train.checkpoint import load_checkpoint
 from train.datasets import load_images, scan_dataset
-from train.evaluation import episode_scores
+from train.evaluation import answers
 
 DEMO_MODEL = Path(packaged_model(ATT_FACES_MODEL))  # the small AT&T face model
 
@@ -58,8 +57,8 @@ def test_every_variant_is_scored_on_the_same_episodes_as_pytorch(exported, train
     way = exported["fp32"].way
     for report in exported.values():
         embeddings = Embedder(report.path, providers=("cpu",)).embed_fitted(held_out.images)
-        episodes = episode_scores(embeddings, held_out, way=way, episodes=100)
-        assert report.few_shot_accuracy == pytest.approx(episodes.mean())
+        given = answers(embeddings, held_out, way=way, episodes=100)
+        assert report.few_shot_accuracy == pytest.approx(given.correct.mean())
         drop = report.accuracy_drop
         assert drop.sample == 100 and drop.low <= drop.estimate <= drop.high
         assert drop.verdict in (ACCEPTED, UNDECIDED)  # nothing refused was reported
@@ -213,71 +212,6 @@ def test_a_badly_calibrated_int8_model_is_refused_and_nothing_is_written(trained
     assert not out.exists() or list(out.iterdir()) == []
 
 
-def _losses(accuracy, far=None):
-    agreed = Agreement(max_abs_diff=0.01, min_cosine=0.99, mean_cosine=0.995)
-    return Losses("int8", agreed, "FP32", accuracy, far)
-
-
-def test_the_gate_refuses_a_clearly_broken_variant():
-    reference = np.ones(200)
-    broken = np.where(np.arange(200) % 4 == 0, 0.0, 1.0)  # a quarter of the episodes lost outright
-    decision = accuracy_drop(reference, broken, max_drop_points=1.0)
-    assert decision.verdict == REFUSED and decision.low > 1.0 and decision.needed is None
-    far = false_accept_rate(false_accepts=40, impostor_pairs=1000, max_far=2e-3)
-    assert far.verdict == REFUSED
-    reasons = refusals(_losses(decision, far))
-    assert reasons[0].startswith("it loses 25.00 points of one-shot accuracy against FP32, ")
-    assert reasons[0].endswith("at 95% confidence over 200 paired episodes (--max-drop 1)")
-    assert reasons[1].startswith("at its threshold it accepts 4.000% of impostor pairs, ")
-    assert "more than twice the target FAR 0.001" in reasons[1]
-    with pytest.raises(ExportError, match=r"^m.int8.onnx refused, nothing written: it loses 25.00 points"):
-        require_acceptable("m.int8.onnx", _losses(decision, far))
-
-
-def test_the_gate_accepts_a_clearly_good_variant(caplog):
-    reference = np.where(np.arange(1000) % 10 == 0, 0.5, 1.0)
-    same_but_two = reference.copy()
-    same_but_two[[3, 7]] -= 0.5  # two episodes of a thousand a little worse
-    decision = accuracy_drop(reference, same_but_two, max_drop_points=1.0)
-    assert decision.verdict == ACCEPTED and decision.high < 1.0
-    far = false_accept_rate(false_accepts=1, impostor_pairs=20_000, max_far=2e-3)
-    assert far.verdict == ACCEPTED
-    require_acceptable("m.int8.onnx", _losses(decision, far))
-    assert caplog.records == []
-
-
-def test_identical_answers_decide_only_with_enough_episodes():
-    few = accuracy_drop(np.ones(5), np.ones(5), max_drop_points=1.0)
-    assert few.verdict == UNDECIDED and (few.low, few.high) == (-60.0, 60.0) and few.needed == 301
-    many = accuracy_drop(np.ones(400), np.ones(400), max_drop_points=1.0)
-    assert many.verdict == ACCEPTED and many.high == 0.75
-    with pytest.raises(ValueError, match="two at least"):
-        accuracy_drop(np.ones(1), np.ones(1), max_drop_points=1.0)
-
-
-def test_the_gate_says_when_its_sample_cannot_decide_and_how_many_would(caplog):
-    # The Intel CI failure: one trial of 20 episodes went the other way, a 1.67-point "drop".
-    reference = np.ones(20)
-    one_worse = reference.copy()
-    one_worse[5] = 2 / 3
-    decision = accuracy_drop(reference, one_worse, max_drop_points=1.0)
-    assert decision.verdict == UNDECIDED and decision.low < 1.0 < decision.high
-    assert decision.estimate == pytest.approx(1.6667, abs=1e-4)
-    # at the same drop and spread, the advised number of episodes decides it
-    scaled = accuracy_drop(np.tile(reference, 200), np.tile(one_worse, 200), max_drop_points=1.0)
-    assert 20 < decision.needed <= 4000 and scaled.verdict == REFUSED
-    assert np.tile(reference, 200).size >= decision.needed
-    far = false_accept_rate(false_accepts=1, impostor_pairs=100, max_far=2e-3)  # one is already 1%
-    assert far.verdict == UNDECIDED and far.needed > 100
-    assert false_accept_rate(round(far.estimate * far.needed), far.needed, 2e-3).verdict == REFUSED
-    with caplog.at_level(logging.WARNING):
-        require_acceptable("m.int8.onnx", _losses(decision, far))  # not refused: written, with a warning
-    lines = [r.getMessage() for r in caplog.records]
-    assert lines[0].startswith("m.int8.onnx: 20 episodes cannot tell whether it loses more than --max-drop 1 points")
-    assert lines[0].endswith(f"about {decision.needed} would decide (--episodes)")
-    assert lines[1].startswith("m.int8.onnx: 100 impostor pairs cannot tell whether its FAR at the threshold exceeds")
-
-
 def test_the_summary_gives_far_and_tar_at_the_shipped_threshold(trained, tmp_path, caplog):
     result = _run([trained[0], "-o", tmp_path / "m.onnx", "-p", "fp32", "--episodes", "20"])
     assert result.exit_code == 0, result.output
@@ -288,8 +222,8 @@ def test_the_summary_gives_far_and_tar_at_the_shipped_threshold(trained, tmp_pat
     # 300 impostor pairs cannot show a FAR under 2e-3 even with none accepted: the table says so
     assert rates.endswith(" (FAR undecided)")
     assert "300 impostor pairs cannot tell whether its FAR at the threshold exceeds 0.002" in caplog.text
-    # FP32 answers PyTorch's 20 episodes as PyTorch does: no spread, so the rule of three bounds it
-    assert "(3-way, +0.00 [-15.00, +15.00], undecided)" in row
+    # FP32 answers PyTorch's 20 episodes as PyTorch does, on 3 classes: only more held-out data could decide
+    assert "(3-way, +0.00 [" in row and "], undecided)" in row
 
 
 def test_tensorrt_gets_the_sibling_even_when_both_are_renamed_but_never_another_models(exported, tmp_path):

@@ -7,9 +7,10 @@ import torch
 from torch import nn
 
 from edge_runtime.identity.openset import (
+    Answers,
     EpisodeSampler,
     Roc,
-    episode_accuracies,
+    episode_answers,
     largest_way,
     mean_and_interval,
     open_set_identification,
@@ -53,13 +54,13 @@ def calibrate_threshold(embeddings: np.ndarray, labels: np.ndarray, target_far: 
     return threshold_at_far(pair_scores(embeddings, first, second), same, target_far)
 
 
-def episode_scores(
+def answers(
     embeddings: np.ndarray, image_set: ImageSet, *, way: int, shot: int = 1, episodes: int = 1000,
     same_group: bool = False, seed: int = 0,
-) -> np.ndarray:  # fmt: skip
-    """The accuracy of each N-way K-shot episode: the same episodes for any embeddings of this set."""
+) -> Answers:  # fmt: skip
+    """Every answer of N-way K-shot episodes: the same episodes for any embeddings of this set."""
     sampler = EpisodeSampler(image_set.labels, image_set.groups, way=way, shot=shot, same_group=same_group)
-    return episode_accuracies(embeddings, sampler, episodes=episodes, seed=seed)
+    return episode_answers(embeddings, sampler, episodes=episodes, seed=seed)
 
 
 def evaluate_embeddings(
@@ -74,9 +75,8 @@ def evaluate_embeddings(
     seed: int = 0,
 ) -> tuple[dict, Roc]:
     """Few-shot accuracy, verification metrics and (with a threshold) open-set rates; and the ROC."""
-    per_episode = episode_scores(embeddings, image_set, way=way, shot=shot, episodes=episodes,
-                                 same_group=same_group, seed=seed)  # fmt: skip
-    accuracy, interval = mean_and_interval(per_episode)
+    given = answers(embeddings, image_set, way=way, shot=shot, episodes=episodes, same_group=same_group, seed=seed)
+    accuracy, interval = mean_and_interval(given.per_episode())
     first, second, same = verification_pairs(image_set.labels, seed=seed)
     scores = pair_scores(embeddings, first, second)
     metrics = {

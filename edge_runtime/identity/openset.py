@@ -62,7 +62,7 @@ class EpisodeSampler:
         queries: int = 1,
         same_group: bool = False,
     ) -> None:
-        self.way, self.shot, self.queries = way, shot, queries
+        self.way, self.shot, self.queries, self.labels = way, shot, queries, np.asarray(labels)
         self.members, pools = class_pools(labels, groups, shot + queries, same_group)
         self.pools = [pool for pool in pools if len(pool) >= way]
         if not self.pools:
@@ -77,25 +77,37 @@ class EpisodeSampler:
         return np.stack([rng.choice(self.members[c], size=size, replace=False) for c in classes])
 
 
-def episode_accuracies(
-    embeddings: np.ndarray, sampler: EpisodeSampler, *, episodes: int = 1000, seed: int = 0
-) -> np.ndarray:
-    """The N-way K-shot accuracy of each episode (the same episodes for the same seed and sampler).
+@dataclass(frozen=True)
+class Answers:
+    """Every query of a run of episodes (episodes × queries): answered right or not, its image, its class."""
+
+    correct: np.ndarray
+    images: np.ndarray
+    classes: np.ndarray
+
+    def per_episode(self) -> np.ndarray:
+        """The accuracy of each episode."""
+        return self.correct.mean(axis=1)
+
+
+def episode_answers(embeddings: np.ndarray, sampler: EpisodeSampler, *, episodes: int = 1000, seed: int = 0) -> Answers:
+    """The answer to every query of N-way K-shot episodes (the same episodes for the same seed and sampler).
 
     A query is right when the nearest class prototype (its mean support embedding, by cosine
     similarity) is its own class.
     """
     rng = np.random.default_rng(seed)
     truth = np.repeat(np.arange(sampler.way), sampler.queries)
-    accuracies = np.empty(episodes)
+    correct = np.empty((episodes, len(truth)), bool)
+    images = np.empty((episodes, len(truth)), np.int64)
     for episode in range(episodes):
         picks = sampler.episode(rng)
         prototypes = embeddings[picks[:, : sampler.shot]].mean(axis=1)
         prototypes /= np.linalg.norm(prototypes, axis=1, keepdims=True) + 1e-12
-        query_embeddings = embeddings[picks[:, sampler.shot :].reshape(-1)]
-        predicted = np.argmax(query_embeddings @ prototypes.T, axis=1)
-        accuracies[episode] = np.mean(predicted == truth)
-    return accuracies
+        images[episode] = picks[:, sampler.shot :].reshape(-1)
+        predicted = np.argmax(embeddings[images[episode]] @ prototypes.T, axis=1)
+        correct[episode] = predicted == truth
+    return Answers(correct, images, sampler.labels[images])
 
 
 def mean_and_interval(values: np.ndarray) -> tuple[float, float]:
@@ -108,7 +120,7 @@ def few_shot_accuracy(
     embeddings: np.ndarray, sampler: EpisodeSampler, *, episodes: int = 1000, seed: int = 0
 ) -> tuple[float, float]:
     """Mean N-way K-shot accuracy over episodes and its 95% interval half-width."""
-    return mean_and_interval(episode_accuracies(embeddings, sampler, episodes=episodes, seed=seed))
+    return mean_and_interval(episode_answers(embeddings, sampler, episodes=episodes, seed=seed).per_episode())
 
 
 def verification_pairs(
