@@ -242,8 +242,8 @@ def write_tensorrt_variant(model: Path, data: GateData, reference: Path | None =
     cpu, variant = pair_for_tensorrt(proto, model.name)
     onnx.checker.check_model(variant, full_check=True)
     sibling = model.with_name(tensorrt_variant_name(model))
-    with contextlib.ExitStack() as files:  # both files or neither
-        variant_file, cpu_file = (files.enter_context(atomic_path(p)) for p in (sibling, model))
+    with contextlib.ExitStack() as files:  # both files or neither; the sibling is in place before the model names it
+        cpu_file, variant_file = (files.enter_context(atomic_path(p)) for p in (model, sibling))
         onnx.save(variant, variant_file)
         onnx.save(cpu, cpu_file)
         losses = gate_variant(variant_file, reference or model, sibling.name, data)
@@ -254,9 +254,12 @@ def _trained_on(notes: Path | None) -> tuple[str, ...]:
     if notes is None:
         return ()
     try:
-        return tuple(json.loads(notes.read_text())["trained_on"])
+        classes = json.loads(notes.read_text())["trained_on"]
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ModelError(f"{notes} has no list 'trained_on' ({error})") from None
+    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+        raise ModelError(f"{notes}: 'trained_on' must be a list of class names")
+    return tuple(classes)
 
 
 @click.command(context_settings=CONTEXT)

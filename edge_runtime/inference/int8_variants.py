@@ -31,10 +31,14 @@ class ModelFile:
     info: ModelInfo
 
 
+def model_stem(path: Path) -> str:
+    """A model file's name without its `.onnx`: `model.int8.onnx` -> `model.int8`."""
+    return path.name.removesuffix(".onnx")
+
+
 def tensorrt_variant_name(path: Path) -> str:
     """`model.int8.onnx` -> `model.int8.tensorrt.onnx`: where export writes the S8S8 sibling."""
-    stem = path.name[: -len(".onnx")] if path.name.endswith(".onnx") else path.name
-    return stem + TENSORRT_SUFFIX
+    return model_stem(path) + TENSORRT_SUFFIX
 
 
 def takes_tensorrt(info: ModelInfo) -> bool:
