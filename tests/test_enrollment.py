@@ -60,9 +60,11 @@ def test_rename_onto_an_existing_name_needs_merge(tmp_path, people):
     assert Gallery.load(g).counts() == {"s2": 4, "s3": 2}
 
 
-@pytest.mark.parametrize(("name", "message"), [("unknown", "is reserved"), (" ann", "starts or ends with a space"),
-                                               ("  ", "not empty or only spaces")])  # fmt: skip
-def test_reserved_and_blank_names_are_refused_in_one_line(tmp_path, people, name, message):
+@pytest.mark.parametrize(("name", "message"), [
+    ("unknown", "is reserved"), ("un\u200bknown", "is reserved"), (" ann", "starts or ends with a space"),
+    ("  ", "not empty or only spaces"), ("ann\u2028bob", "control character"), ("ann\u202ebob", "reorders the text"),
+])  # fmt: skip
+def test_reserved_blank_and_misleading_names_are_refused_in_one_line(tmp_path, people, name, message):
     result = _gallery("enroll", *MODEL, "-g", tmp_path / "g.npz", "--name", name, people / "s1" / "1.png")
     assert result.exit_code == 2 and message in result.output and len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "g.npz").exists()

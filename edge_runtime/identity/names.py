@@ -22,6 +22,10 @@ class InvalidName(SiameseEdgeError):
     """A name a gallery cannot store."""
 
 
+# Bidirectional embeddings, overrides and isolates: they reorder how a log line or a label reads.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def printable(text: str) -> str:
     """`text` safe to print or draw: undecodable bytes (kept by Python as surrogates) shown as \\xNN."""
     try:
@@ -36,18 +40,25 @@ def printable(text: str) -> str:
     return raw.decode("utf-8", "backslashreplace")
 
 
+def _visible(name: str) -> str:
+    """`name` without its invisible format characters (zero-width spaces and joiners)."""
+    return "".join(c for c in name if unicodedata.category(c) != "Cf")
+
+
 def check_name(name: str) -> str:
     """`name` as a gallery stores it (NFC), or InvalidName saying what is wrong with it."""
     if not name.strip():
         raise InvalidName("an identity needs a name that is not empty or only spaces")
     if name != name.strip():
         raise InvalidName(f"name {name!r} starts or ends with a space; names are kept as given, so remove it")
-    if any(unicodedata.category(c) == "Cc" for c in name):
+    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in name):
         raise InvalidName(f"name {name!r} holds a control character (tab, newline); remove it")
+    if any(c in BIDI_CONTROLS for c in name):
+        raise InvalidName(f"name {name!r} holds a character that reorders the text around it; remove it")
     shown = printable(name)  # after the control characters, which it would print as they are
     if shown != name:
         raise InvalidName(f"name '{shown}' is not valid UTF-8 text; rename it (its folder, its file) in UTF-8")
     name = unicodedata.normalize("NFC", name)
-    if name.casefold() in RESERVED:
+    if _visible(name).casefold() in RESERVED:
         raise InvalidName(f"{name!r} is reserved: the runtime says {UNKNOWN!r} for anyone not enrolled; choose another")
     return name
