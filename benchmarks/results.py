@@ -153,8 +153,12 @@ def render_block(names: list[str], root: Path | None = None) -> str:
     kinds = {d["benchmark"] for d in documents}
     if len(kinds) != 1 or next(iter(kinds)) not in TABLES:
         raise ResultError(f"block '{' '.join(names)}': its files must come from one benchmark with a table")
-    table = TABLES[kinds.pop()]([d["figures"] for d in documents])
-    lines = [provenance_line(name, d) for name, d in zip(names, documents, strict=True)]
+    try:
+        table = TABLES[kinds.pop()]([d["figures"] for d in documents])
+        lines = [provenance_line(name, d) for name, d in zip(names, documents, strict=True)]
+    except (KeyError, TypeError, ValueError) as error:
+        block = " ".join(names)
+        raise ResultError(f"block 'results: {block}': a file lacks a figure or its provenance ({error})") from None
     return f"\n{table.rstrip()}\n\n" + "<br>\n".join(lines) + "\n"
 
 
@@ -163,8 +167,16 @@ def documents() -> list[Path]:
     return [README, *sorted(DOCS.glob("*.md"))]
 
 
+def _require_closed(text: str) -> None:
+    """Raise ResultError where an opening marker has no closing one (its table would escape the check)."""
+    openings, blocks = text.count("<!-- results:"), len(BLOCK.findall(text))
+    if openings != blocks:
+        raise ResultError(f"{openings - blocks} '<!-- results: …' marker(s) without '<!-- /results -->' after them")
+
+
 def render_text(text: str, root: Path | None = None) -> str:
     """`text` with every results block rewritten from the files."""
+    _require_closed(text)
     return BLOCK.sub(lambda m: m.group(1) + render_block(m.group(2).split(), root) + m.group(4), text)
 
 
@@ -176,6 +188,10 @@ def _shown_document(path: Path) -> str:
 def first_difference(text: str, root: Path | None = None, document: str = "README") -> str | None:
     """A one-line reason for the first block of `document` (named in the reason) that differs from what
     the files render, or None."""
+    try:
+        _require_closed(text)
+    except ResultError as error:
+        return f"{document}: {error}"
     for match in BLOCK.finditer(text):
         try:
             rendered = render_block(match.group(2).split(), root)
@@ -226,7 +242,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     paths = [Path(args[1])] if len(args) > 1 else documents()
     root = Path(args[2]) if len(args) > 2 else None
-    return _check(paths, root) if args[0] == "check" else _render(paths, root)
+    try:
+        return _check(paths, root) if args[0] == "check" else _render(paths, root)
+    except (OSError, UnicodeDecodeError) as error:
+        print(f"python -m benchmarks.results: cannot read {getattr(error, 'filename', None) or args[1]}: "
+              f"{getattr(error, 'strerror', None) or error}", file=sys.stderr)  # fmt: skip
+        return 2
 
 
 if __name__ == "__main__":

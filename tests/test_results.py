@@ -108,6 +108,19 @@ def test_a_block_naming_a_missing_file_fails_check_and_render(tmp_path, capsys):
     assert readme.read_text() == readme_with("nowhere")
 
 
+def test_an_unclosed_block_a_file_lacking_a_figure_and_a_missing_document_are_one_line(tmp_path, capsys):
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- results: view2 -->\n| a table typed by hand | 99% |\n")  # no closing marker
+    assert "marker(s) without '<!-- /results -->'" in _check_fails_in_one_line(readme, tmp_path, capsys)
+    assert results.main(["render", str(readme), str(tmp_path)]) == 1 and "without" in capsys.readouterr().err
+    results.write_result("view2", {"model": "m.onnx"}, benchmark="lfw_view2", root=tmp_path, argv=["x"])
+    readme.write_text(readme_with("view2"))
+    assert "a file lacks a figure or its provenance" in _check_fails_in_one_line(readme, tmp_path, capsys)
+    assert results.main(["check", str(tmp_path / "missing.md"), str(tmp_path)]) == 2
+    assert results.main(["check", str(tmp_path), str(tmp_path)]) == 2
+    assert capsys.readouterr().err.count("cannot read") == 2
+
+
 def test_check_and_render_without_a_path_cover_the_readme_and_every_docs_page(tmp_path, monkeypatch, capsys):
     (tmp_path / "results").mkdir()
     (tmp_path / "docs").mkdir()
