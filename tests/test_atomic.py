@@ -71,6 +71,17 @@ def test_the_new_file_gets_the_mode_open_gives_and_the_umask_is_left_alone(tmp_p
     assert os.umask(mask) == mask  # still the test's umask
 
 
+@pytest.mark.skipif(os.name == "nt", reason="POSIX permissions")
+@pytest.mark.parametrize("kept", [0o600, 0o640, 0o664])
+def test_a_replaced_file_keeps_its_permissions(tmp_path, umask, kept):
+    umask(0o022)
+    private = tmp_path / "gallery.npz"
+    private.write_bytes(b"old")
+    private.chmod(kept)
+    atomic_write_bytes(private, b"new")
+    assert stat.S_IMODE(private.stat().st_mode) == kept and private.read_bytes() == b"new"
+
+
 @pytest.mark.skipif(os.name == "nt" or os.geteuid() == 0, reason="POSIX permissions, which root ignores")
 def test_a_umask_that_takes_the_owners_write_still_lets_the_file_be_written(tmp_path, umask):
     umask(0o222)

@@ -89,8 +89,9 @@ def _sync_folder(folder: Path) -> None:
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it replaces `path`, on error it vanishes.
 
-    The new file gets the mode `open(path, "w")` gives a new file; the file and then its folder are
-    synced, so after a crash `path` holds the old content or all of the new.
+    A file that replaces another keeps that one's permissions (a gallery kept private stays private);
+    a new file gets the mode `open(path, "w")` gives one. The file and then its folder are synced, so
+    after a crash `path` holds the old content or all of the new.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -100,6 +101,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         yield temporary
         with open(temporary, "rb+") as written:
             os.fsync(written.fileno())
+        with contextlib.suppress(FileNotFoundError):
+            mode = stat.S_IMODE(path.stat().st_mode)  # the file it replaces, as it is now
         if stat.S_IMODE(temporary.stat().st_mode) != mode:
             os.chmod(temporary, mode)
         os.replace(temporary, path)
