@@ -94,7 +94,8 @@ def provenance(argv: list[str] | None = None) -> dict:
     return {
         "command": command_line(argv),
         "commit": _git("rev-parse", "HEAD") or "unknown",
-        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        # the results folder itself is what is being written: it does not make the code dirty
+        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results")),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "cpu": cpu,
         "cpu_flags": flags,
