@@ -113,10 +113,33 @@ def gallery_search_table(runs: list[dict]) -> str:
     return _table(["identities", "index", "queries", "median ms", "p99 ms"], rows, 3)
 
 
+def video_test_table(runs: list[dict]) -> str:
+    """The video test: one row per run, how the faces were shown and how they were named frame by frame."""
+    header = ["video", "frames", "enrolled people's frames named right", "strangers' frames not named",
+              "wrong names (per 1,000 frames)", "frames pending", "enrolled appearances named", "FPS"]  # fmt: skip
+    rows = []
+    for r in runs:
+        video = r.get("video") or {}
+        if video.get("faces", 1) > 1:
+            shown = f"{video['faces']} faces a frame"
+        else:
+            shown = "one face, each photo " + (
+                "where the last stood" if video.get("in place") else "in the next quarter"
+            )
+        rows.append([shown, f"{r['faces shown (frames)']:,}", _percent(r["enrolled people named right (frames)"]),
+                     _percent(r["strangers not named (frames)"]),
+                     f"{r['wrong names (frames)']} ({r['wrong names per 1,000 frames']:g})",
+                     str(r.get("frames pending (a face recognised, its name not yet confirmed)", "–")),
+                     _percent(r["enrolled people named right (appearances)"]),
+                     "–" if r["fps"] is None else f"{r['fps']:.1f}"])  # fmt: skip
+    return _table(header, rows, 1)
+
+
 TABLES: dict[str, Callable[[list[dict]], str]] = {
     "lfw_view2": lfw_view2_table,
     "gallery_test": gallery_table,
     "edge-bench": edge_bench_table,
     "gate_check": gate_check_table,
     "gallery_search": gallery_search_table,
+    "video_test": video_test_table,
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -189,3 +190,25 @@ def test_edge_bench_result_option_writes_a_file_its_table_renders(tmp_path, monk
     assert document["benchmark"] == "edge-bench" and len(document["figures"]["results"]) == 2
     table = TABLES["edge-bench"]([document["figures"]])
     assert "| 1.00× |" in table and "(U8S8) ÷ `att_faces_demo.int8.tensorrt.onnx` (S8S8), batch 1" in table
+
+
+def test_video_test_writes_its_result_file_and_a_change_of_person_in_place_is_no_wrong_name(tmp_path, monkeypatch):
+    from benchmarks.faces import video_test
+    from edge_runtime.io.photo_video import write_photo_video
+
+    demo = REPO / "data" / "demo" / "lfw"
+    ann, bob = demo / "enrolled" / "Angela_Bassett", demo / "enrolled" / "Boris_Becker"
+    for person in (ann, bob):
+        (tmp_path / "enroll" / person.name).mkdir(parents=True)
+        (tmp_path / "enroll" / person.name / "1.jpg").write_bytes(sorted(person.glob("*.jpg"))[0].read_bytes())
+    shown = [(ann.name, sorted(ann.glob("*.jpg"))[1]), (bob.name, sorted(bob.glob("*.jpg"))[1])]
+    truth = write_photo_video(shown, tmp_path / "video.mp4", 6, in_place=True)
+    video = {"faces": 1, "in place": True, "repeat": 1, "test folds": 0}
+    (tmp_path / "truth.json").write_text(json.dumps({"video": video, "frames": truth}))
+    monkeypatch.setattr(results, "RESULTS", tmp_path / "results")
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    video_test.score(tmp_path, [], "tiny")
+    figures = results.load_result("tiny")["figures"]
+    assert figures["wrong names (frames)"] == 0  # the old tracker gave Bob's first two frames Ann's name
+    assert figures["frames pending (a face recognised, its name not yet confirmed)"] == 4  # two of each
+    assert "| one face, each photo where the last stood | 12 |" in TABLES["video_test"]([figures])

@@ -16,9 +16,10 @@ from edge_runtime.core.bundled import ATT_FACES_MODEL, DEFAULT_MODEL, att_faces_
 from edge_runtime.identity.enrollment import enroll_images, new_gallery
 from edge_runtime.identity.gallery import Gallery
 from edge_runtime.identity.recognizer import UNKNOWN, Recognizer
-from edge_runtime.imaging.preprocessing import read_image
+from edge_runtime.identity.tracker import TrackedRecognition
+from edge_runtime.imaging.preprocessing import image_files, read_image
 from edge_runtime.inference.embedder import Embedder
-from edge_runtime.io.outputs import JsonLinesSink, VideoFileSink
+from edge_runtime.io.outputs import KNOWN_COLOR, PENDING_COLOR, JsonLinesSink, VideoFileSink, annotate
 from edge_runtime.io.sources import open_source
 from edge_runtime.loop.pipeline import RecognitionLoop
 
@@ -99,6 +100,40 @@ def test_cli_recognises_a_video_with_json_events_and_an_annotated_video(tmp_path
     capture = cv2.VideoCapture(str(tmp_path / "out.mp4"))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == len(truth)
     assert Gallery.load(tmp_path / "g.npz").names == ENROLLED
+
+
+def test_a_new_track_is_pending_not_unknown_until_its_name_is_confirmed(tmp_path):
+    """Real LFW photos, the default face model, `edge-recognize --json`: an enrolled person and a
+    stranger, each a new track: their first two frames are pending (no name, not "unknown")."""
+    person, stranger = DEMO_DATA / "enrolled" / "Angela_Bassett", DEMO_DATA / "strangers" / "Gordon_Brown"
+    (tmp_path / "enroll" / person.name).mkdir(parents=True)
+    (tmp_path / "enroll" / person.name / "1.jpg").write_bytes(image_files(person)[0].read_bytes())
+    writer = cv2.VideoWriter(str(tmp_path / "in.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, (640, 480))
+    for x, photo in ((20, image_files(person)[1]), (400, image_files(stranger)[1])):
+        for step in range(5):
+            frame = np.full((480, 640, 3), 120, np.uint8)
+            frame[130:350, x + 3 * step : x + 3 * step + 220] = cv2.resize(cv2.imread(str(photo)), (220, 220))
+            writer.write(frame)
+    writer.release()
+    arguments = ["--enroll", tmp_path / "enroll", "-i", tmp_path / "in.mp4", "--headless", "--json"]
+    result = CliRunner().invoke(recognize, [str(a) for a in arguments])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [line["frame"] for line in lines] == list(range(10)) and len({line["track"] for line in lines}) == 2
+    assert [line["name"] for line in lines] == [None, None, *[person.name] * 3, None, None, *[UNKNOWN] * 3]
+    said = [(line["status"], line["name"], line["event"]) for line in lines]
+    pending = ("pending", None, False)
+    named, unknown = ("named", person.name), ("unknown", UNKNOWN)
+    assert said == [pending, pending, (*named, True), (*named, False), (*named, False)] + [
+        pending, pending, (*unknown, True), (*unknown, False), (*unknown, False)]  # fmt: skip
+    assert min(line["score"] for line in lines[:2]) > 0.9  # pending, although the face scores high
+
+
+def test_a_pending_face_is_drawn_apart_from_a_person_named_pending():
+    frame, box = np.zeros((120, 320, 3), np.uint8), (10, 40, 200, 60)
+    pending = annotate(frame, [TrackedRecognition(1, box, None, 0.97, False)])
+    named = annotate(frame, [TrackedRecognition(1, box, "pending", 0.97, False)])
+    assert tuple(pending[70, 10]) == PENDING_COLOR and tuple(named[70, 10]) == KNOWN_COLOR  # the box's left edge
 
 
 def test_ctrl_c_finalises_the_video(tmp_path, faces_root, embedder, monkeypatch):

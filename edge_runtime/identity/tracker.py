@@ -1,13 +1,13 @@
 """A small IoU tracker: detections keep an id across frames, and each track confirms a name by vote.
 
-The rule: a track's votes are its recognitions (faces the quality gate skipped do not vote). A name,
-an enrolled identity or "unknown", is confirmed when, among the votes cast since the track's last
-confirmation (the latest `smooth` of them at most), it holds more than half and at least
-`min_votes`. A track shows its confirmed name ("unknown" until one is confirmed), and an event
-(`is_new`) is emitted exactly when the confirmed name changes: once when someone is first
-confirmed, then only when another name wins such a vote. Each decision counts only votes cast after
-the previous one, so a track whose votes flap between two names cannot announce a change on every
-frame, and "unknown" replaces a confirmed name only by winning a vote of its own.
+The rule: a track shows its confirmed name (an enrolled identity or "unknown") on a frame only when
+that frame's own recognition gives the same name; otherwise the face is pending, as it is until a
+track's first name is confirmed. A name is confirmed when, among the track's recognitions since
+its decision began (the latest `smooth` of them; faces the quality gate skipped do not vote), it
+holds more than half and at least `min_votes`; a frame that disagrees with the confirmed name
+begins a new decision. An event (`is_new`) is a vote confirming a name other than the confirmed
+one, so frames that agree again are shown at once without one, and votes that flap cannot
+announce a change on every frame.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from edge_runtime.identity.recognizer import Recognition
 from edge_runtime.imaging.detectors import Box, box_area, box_overlap
 
 DEFAULT_MIN_VOTES = 3
+NAMED, PENDING, SKIPPED = "named", "pending", "skipped"  # and UNKNOWN: the statuses of a result
 
 
 def iou(a: Box, b: Box) -> float:
@@ -31,44 +32,49 @@ def iou(a: Box, b: Box) -> float:
 
 @dataclass
 class Track:
-    """One object followed across frames: its recent votes and the name it has confirmed."""
+    """One face followed across frames: the name it has confirmed and the votes of the decision under
+    way (none while the confirmed name is not in doubt)."""
 
     track_id: int
     box: Box
     votes: deque = field(default_factory=deque)
     missed: int = 0
     confirmed: str | None = None
-    since_confirmed: int = 0  # votes cast since the last confirmation
 
-    def vote(self, name: str, score: float, min_votes: int) -> bool:
+    def vote(self, name: str, min_votes: int) -> bool:
         """Count a recognition; True when it confirms a name other than the confirmed one."""
-        self.votes.append((name, score))
-        self.since_confirmed += 1
-        deciding = [n for n, _ in self.votes][-self.since_confirmed :]
-        top, count = Counter(deciding).most_common(1)[0]
-        if top != self.confirmed and 2 * count > len(deciding) and count >= min_votes:
-            self.confirmed, self.since_confirmed = top, 0
-            return True
-        return False
-
-    def shown(self, latest_score: float) -> tuple[str, float]:
-        """The confirmed name ("unknown" while none is) and the mean score of its recent votes."""
-        name = self.confirmed or UNKNOWN
-        scores = [s for n, s in self.votes if n == name]
-        return name, sum(scores) / len(scores) if scores else latest_score
+        if name == self.confirmed and not self.votes:
+            return False  # the confirmed name, not in doubt
+        self.votes.append(name)  # a first disagreeing vote restarts the decision: the votes were cleared
+        top, count = Counter(self.votes).most_common(1)[0]
+        if 2 * count <= len(self.votes) or count < min_votes:
+            return False
+        changed, self.confirmed = top != self.confirmed, top
+        self.votes.clear()
+        return changed
 
 
 @dataclass(frozen=True)
 class TrackedRecognition:
-    """A recognition after tracking and voting; `is_new` marks an event (a newly confirmed name).
-    Photos recognised on their own have no track (`track_id` None)."""
+    """A recognition after tracking and voting. `name` is the enrolled name, "unknown", or None while
+    the track's decision is pending; `is_new` marks an event (a newly confirmed name). Photos
+    recognised on their own have no track (`track_id` None) and are never pending."""
 
     track_id: int | None
     box: Box
-    name: str
+    name: str | None
     score: float
     is_new: bool
     skipped: str | None = None
+
+    @property
+    def status(self) -> str:
+        """ "named", "unknown", "pending" (no name confirmed that this frame supports) or "skipped"."""
+        if self.skipped is not None:
+            return SKIPPED
+        if self.name is None:
+            return PENDING
+        return UNKNOWN if self.name == UNKNOWN else NAMED
 
 
 class IouTracker:
@@ -83,7 +89,7 @@ class IouTracker:
         self.next_id = 1
 
     def update(self, recognitions: list[Recognition]) -> list[TrackedRecognition]:
-        """Assign tracks, count votes, and report which tracks confirm a new name."""
+        """Assign tracks, count votes, and report each face's name (or pending) and new names."""
         pairs = sorted(
             ((iou(t.box, r.box), ti, ri) for ti, t in enumerate(self.tracks) for ri, r in enumerate(recognitions)),
             reverse=True,
@@ -113,9 +119,9 @@ class IouTracker:
                     TrackedRecognition(track.track_id, recognition.box, UNKNOWN, 0.0, False, recognition.skipped)
                 )
                 continue
-            is_new = track.vote(recognition.name, recognition.score, self.min_votes)
-            name, score = track.shown(recognition.score)
-            results.append(TrackedRecognition(track.track_id, recognition.box, name, score, is_new))
+            is_new = track.vote(recognition.name, self.min_votes)
+            name = recognition.name if recognition.name == track.confirmed else None  # None: pending
+            results.append(TrackedRecognition(track.track_id, recognition.box, name, recognition.score, is_new))
         return results
 
 

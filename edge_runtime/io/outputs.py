@@ -14,9 +14,10 @@ from edge_runtime.core.errors import SiameseEdgeError
 from edge_runtime.faces.face_quality import SKIP_REASONS
 from edge_runtime.identity.labels import draw_text, text_size
 from edge_runtime.identity.names import UNKNOWN, printable
-from edge_runtime.identity.tracker import TrackedRecognition
+from edge_runtime.identity.tracker import PENDING, SKIPPED, TrackedRecognition
 
 KNOWN_COLOR, UNKNOWN_COLOR, SKIPPED_COLOR = (60, 200, 60), (40, 40, 230), (150, 150, 150)
+PENDING_COLOR = (0, 170, 255)  # amber (BGR): a face whose name is not confirmed yet
 LABEL_PIXELS, FPS_PIXELS = 16, 18
 
 
@@ -25,13 +26,17 @@ class OutputError(SiameseEdgeError):
 
 
 def annotate(frame: np.ndarray, results: list[TrackedRecognition], fps: float | None = None) -> np.ndarray:
-    """A copy of `frame` with boxes, names (any script), scores and (optionally) the frame rate drawn on it."""
+    """A copy of `frame` with boxes, names (any script), scores and (optionally) the frame rate drawn on it:
+    green for a name, red for "unknown", amber "pending" for a face whose name is not confirmed yet,
+    grey for a face the quality gate skipped."""
     canvas = frame.copy() if frame.ndim == 3 else cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
     for r in results:
         x, y, w, h = r.box
         track = f" #{r.track_id}" if r.track_id is not None else ""
         if r.skipped:
             color, label = SKIPPED_COLOR, f"{SKIP_REASONS.get(r.skipped, r.skipped)}{track}"
+        elif r.status == PENDING:
+            color, label = PENDING_COLOR, f"{PENDING} {r.score:.2f}{track}"
         else:
             color = UNKNOWN_COLOR if r.name == UNKNOWN else KNOWN_COLOR
             label = f"{r.name} {r.score:.2f}{track}"
@@ -101,10 +106,11 @@ class VideoFileSink:
 
 class JsonLinesSink:
     """One JSON object per recognition: time, stream, frame (counted per stream), track (per stream),
-    box, name, score, whether it is an event (a newly confirmed name), and why the quality gate
-    skipped it (null when it did not). A photo's lines also carry its file name (and no track); a
-    photo with nothing to recognise gets one line with a null box and name, and the reason in
-    "skipped"."""
+    box, status ("named", "unknown", "pending" while a track's name is not confirmed, or "skipped"),
+    name (null when pending), score (the frame's own best match), whether it is an event (a newly
+    confirmed name), and why the quality gate skipped it (null when it did not). A photo's lines
+    also carry its file name (and no track); a photo with nothing to recognise gets one line with a
+    null box and name, status "skipped" and the reason in "skipped"."""
 
     def __init__(self, stream=None) -> None:
         self.stream = stream or sys.stdout
@@ -129,6 +135,7 @@ class JsonLinesSink:
                 **photo,
                 "track": r.track_id,
                 "box": list(r.box),
+                "status": r.status,
                 "name": r.name,
                 "score": round(r.score, 4),
                 "event": r.is_new,
@@ -138,7 +145,7 @@ class JsonLinesSink:
         ]
         if not records and file is not None:
             records = [{"time": round(timestamp, 3), **named, "frame": frame_index, **photo, "track": None, "box": None,
-                        "name": None, "score": None, "event": False, "skipped": note}]  # fmt: skip
+                        "status": SKIPPED, "name": None, "score": None, "event": False, "skipped": note}]  # fmt: skip
         for record in records:
             self.stream.write(json.dumps(record) + "\n")
         self.stream.flush()

@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge_runtime.identity.names import UNKNOWN
-from edge_runtime.identity.tracker import TrackedRecognition
+from edge_runtime.identity.tracker import NAMED, TrackedRecognition
 
 STAGES = ("decode", "detect", "align", "embed_match", "draw_write")
 LATENCIES_KEPT = 10_000  # the percentile is of the latest frames: a run of days keeps no more
@@ -86,8 +85,9 @@ class LoopSummary:
 
     def count(self, result: TrackedRecognition, stream: StreamSummary | None = None) -> None:
         """Count an appearance: each identity once per track (a track confirming ann, then unknown,
-        then ann again is one appearance of ann), each named photo once; tracks are per stream."""
-        if not result.is_new or result.name == UNKNOWN:
+        then ann again is one appearance of ann), each named photo once; tracks are per stream. Faces
+        pending, unknown or skipped are no appearance."""
+        if not result.is_new or result.status != NAMED:
             return
         key = (stream.name if stream else None, result.track_id, result.name)
         if result.track_id is None or key not in self._counted:
