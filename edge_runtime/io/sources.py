@@ -25,10 +25,10 @@ also returns None when no frame came in time, and its `closed` says whether that
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import cv2
 import numpy as np
@@ -38,6 +38,7 @@ from edge_runtime.imaging.preprocessing import image_files, is_image_file, read_
 
 log = logging.getLogger(__name__)
 STREAM_SCHEMES = ("rtsp", "rtmp", "http", "https")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 class SourceError(SiameseEdgeError):
@@ -253,21 +254,51 @@ def open_source(
         description = f"CSI camera {sensor} (needs OpenCV with GStreamer)"
         return LiveSource(pipeline, cv2.CAP_GSTREAMER, description, keep_trying=keep_trying)
     if kind == "stream":
-        return LiveSource(uri, cv2.CAP_FFMPEG, f"stream {_hide_password(uri)}", size, rate, keep_trying=keep_trying)
+        return LiveSource(uri, cv2.CAP_FFMPEG, f"stream {hide_password(uri)}", size, rate, keep_trying=keep_trying)
     path = Path(uri)
     if names_photos(uri):
         return PhotoSource([path])
     if path.is_file():
         return VideoFileSource(path)
-    raise SourceError(f"input {uri} is neither a camera, a stream, a folder nor an existing file")
+    raise SourceError(f"input {hide_password(uri)} is neither a camera, a stream, a folder nor an existing file")
 
 
-def _hide_password(uri: str) -> str:
-    """`uri` as logs may show it: `rtsp://user:secret@host/…` becomes `rtsp://user:***@host/…`."""
-    parts = urlsplit(uri)
-    if parts.password is None:
+def url_parts(uri: str) -> tuple[str, str, str, str] | None:
+    """A URL's `scheme://`, credentials (`user:password`; "" for none), host (with its port) and the
+    rest (path, query, fragment), or None when `uri` has no `scheme://`.
+
+    Cameras hand out passwords holding `#`, `?`, `/`, `@` or `:` unencoded, which a URL parser reads
+    as the start of a fragment, a query or a path, leaving part of the password in the host and the
+    rest in the path. So the credentials run to the LAST `@` of the URI, and the host from there to
+    the first `/`, `?` or `#`. (A path holding `@` is then taken for credentials: masked, never shown.)
+    """
+    scheme = _SCHEME.match(uri)
+    if scheme is None:
+        return None
+    credentials, _, address = uri[scheme.end() :].rpartition("@")
+    cut = min((address.find(c) for c in "/?#" if c in address), default=len(address))
+    return scheme.group(), credentials, address[:cut], address[cut:]
+
+
+def url_host(uri: str) -> str | None:
+    """The host name of a URL (no credentials, no port; an IPv6 address without brackets), or None."""
+    parts = url_parts(uri)
+    if parts is None or not parts[2]:
+        return None
+    address = parts[2]
+    if address.startswith("["):
+        return address[1:].split("]", 1)[0] or None
+    return address.rsplit(":", 1)[0] if ":" in address else address
+
+
+def hide_password(uri: str) -> str:
+    """`uri` as output and logs may show it: `rtsp://user:secret@host/…` becomes
+    `rtsp://user:***@host/…`, whatever characters the password holds (see `url_parts`)."""
+    parts = url_parts(uri)
+    if parts is None or ":" not in parts[1]:
         return uri
-    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
+    scheme, credentials, address, rest = parts
+    return f"{scheme}{credentials.split(':', 1)[0]}:***@{address}{rest}"
 
 
 def open_sources(uris: list[str], width: int | None = None, height: int | None = None, rate: int | None = None):
@@ -276,7 +307,9 @@ def open_sources(uris: list[str], width: int | None = None, height: int | None =
         return open_source(uris[0], width, height, rate)
     for uri in uris:
         if not names_photos(uri):
-            raise SourceError(f"input {uri}: several inputs must all be image files or folders of images")
+            raise SourceError(
+                f"input {hide_password(uri)}: several inputs must all be image files or folders of images"
+            )
     return PhotoSource([Path(uri) for uri in uris])
 
 

@@ -8,11 +8,12 @@ The rule that tells several photos from several streams:
 - `-i` several times, any of them a camera, stream or video file: each `-i` is a stream of its own
   (a folder among them is a stream of its photos);
 - `--inputs FILE`: one stream a line, always streams, `URI` or `URI NAME` (quote a URI or name
-  that holds spaces, as in a shell; `#` starts a comment).
+  that holds spaces, as in a shell; `#` at the start of a line or after a space starts a comment,
+  one inside a URI, as in a password, does not).
 
 A stream is named by its line in `--inputs`, else after its URI (`door.mp4` → `door`, camera 0 →
-`camera0`, `rtsp://user:pw@10.0.0.5/live` → `10.0.0.5-live`, never the credentials); a name that
-comes twice gets `-2`, `-3`.
+`camera0`, `rtsp://user:pw@10.0.0.5/live` → `10.0.0.5-live`, never the credentials, whatever
+characters the password holds); a name that comes twice gets `-2`, `-3`.
 """
 
 from __future__ import annotations
@@ -23,12 +24,20 @@ import shlex
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from edge_runtime.faces.regions import RegionFinder
 from edge_runtime.identity.tracker import IouTracker, SeparateImages
 from edge_runtime.io.outputs import VideoFileSink
-from edge_runtime.io.sources import SourceError, names_photos, open_source, open_sources, uri_kind
+from edge_runtime.io.sources import (
+    SourceError,
+    hide_password,
+    names_photos,
+    open_source,
+    open_sources,
+    uri_kind,
+    url_host,
+    url_parts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,15 +73,41 @@ def default_name(uri: str) -> str:
     if kind == "csi":
         return f"csi{uri[len('csi://') :] or 0}"
     if kind == "stream":
-        parts = urlsplit(uri)
-        last = parts.path.rstrip("/").rsplit("/", 1)[-1]
-        return "-".join(p for p in (parts.hostname or "stream", last) if p)
+        path = re.split(r"[?#]", url_parts(uri)[3], maxsplit=1)[0]
+        last = path.rstrip("/").rsplit("/", 1)[-1]
+        return "-".join(p for p in (url_host(uri) or "stream", last) if p)
     path = Path(uri)
     return (path.name if path.is_dir() else path.stem) or "input"
 
 
+def _without_comment(line: str) -> str:
+    """`line` up to its comment: a `#` outside quotes at the start of a word (the line's start, or
+    after a space), as in a shell; one inside a word, as in `rtsp://admin:se#cret@host`, is kept."""
+    quote, escaped, word_start = "", False, True
+    for index, char in enumerate(line):
+        if escaped:
+            escaped, word_start = False, False
+        elif quote:
+            if char == quote:
+                quote = ""
+            elif char == "\\" and quote == '"':
+                escaped = True
+        elif char == "\\":
+            escaped, word_start = True, False
+        elif char in "'\"":
+            quote, word_start = char, False
+        elif char.isspace():
+            word_start = True
+        elif char == "#" and word_start:
+            return line[:index]
+        else:
+            word_start = False
+    return line
+
+
 def read_stream_list(path: str | Path) -> list[StreamSpec]:
-    """The streams a `--inputs` file lists: `URI` or `URI NAME` a line, shell quoting, `#` comments."""
+    """The streams a `--inputs` file lists: `URI` or `URI NAME` a line, shell quoting, `#` comments
+    (see `_without_comment`)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -80,11 +115,16 @@ def read_stream_list(path: str | Path) -> list[StreamSpec]:
     specs = []
     for number, line in enumerate(text.splitlines(), start=1):
         try:
-            fields = shlex.split(line, comments=True)
+            fields = shlex.split(_without_comment(line))
         except ValueError as error:
             raise SourceError(f"{path}, line {number}: {error}") from None
         if len(fields) > 2:
-            raise SourceError(f"{path}, line {number}: give URI or URI NAME (quote what holds spaces), not {line!r}")
+            shown = shlex.join(hide_password(field) for field in fields)
+            raise SourceError(f"{path}, line {number}: give URI or URI NAME (quote what holds spaces), not {shown!r}")
+        if fields and not fields[0].strip():
+            raise SourceError(
+                f"{path}, line {number}: an empty URI names nothing; give a camera, stream, file or folder"
+            )
         if fields:
             specs.append(StreamSpec(fields[1] if len(fields) == 2 else "", (fields[0],)))
     if not specs:
