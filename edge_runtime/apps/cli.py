@@ -5,8 +5,10 @@ They only parse options and call the package; errors a user can cause become one
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import math
 from pathlib import Path
 
 import click
@@ -17,8 +19,15 @@ from edge_runtime.core.errors import SiameseEdgeError
 from edge_runtime.faces.face_alignment import LANDMARKS
 from edge_runtime.faces.face_quality import QualityGate
 from edge_runtime.faces.regions import DEFAULT_GATE, DEFAULT_MIN_SCORE, DETECTORS, RegionFinder, make_regions
-from edge_runtime.identity.enrollment import enroll_folder, enroll_paths, new_gallery, open_gallery, usable_region
-from edge_runtime.identity.gallery import GalleryError
+from edge_runtime.identity.enrollment import (
+    add_to_saved,
+    enroll_folder,
+    enroll_paths,
+    new_gallery,
+    open_gallery,
+    usable_region,
+)
+from edge_runtime.identity.gallery import Gallery, GalleryError, changing
 from edge_runtime.identity.recognizer import Recognizer
 from edge_runtime.identity.search_index import BACKENDS
 from edge_runtime.identity.tracker import DEFAULT_MIN_VOTES, IouTracker, SeparateImages
@@ -31,6 +40,31 @@ from edge_runtime.loop.pipeline import BATCH_WAIT, RecognitionLoop
 from edge_runtime.loop.streams import open_streams, plan_streams, read_stream_list, stream_output
 
 log = logging.getLogger("edge_runtime")
+
+
+class CosineThreshold(click.FloatRange):
+    """A cosine threshold: a number strictly between -1 and 1. Cosine scores lie in [-1, 1]: at -1 or
+    below everyone would be named (nobody unknown), at 1 or above nobody (but an image enrolled
+    itself); NaN, which compares false with every score, would call everyone unknown."""
+
+    name = "cosine threshold"
+
+    def __init__(self) -> None:
+        super().__init__(-1, 1, min_open=True, max_open=True)
+
+    def convert(self, value, param, ctx):
+        """The number `value` gives, refused (a usage error) outside -1<x<1 or NaN."""
+        number = super().convert(value, param, ctx)  # NaN passes FloatRange: it is in no order
+        if math.isnan(number):
+            self.fail(f"{value!r} is not a number; give one in the range -1<x<1", param, ctx)
+        return number
+
+
+def _not_empty(ctx, param, values):
+    """Refuse an empty --input value (it would name the current folder)."""
+    if any(not value.strip() for value in values):
+        raise click.BadParameter("an empty input names nothing; give a camera, stream, file or folder")
+    return values
 
 
 def _roi(value: str | None):
@@ -154,6 +188,7 @@ def _embedder(options: dict) -> Embedder:
     "-i",
     "uris",
     multiple=True,
+    callback=_not_empty,
     help="Camera index, /dev/videoN, csi://N, rtsp://…, video file, or photos: image files and folders. Repeatable: "
     "several photos are one input; with any camera, stream or video among them, each -i is a stream.",
 )
@@ -161,13 +196,16 @@ def _embedder(options: dict) -> Embedder:
     "--inputs",
     "stream_list",
     type=click.Path(dir_okay=False),
-    help="A file listing streams, one a line: URI, or URI NAME (# comments; quote spaces as in a shell).",
+    help="A file listing streams, one a line: URI, or URI NAME (quote spaces as in a shell; # at a line's start or "
+    "after a space starts a comment).",
 )
 @click.option("--camera", type=int, help="Camera index (same as --input N).")
 @click.option("--input-width", type=int)
 @click.option("--input-height", type=int)
 @click.option("--input-rate", type=int)
-@click.option("--threshold", type=float, help="Cosine threshold for unknown (default: the model's).")
+@click.option(
+    "--threshold", type=CosineThreshold(), help="Cosine threshold for unknown, in -1<x<1 (default: the model's)."
+)
 @click.option("--smooth", type=int, default=5, help="Votes a track's name is decided over (videos and cameras).")
 @click.option(
     "--min-votes",
@@ -207,15 +245,16 @@ def recognize(gallery, enroll, uris, stream_list, camera, threshold, smooth, min
                          read_stream_list(stream_list) if stream_list else [])  # fmt: skip
     if not specs:
         raise click.UsageError("give --input, --inputs or --camera")
-    if gallery:
-        known = open_gallery(gallery, embedder, bool(enroll), index, finder)
-    else:
-        known = new_gallery(embedder, index, finder)
-    if enroll:
-        counts = enroll_folder(known, embedder, enroll, finder)
-        log.info("enrolled %d identities from %s", len(counts), enroll)
+    with changing(gallery) if gallery and enroll else contextlib.nullcontext():
         if gallery:
-            known.save(gallery)
+            known = open_gallery(gallery, embedder, bool(enroll), index, finder)
+        else:
+            known = new_gallery(embedder, index, finder)
+        if enroll:
+            counts = enroll_folder(known, embedder, enroll, finder)
+            log.info("enrolled %d identities from %s", len(counts), enroll)
+            if gallery:
+                known.save(gallery)
     show = not headless and display_available()
     if len(known) == 0 and not show:
         raise GalleryError("the gallery is empty; enroll identities (--enroll, edge-gallery enroll) first")
@@ -234,12 +273,17 @@ def recognize(gallery, enroll, uris, stream_list, camera, threshold, smooth, min
         try:
             region = usable_region(frame, finder, "the frame")
             name = click.prompt("name for the person in view", err=True)
-            known.add(name, embedder.embed([region]), ["live"])
+            embeddings = embedder.embed([region])
+            known.add(name, embeddings, ["live"])
         except SiameseEdgeError as error:
             log.warning("not enrolled: %s", error)
             return
         if gallery:
-            known.save(gallery)
+            try:
+                add_to_saved(gallery, embedder, name, embeddings, ["live"], finder)
+            except SiameseEdgeError as error:
+                log.warning("enrolled %s for this run, not saved: %s", name, error)
+                return
         log.info("enrolled %s", name)
 
     grid = None
@@ -296,9 +340,10 @@ def gallery_enroll(gallery, name, paths, **options):
     """Enroll identities from folders (<name>/<image>) or, with --name, one person's images."""
     embedder = _embedder(options)
     finder = _regions(embedder, options)
-    known = open_gallery(gallery, embedder, create=True, regions=finder)
-    enroll_paths(known, embedder, [Path(p) for p in paths], name, finder)
-    known.save(gallery)
+    with changing(gallery):
+        known = open_gallery(gallery, embedder, create=True, regions=finder)
+        enroll_paths(known, embedder, [Path(p) for p in paths], name, finder)
+        known.save(gallery)
     click.echo(f"{len(known)} identities in {gallery}")
 
 
@@ -307,8 +352,6 @@ def gallery_enroll(gallery, name, paths, **options):
 @one_line_errors()
 def gallery_list(gallery):
     """List the enrolled identities and their image counts."""
-    from edge_runtime.identity.gallery import Gallery
-
     known = Gallery.load(gallery)
     click.echo(f"{len(known)} identities, model {known.model_hash}, embedding size {known.embedding_size}")
     for name, count in known.counts().items():
@@ -321,12 +364,11 @@ def gallery_list(gallery):
 @one_line_errors()
 def gallery_remove(gallery, names):
     """Remove identities."""
-    from edge_runtime.identity.gallery import Gallery
-
-    known = Gallery.load(gallery)
-    for name in names:
-        known.remove(name)
-    known.save(gallery)
+    with changing(gallery, create=False):
+        known = Gallery.load(gallery)
+        for name in names:
+            known.remove(name)
+        known.save(gallery)
     click.echo(f"{len(known)} identities in {gallery}")
 
 
@@ -338,18 +380,17 @@ def gallery_remove(gallery, names):
 @one_line_errors()
 def gallery_rename(gallery, old, new, merge):
     """Rename an identity (onto an existing one only with --merge)."""
-    from edge_runtime.identity.gallery import Gallery
-
-    known = Gallery.load(gallery)
-    known.rename(old, new, merge)
-    known.save(gallery)
+    with changing(gallery, create=False):
+        known = Gallery.load(gallery)
+        known.rename(old, new, merge)
+        known.save(gallery)
     click.echo(f"renamed {old} to {new}")
 
 
 @click.command(context_settings=CONTEXT)
 @model_options
 @detector_options
-@click.option("--threshold", type=float, help="Cosine threshold (default: the model's).")
+@click.option("--threshold", type=CosineThreshold(), help="Cosine threshold, in -1<x<1 (default: the model's).")
 @click.argument("first", type=click.Path(dir_okay=False))
 @click.argument("second", type=click.Path(dir_okay=False))
 @one_line_errors()
@@ -365,7 +406,7 @@ def verify(threshold, first, second, **options):
 @model_options
 @detector_options
 @click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True)
-@click.option("-k", type=int, default=5, help="How many results.")
+@click.option("-k", type=click.IntRange(min=1), default=5, help="How many results.")
 @click.argument("query", type=click.Path(dir_okay=False))
 @one_line_errors()
 def search(gallery, k, query, **options):

@@ -3,6 +3,9 @@
 The temporary file is `.NAME.PID.RANDOM.tmp` beside NAME. It is removed on any error (and on
 Ctrl-C or SIGTERM); one left by a process that was killed outright (kill -9, power loss) is
 removed by the next save of NAME, once no process with that PID runs.
+
+`exclusive_lock` serialises read-modify-writes of one file among processes: an advisory lock
+(`flock`) on `.NAME.lock` beside it. Readers need none: they see the old file or the new one.
 """
 
 from __future__ import annotations
@@ -15,6 +18,11 @@ import secrets
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; read-modify-writes there are not serialised
+    fcntl = None
 
 log = logging.getLogger(__name__)
 
@@ -115,3 +123,41 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write `data` to `path` atomically."""
     with atomic_path(path) as temporary:
         temporary.write_bytes(data)
+
+
+def lock_path(path: str | Path) -> Path:
+    """The lock file of `path`: `.NAME.lock` beside it."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.lock")
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | Path, waiting: str = "") -> Iterator[None]:
+    """Hold the advisory lock of `path` (see `lock_path`) while inside: one process at a time.
+
+    The lock file is created (and the folder) as needed and left in place; an existing one is
+    opened read-only where it cannot be written (a read-only mount), as flock needs no write access.
+    A lock another process holds is waited for, logging `waiting` (if given) first. OSError when the
+    lock file can be neither created nor opened.
+    """
+    if fcntl is None:
+        yield
+        return
+    lock = lock_path(path)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        handle = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        if not lock.is_file():
+            raise
+        handle = os.open(lock, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if waiting:
+                log.info("%s", waiting)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)  # releases the lock

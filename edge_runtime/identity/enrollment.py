@@ -17,7 +17,7 @@ import numpy as np
 from edge_runtime.core.errors import SiameseEdgeError
 from edge_runtime.faces.face_quality import SKIP_REASONS
 from edge_runtime.faces.regions import RegionFinder, image_problem, make_regions
-from edge_runtime.identity.gallery import Gallery, GalleryError
+from edge_runtime.identity.gallery import Gallery, GalleryError, changing
 from edge_runtime.identity.names import check_name, printable
 from edge_runtime.imaging.detectors import box_area
 from edge_runtime.imaging.preprocessing import image_files, is_image_file, read_image
@@ -184,6 +184,22 @@ def open_gallery(
     if regions is not None:
         _adopt_or_compare_face_cut(gallery, regions.landmark_method, path)
     return gallery
+
+
+def add_to_saved(
+    path: str | Path,
+    embedder: Embedder,
+    name: str,
+    embeddings: np.ndarray,
+    sources: list[str],
+    regions: RegionFinder | None = None,
+) -> None:
+    """Add `name`'s embeddings to the gallery file at `path` as it is now, under its lock: what other
+    processes enrolled there since this one loaded it stays (the live window's enrolment)."""
+    with changing(path):
+        gallery = open_gallery(path, embedder, create=True, regions=regions)
+        gallery.add(name, embeddings, sources)
+        gallery.save(path)
 
 
 def _adopt_or_compare_face_cut(gallery: Gallery, method: str, path: str | Path) -> None:

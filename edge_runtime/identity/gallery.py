@@ -4,17 +4,23 @@ A gallery remembers the hash of the model that made its embeddings; loading it f
 is an error that says to re-enroll. Saving is atomic, so a crash or Ctrl-C never corrupts it.
 Each embedding keeps its source file and the SHA-256 of that file's bytes, so enrolling the same
 photo again is recognised (see `enrollment`); names follow `names.check_name`.
+
+Whatever changes a gallery file (load, change, save) does so inside `changing(path)`, which holds
+its advisory lock: several enrolments at once on one gallery all land. A save that fails (a
+read-only or full file system) is a GalleryError naming the file, and leaves the old file as it was.
 """
 
 from __future__ import annotations
 
+import contextlib
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.core.atomic import atomic_path
+from edge_runtime.core.atomic import atomic_path, exclusive_lock
 from edge_runtime.core.errors import SiameseEdgeError
 from edge_runtime.identity.names import InvalidName, check_name
 from edge_runtime.identity.search_index import NumpyIndex, make_index
@@ -32,6 +38,33 @@ class Match:
 
     name: str
     score: float
+
+
+def _save_failure(path: Path, error: OSError) -> GalleryError:
+    kept = "it is left as it was" if path.exists() else "nothing was written"
+    return GalleryError(f"cannot save gallery {path}: {error.strerror or error}; {kept}")
+
+
+def _missing(path: Path) -> GalleryError:
+    return GalleryError(f"gallery {path} does not exist; enroll identities first (edge-gallery enroll)")
+
+
+@contextlib.contextmanager
+def changing(path: str | Path, create: bool = True) -> Iterator[None]:
+    """Hold the lock of the gallery at `path` for a read-modify-write (load it inside, change it,
+    save it): another process changing it waits, so neither loses the other's change. Readers need
+    no lock. A lock file that cannot be made (a read-only folder) is a GalleryError, before any work;
+    so is a gallery that does not exist unless `create` (no lock file is left for it then)."""
+    path = Path(path)
+    if not create and not path.is_file():
+        raise _missing(path)
+    lock = contextlib.ExitStack()
+    try:
+        lock.enter_context(exclusive_lock(path, f"waiting for another process to finish saving {path}"))
+    except OSError as error:
+        raise _save_failure(path, error) from None
+    with lock:
+        yield
 
 
 def _checked_names(names: list[str], path: Path) -> list[str]:
@@ -189,26 +222,32 @@ class Gallery:
         return [(self.names[self.owners[i]], self.sources[i], float(s)) for s, i in zip(scores[0], top[0], strict=True)]
 
     def save(self, path: str | Path) -> None:
-        """Write the gallery atomically to `path` (.npz, no pickle)."""
-        with atomic_path(path) as temporary, open(temporary, "wb") as handle:
-            np.savez(
-                handle,
-                format_version=np.array(GALLERY_FORMAT_VERSION),
-                model_hash=np.array(self.model_hash),
-                face_cut=np.array(self.face_cut),
-                embeddings=self.embeddings,
-                owners=self.owners,
-                names=np.array(self.names, dtype=str),
-                sources=np.array(self.sources, dtype=str),
-                digests=np.array(self.digests, dtype=str),
-            )
+        """Write the gallery atomically to `path` (.npz, no pickle); a GalleryError, the old file left as
+        it was, when it cannot be written (a read-only or full file system). To change a gallery
+        others may change too, load and save it inside `changing(path)`."""
+        path = Path(path)
+        try:
+            with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+                np.savez(
+                    handle,
+                    format_version=np.array(GALLERY_FORMAT_VERSION),
+                    model_hash=np.array(self.model_hash),
+                    face_cut=np.array(self.face_cut),
+                    embeddings=self.embeddings,
+                    owners=self.owners,
+                    names=np.array(self.names, dtype=str),
+                    sources=np.array(self.sources, dtype=str),
+                    digests=np.array(self.digests, dtype=str),
+                )
+        except OSError as error:
+            raise _save_failure(path, error) from None
 
     @classmethod
     def load(cls, path: str | Path, model_hash: str | None = None, index: str = "numpy") -> Gallery:
         """Read a gallery; with `model_hash`, refuse one enrolled with another model."""
         path = Path(path)
         if not path.is_file():
-            raise GalleryError(f"gallery {path} does not exist; enroll identities first (edge-gallery enroll)")
+            raise _missing(path)
         try:
             with np.load(path, allow_pickle=False) as data:
                 version = int(data["format_version"])
