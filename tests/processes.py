@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -41,3 +42,22 @@ def stop_with_sigterm(command: list[str], after_lines: int, seconds: float) -> t
     finally:
         process.kill()
     return process.returncode, errors
+
+
+def stop_once_logged(command: list[str], log: Path, text: str, settle: float = 0.0) -> tuple[int, str, bool]:
+    """Run `command` with its stderr in `log`; once `text` appears there (60 s at most) and `settle`
+    seconds more have passed, send it SIGTERM. Its exit code, its stdout, and whether it was still
+    running when stopped. The process never outlives the test."""
+    with open(log, "w") as stderr:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and text not in log.read_text():
+            time.sleep(0.2)
+        time.sleep(settle)
+        running = process.poll() is None
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    return process.returncode, output, running

@@ -7,7 +7,6 @@ import io
 import json
 import logging
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import cv2
 import pytest
-from processes import long_video, stop_with_sigterm
+from processes import long_video, stop_once_logged, stop_with_sigterm
 
 from edge_runtime.core.bundled import ATT_FACES_MODEL, DEFAULT_MODEL, packaged_model
 from edge_runtime.faces.regions import RegionFinder
@@ -122,24 +121,12 @@ def test_a_camera_that_does_not_open_among_several_is_retried_while_the_file_run
     """A network camera that refuses the connection is retried with backoff; the file beside it runs
     to its end, and the run goes on waiting for the camera until SIGTERM."""
     errors = tmp_path / "stderr.txt"
-    with open(errors, "w") as stderr:
-        process = subprocess.Popen(
-            [str(SCRIPTS / "edge-recognize"), "--headless", "--json", "--provider", "cpu", "-g", str(scene / "g.npz"),
-             "-i", str(scene / "short.mp4"), "-i", "rtsp://ann:secret@127.0.0.1:9/door"],
-            stdout=subprocess.PIPE, stderr=stderr, text=True,
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and "stream short ended" not in errors.read_text():
-            time.sleep(0.2)
-        time.sleep(1.0)  # a few more reconnection attempts
-        assert process.poll() is None, "the run ended although the camera is live"
-        process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
-    finally:
-        process.kill()
+    command = [str(SCRIPTS / "edge-recognize"), "--headless", "--json", "--provider", "cpu", "-g", str(scene / "g.npz"),
+               "-i", str(scene / "short.mp4"), "-i", "rtsp://ann:secret@127.0.0.1:9/door"]  # fmt: skip
+    code, output, running = stop_once_logged(command, errors, "stream short ended", settle=1.0)  # a few more tries
+    assert running, "the run ended although the camera is live"
     log = errors.read_text()
-    assert process.returncode == 0, log
+    assert code == 0, log
     assert "cannot open stream rtsp://ann:***@127.0.0.1:9/door; retrying in 0.5 s" in log and "secret" not in log
     assert "stream short ended after 6 frames" in log and "127.0.0.1-door: 0 frames" in log
     assert {line["stream"] for line in _lines(output)} == {"short"}

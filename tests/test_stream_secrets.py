@@ -3,13 +3,12 @@
 host and path; in an `--inputs` file a `#` inside a URI is part of it, not a comment. The real
 parsing functions and real `edge-recognize` runs against an unreachable camera."""
 
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from processes import stop_once_logged
 
 from edge_runtime.core.bundled import ATT_FACES_MODEL, packaged_model
 from edge_runtime.identity.enrollment import enroll_images, new_gallery
@@ -85,22 +84,11 @@ def test_an_unreachable_camera_listed_with_a_hash_in_its_password_is_named_and_m
     listed = tmp_path / "streams.txt"
     listed.write_text(f"{faces_root / 's1'} photos\n{_camera('#', '127.0.0.1:9')} front # the front door\n")
     errors = tmp_path / "stderr.txt"
-    with open(errors, "w") as stderr:
-        process = subprocess.Popen(
-            [str(SCRIPTS / "edge-recognize"), *MODEL, "-g", str(gallery), "--headless", "--json", "--inputs",
-             str(listed)],
-            stdout=subprocess.PIPE, stderr=stderr, text=True,
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and "retrying in 1.0 s" not in errors.read_text():
-            time.sleep(0.2)
-        process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
-    finally:
-        process.kill()
+    command = [str(SCRIPTS / "edge-recognize"), *MODEL, "-g", str(gallery), "--headless", "--json", "--inputs",
+               str(listed)]  # fmt: skip
+    code, output, _ = stop_once_logged(command, errors, "retrying in 1.0 s")
     log = errors.read_text()
-    assert process.returncode == 0, log
+    assert code == 0, log
     _shows_no_secret(output + log)
     assert "cannot open stream rtsp://admin:***@127.0.0.1:9/live; retrying in 1.0 s" in log
     assert "front: 0 frames" in log
