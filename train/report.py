@@ -12,9 +12,9 @@ from torch import nn
 from edge_runtime.core.atomic import atomic_write_bytes
 from edge_runtime.io.charts import draw_roc
 from train.config import TrainConfig
-from train.evaluation import embed_images, evaluate_embeddings
+from train.evaluation import embed_images
 from train.run_data import RunData
-from train.validation import evaluate_validation
+from train.validation import evaluate_set, evaluate_validation
 
 log = logging.getLogger(__name__)
 
@@ -60,15 +60,8 @@ def final_report(
     }
     if data.test_set is not None:
         test_embeddings = embed_images(model, data.test_set.images, data.spec, device)
-        test_metrics, test_roc = evaluate_embeddings(
-            test_embeddings,
-            data.test_set,
-            way=config.way,
-            shot=config.shot,
-            episodes=config.episodes,
-            same_group=config.same_group,
-            threshold=threshold,
-        )
+        test_metrics, test_roc = evaluate_set(test_embeddings, data.test_set, config, way=config.way,
+                                              episodes=config.episodes, threshold=threshold)  # fmt: skip
         report["test"] = test_metrics
         curves[f"test ({len(data.test_set.class_names)} unseen classes)"] = (test_roc.far, test_roc.tar)
     draw_roc(curves, out_dir / ROC_IMAGE, title=f"ROC of {arch_name} on {data.root.name}")
