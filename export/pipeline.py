@@ -22,7 +22,7 @@ from edge_runtime.identity.openset import (
     verification_metrics,
     verification_pairs,
 )
-from edge_runtime.imaging.preprocessing import IMAGE_SUFFIXES, InputSpec, fit_image, read_image
+from edge_runtime.imaging.preprocessing import InputSpec, fit_image, is_image_file, read_image
 from edge_runtime.inference.embedder import Embedder
 from edge_runtime.inference.int8_variants import TENSORRT_SUFFIX, model_stem
 from edge_runtime.inference.model_info import ModelInfo
@@ -275,7 +275,7 @@ def _calibration_images(payload: dict, options: ExportOptions, spec: InputSpec) 
         folder = Path(options.calib_dir)
         if not folder.is_dir():
             raise CalibrationError(f"calibration folder {folder} does not exist")
-        paths = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        paths = sorted(p for p in folder.rglob("*") if is_image_file(p))
     else:
         root = _dataset_root(payload, options.data_root)
         train = set(payload["split"]["train"])

@@ -4,6 +4,7 @@ other encodings and single files, on real images and real gallery files."""
 import os
 import shutil
 
+import cv2
 import pytest
 from click.testing import CliRunner
 
@@ -85,3 +86,54 @@ def test_a_folder_named_in_another_encoding_is_skipped_and_the_others_enrolled(t
     assert result.exit_code == 0, result.output
     assert "Jos\\xe9" in caplog.text and "not valid UTF-8" in caplog.text
     assert Gallery.load(g).names == ["s1", "Дмитрий"]
+
+
+@pytest.fixture
+def lfw_people(faces_root):
+    """The bundled LFW demo's people: folders of real JPEG photos."""
+    return sorted(p for p in (faces_root.parent / "lfw" / "enrolled").iterdir() if p.is_dir())
+
+
+def test_jfif_jpe_and_photos_without_a_suffix_are_enrolled(tmp_path, people, faces_root, lfw_people):
+    """Phones and browsers save JPEGs as .jfif or .jpe, downloads lose their suffix: each is a photo."""
+    ann, bob, cid, dan = lfw_people[:4]
+    copies = {"ann/1.jfif": ann, "bob/1.jpe": bob, "cid/photo": cid, "dan/photo.jpg_large": dan}
+    for target, person in copies.items():
+        (people / target).parent.mkdir()
+        shutil.copy(sorted(person.iterdir())[0], people / target)
+    (people / "eve").mkdir()
+    shutil.copy(faces_root / "s9" / "1.png", people / "eve" / "scan")  # a PNG without its suffix
+    g = tmp_path / "g.npz"
+    result = _gallery("enroll", *MODEL, "-g", g, people)
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().endswith(f"8 identities in {g}")
+    assert Gallery.load(g).counts() == {"s1": 2, "s2": 2, "s3": 2, "ann": 1, "bob": 1, "cid": 1, "dan": 1, "eve": 1}
+
+
+def test_a_person_folder_without_images_is_named_with_what_it_holds(tmp_path, people, caplog):
+    """Only a subfolder, a video, a text file, nothing: each person is named in one warning, not left out unsaid."""
+    (people / "ann" / "2019").mkdir(parents=True)
+    shutil.copy(people / "s1" / "1.png", people / "ann" / "2019" / "1.png")
+    (people / "bob").mkdir()
+    video = cv2.VideoWriter(str(people / "bob" / "clip.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 5, (92, 112))
+    for _ in range(5):
+        video.write(cv2.imread(str(people / "s1" / "1.png")))
+    video.release()
+    (people / "cid").mkdir()
+    (people / "cid" / "notes.txt").write_text("BMW of cid, photos to follow\n")  # "BM" begins BMP files too
+    (people / "dan").mkdir()
+    (people / ".git").mkdir()  # hidden: nobody's folder, passed over without a word
+    (people / "readme.txt").write_text("one folder a person\n")
+    g = tmp_path / "g.npz"
+    result = _gallery("enroll", *MODEL, "-g", g, people)
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().endswith(f"3 identities in {g}")
+    assert Gallery.load(g).counts() == {"s1": 2, "s2": 2, "s3": 2}
+    not_enrolled = [m for m in caplog.messages if m.endswith("not enrolled")]
+    assert not_enrolled == [
+        "ann: no image files (holds 1 folder; move the photos in its subfolders into ann/ itself), not enrolled",
+        "bob: no image files (holds 1 video), not enrolled",
+        "cid: no image files (holds 1 other file), not enrolled",
+        "dan: no image files (an empty folder), not enrolled",
+        "readme.txt: not an image file, not enrolled",
+    ]

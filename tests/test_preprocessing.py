@@ -1,9 +1,12 @@
+import shutil
+
 import cv2
 import numpy as np
 import pytest
 
 from edge_runtime.core.errors import ImageReadError
-from edge_runtime.imaging.preprocessing import InputSpec, fit_image, read_image, to_input_tensor
+from edge_runtime.imaging.image_folders import scan_dataset
+from edge_runtime.imaging.preprocessing import InputSpec, fit_image, image_files, read_image, to_input_tensor
 
 
 def test_read_image_decodes_pgm_and_png_alike(tmp_path, faces_root):
@@ -55,3 +58,22 @@ def test_ink_mode_crops_to_the_strokes_keeps_the_aspect_and_pads_with_paper():
     assert ink_rows.min() >= 8 and ink_rows.max() <= 24  # aspect kept: about 13 rows, centred
     assert fitted[0, 0] == 240 and fitted[-1, -1] == 240  # padding is the paper's colour
     assert InputSpec.from_dict(spec.to_dict()).resize == "ink"
+
+
+def test_an_image_is_known_by_its_suffix_or_its_first_bytes_in_every_stage(tmp_path, faces_root):
+    """.jfif, .jpe and photos without a suffix are images for enrolment, photo inputs, training and
+    calibration alike (one is_image_file); text, video and other files are not, whatever they begin with."""
+    photo = cv2.imread(str(faces_root / "s1" / "1.png"))
+    for name, suffix in (("a.jfif", ".jpg"), ("b.jpe", ".jpg"), ("c", ".jpg"), ("d", ".png"), ("e", ".bmp"),
+                         ("f.jpg_large", ".webp")):  # fmt: skip
+        (tmp_path / "s1").mkdir(exist_ok=True)
+        (tmp_path / "s1" / name).write_bytes(cv2.imencode(suffix, photo)[1].tobytes())
+    (tmp_path / "s1" / "notes").write_text("BMW of s1\n")  # BMP files begin with "BM"
+    (tmp_path / "s1" / "clip.avi").write_bytes(b"RIFF\x00\x10\x00\x00AVI LIST" + bytes(64))  # RIFF, not WebP
+    (tmp_path / "s1" / "empty").write_bytes(b"")
+    (tmp_path / "s2").mkdir()
+    shutil.copy(faces_root / "s2" / "1.png", tmp_path / "s2" / "1.png")
+    images = image_files(tmp_path / "s1")
+    assert [p.name for p in images] == ["a.jfif", "b.jpe", "c", "d", "e", "f.jpg_large"]
+    assert all(read_image(p).shape == (112, 92, 3) for p in images)
+    assert [r.path for r in scan_dataset(tmp_path) if r.label == "s1"] == images  # training, --val, calibration

@@ -2,7 +2,9 @@
 
 Enrolling a photo that is already in the gallery (the same bytes, wherever the file now lies) is a
 no-op under the same name and is refused under another; a folder whose name is not a valid
-identity name (see `names`) is skipped with a warning, and the others are enrolled.
+identity name (see `names`) is skipped with a warning, and the others are enrolled. A person's folder
+that yields no image (only subfolders, videos or other files; none usable) is named in a warning too:
+nobody goes missing from an enrolment unsaid.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from edge_runtime.imaging.preprocessing import image_files, is_image_file, read_
 from edge_runtime.inference.embedder import Embedder
 
 log = logging.getLogger(__name__)
+# a person's folder that holds only these is named as holding videos: frames are not enrolled from them
+VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".3gp", ".mts", ".m2ts", ".wmv", ".mpg", ".mpeg")
 RIVAL_SHARE = 0.5  # another face at least this share of the largest one's area makes a photo ambiguous
 
 
@@ -37,6 +41,8 @@ def identity_images(folder: str | Path) -> dict[str, list[Path]]:
     for entry in sorted(folder.iterdir()):
         images = image_files(entry) if entry.is_dir() else [entry] if is_image_file(entry) else []
         if not images:
+            if not entry.name.startswith("."):  # .git, .DS_Store: nobody's photos
+                log.warning("%s: %s, not enrolled", printable(entry.name), _why_no_images(entry))
             continue
         try:
             name = check_name(entry.name if entry.is_dir() else entry.stem)
@@ -49,6 +55,25 @@ def identity_images(folder: str | Path) -> dict[str, list[Path]]:
         refused_note = f"; {refused} skipped for their names" if refused else ""
         raise GalleryError(f"no images to enroll in {folder} (expected {folder}/<name>/<image>{refused_note})")
     return found
+
+
+def _why_no_images(entry: Path) -> str:
+    """Why a person's folder (or a file beside them) yields no image, with what it holds instead."""
+    if not entry.is_dir():
+        return "not an image file"
+    held = {"folder": 0, "video": 0, "other file": 0}
+    in_subfolders = False
+    for item in entry.iterdir():
+        if item.is_dir():
+            held["folder"] += 1
+            in_subfolders = in_subfolders or bool(image_files(item))
+        else:
+            held["video" if item.suffix.lower() in VIDEO_SUFFIXES else "other file"] += 1
+    if not any(held.values()):
+        return "no image files (an empty folder)"
+    holds = ", ".join(f"{count} {kind}{'' if count == 1 else 's'}" for kind, count in held.items() if count)
+    move = f"; move the photos in its subfolders into {printable(entry.name)}/ itself" if in_subfolders else ""
+    return f"no image files (holds {holds}{move})"
 
 
 def file_digest(path: Path) -> str:

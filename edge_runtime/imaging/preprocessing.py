@@ -15,7 +15,12 @@ import numpy as np
 
 from edge_runtime.core.errors import ImageReadError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pgm", ".bmp", ".ppm", ".tif", ".tiff", ".webp", ".avif", ".heic", ".heif")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".pgm", ".bmp", ".ppm", ".tif", ".tiff", ".webp", ".avif",
+                  ".heic", ".heif")  # fmt: skip
+# how the formats phones and cameras save most often begin: a file without one of IMAGE_SUFFIXES (no
+# suffix, or one of its own) that begins so is an image too (a download saved as "photo", "x.jpg_large")
+_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")  # JPEG (and JFIF), PNG; BMP and WebP in _has_image_signature
+_BMP_HEADER_SIZES = (12, 40, 52, 56, 64, 108, 124)  # the DIB header sizes BMP files use
 # photos this OpenCV cannot decode, listed so that each is skipped with the reason instead of passed over unseen
 _HEIC = ("OpenCV reads no HEIC, an iPhone's default format: export it as JPEG "
          "(or set the iPhone's Settings > Camera > Formats to Most Compatible)")  # fmt: skip
@@ -103,8 +108,32 @@ class InputSpec:
 
 
 def is_image_file(path: Path) -> bool:
-    """Whether `path` is a file with an image suffix."""
-    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+    """Whether `path` is an image file: one with an image suffix, or another file (no suffix, an unknown
+    one) whose first bytes are a JPEG, PNG, BMP or WebP signature. The one test every stage uses
+    (enrolment, photo inputs, training and validation folders, calibration)."""
+    if not path.is_file():
+        return False
+    return path.suffix.lower() in IMAGE_SUFFIXES or _has_image_signature(path)
+
+
+def _has_image_signature(path: Path) -> bool:
+    """Whether the file begins as a JPEG, PNG, BMP or WebP does (its first 18 bytes, nothing decoded)."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(18)
+    except OSError:
+        return False
+    if head.startswith(_SIGNATURES):
+        return True
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return True
+    # "BM" alone starts many a text file: a BMP's reserved bytes are zero and its DIB header has a known size
+    return (
+        len(head) == 18
+        and head[:2] == b"BM"
+        and head[6:10] == bytes(4)
+        and int.from_bytes(head[14:18], "little") in _BMP_HEADER_SIZES
+    )
 
 
 def image_files(folder: Path) -> list[Path]:
