@@ -37,7 +37,13 @@ from edge_runtime.inference.embedder import Embedder, warm_up
 from edge_runtime.inference.providers import CUDNN_SEARCH, PROVIDER_NAMES, ProviderSettings
 from edge_runtime.io.outputs import JsonLinesSink, VideoFileSink, display_available
 from edge_runtime.loop.pipeline import BATCH_WAIT, RecognitionLoop
-from edge_runtime.loop.streams import open_streams, plan_streams, read_stream_list, stream_output
+from edge_runtime.loop.streams import (
+    open_streams,
+    plan_streams,
+    read_stream_list,
+    refuse_overwriting_inputs,
+    stream_outputs,
+)
 
 log = logging.getLogger("edge_runtime")
 
@@ -236,13 +242,17 @@ def recognize(gallery, enroll, uris, stream_list, camera, threshold, smooth, min
               headless, json_lines, max_frames, input_width, input_height, input_rate, build_engine, index,
               **options):  # fmt: skip
     """Recognise enrolled identities in cameras, streams, videos or folders (one or several), or say unknown."""
+    specs = plan_streams([*uris, *([str(camera)] if camera is not None else [])],
+                         read_stream_list(stream_list) if stream_list else [])  # fmt: skip
+    several = len(specs) > 1
+    videos = stream_outputs(output, [s.name for s in specs]) if output and several and not mosaic else {}
+    if output:  # before anything is opened or written
+        refuse_overwriting_inputs(list(videos.values()) or [Path(output)], specs)
     embedder = _embedder(options)
     finder = _regions(embedder, options)
     if build_engine:
         warm_up(embedder)
         return
-    specs = plan_streams([*uris, *([str(camera)] if camera is not None else [])],
-                         read_stream_list(stream_list) if stream_list else [])  # fmt: skip
     if not specs:
         raise click.UsageError("give --input, --inputs or --camera")
     with changing(gallery) if gallery and enroll else contextlib.nullcontext():
@@ -260,7 +270,6 @@ def recognize(gallery, enroll, uris, stream_list, camera, threshold, smooth, min
         raise GalleryError("the gallery is empty; enroll identities (--enroll, edge-gallery enroll) first")
     recognizer = Recognizer(embedder, known, finder, threshold)
     streams = open_streams(specs, input_width, input_height, input_rate)
-    several = len(specs) > 1
     for stream in streams:
         log.info("input%s: %s", f" {stream.name}" if several else "", stream.source.description)
     log.info("%d identities; threshold %.4f", len(known), recognizer.threshold)
@@ -292,8 +301,7 @@ def recognize(gallery, enroll, uris, stream_list, camera, threshold, smooth, min
             photos = stream.source.separate_images
             stream.tracker = SeparateImages() if photos else IouTracker(smooth=smooth, min_votes=min_votes)
             if output and not (mosaic and several):
-                stream.video = VideoFileSink(stream_output(output, stream.name) if several else output,
-                                             stream.source.rate)  # fmt: skip
+                stream.video = VideoFileSink(videos.get(stream.name, output), stream.source.rate)
         if output and mosaic and several:
             grid = VideoFileSink(output, max(s.source.rate for s in streams))
         loop = RecognitionLoop(streams, recognizer, video=grid, events=JsonLinesSink() if json_lines else None,
@@ -308,8 +316,10 @@ def recognize(gallery, enroll, uris, stream_list, camera, threshold, smooth, min
         if grid is not None:
             grid.close()
     _log_summary(summary, several)
-    for video in [grid] if grid else [s.video for s in streams if s.video]:
-        log.info("annotated video: %s", video.path if video.size else f"none for {video.path} (no frame was written)")
+    for name, video in [("", grid)] if grid else [(s.name, s.video) for s in streams if s.video]:
+        of = f" (stream {name})" if videos else ""
+        log.info("annotated video: %s", f"{video.path}{of}" if video.size else
+                 f"none for {video.path}{of} (no frame was written)")  # fmt: skip
 
 
 def _log_summary(summary, several: bool) -> None:

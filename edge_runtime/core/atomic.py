@@ -37,10 +37,17 @@ def _running(pid: int) -> bool:
     return True
 
 
-def remove_stale_temporaries(path: str | Path) -> list[Path]:
+def temporary_name(path: Path, token: str, keep_suffix: bool = False) -> str:
+    """The name of a temporary of `path` for `token` (PID.RANDOM): `.NAME.TOKEN.tmp`, or with
+    `keep_suffix` `.STEM.TOKEN.partial.SUFFIX` (for writers that pick a format by the suffix, as OpenCV's)."""
+    return f".{path.stem}.{token}.partial{path.suffix}" if keep_suffix else f".{path.name}.{token}.tmp"
+
+
+def remove_stale_temporaries(path: str | Path, keep_suffix: bool = False) -> list[Path]:
     """Delete the temporaries of `path` that processes no longer running left behind; returns them."""
     path = Path(path)
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.\w+\.tmp")
+    before, after = temporary_name(path, "\0", keep_suffix).split("\0")  # no file name holds a NUL
+    pattern = re.compile(re.escape(before) + r"(\d+)\.\w+" + re.escape(after))
     removed = []
     if not path.parent.is_dir():
         return removed
@@ -49,19 +56,20 @@ def remove_stale_temporaries(path: str | Path) -> list[Path]:
         if match and not _running(int(match.group(1))):
             entry.unlink(missing_ok=True)
             removed.append(entry)
-            log.info("removed %s, left by an interrupted save", entry)
+            log.info("removed %s, left by an interrupted run", entry)
     return removed
 
 
-def _create_temporary(path: Path) -> tuple[Path, int]:
-    """A new, empty temporary beside `path` and the mode `open(path, "w")` would give a new file.
+def create_temporary(path: Path, keep_suffix: bool = False) -> tuple[Path, int]:
+    """A new, empty temporary beside `path`, this process's own, and the mode `open(path, "w")` would
+    give a new file.
 
     It is created with mode 0o666, which the kernel reduces by the umask (or by the folder's
     default ACL) as it does for any new file; reading the umask with os.umask would set it for a
     moment, under every thread of the process.
     """
     while True:
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        temporary = path.with_name(temporary_name(path, f"{os.getpid()}.{secrets.token_hex(4)}", keep_suffix))
         try:
             handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:
@@ -104,7 +112,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path)
-    temporary, mode = _create_temporary(path)
+    temporary, mode = create_temporary(path)
     try:
         yield temporary
         with open(temporary, "rb+") as written:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -10,11 +11,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge_runtime.core.atomic import create_temporary, remove_stale_temporaries
 from edge_runtime.core.errors import SiameseEdgeError
 from edge_runtime.faces.face_quality import SKIP_REASONS
 from edge_runtime.identity.labels import draw_text, text_size
 from edge_runtime.identity.names import UNKNOWN, printable
 from edge_runtime.identity.tracker import PENDING, SKIPPED, TrackedRecognition
+
+log = logging.getLogger(__name__)
 
 KNOWN_COLOR, UNKNOWN_COLOR, SKIPPED_COLOR = (60, 200, 60), (40, 40, 230), (150, 150, 150)
 PENDING_COLOR = (0, 170, 255)  # amber (BGR): a face whose name is not confirmed yet
@@ -65,7 +69,7 @@ def letterbox(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 class VideoFileSink:
-    """An MP4 (or AVI) file, written under a temporary name and renamed once finalised.
+    """An MP4 (or AVI) file, written under a temporary name of its own and renamed once finalised.
 
     The place is checked when the sink is made, so an unwritable path fails before any work. The
     first frame fixes the video's size; frames of another size (photos) are letterboxed to it.
@@ -73,13 +77,13 @@ class VideoFileSink:
 
     def __init__(self, path: str | Path, rate: float) -> None:
         self.path = Path(path)
-        self.temporary = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
         self.rate = rate if rate and rate > 0 else 25.0
         self.writer: cv2.VideoWriter | None = None
         self.size: tuple[int, int] | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.temporary.touch()
+            remove_stale_temporaries(self.path, keep_suffix=True)  # left by runs killed outright (kill -9)
+            self.temporary = create_temporary(self.path, keep_suffix=True)[0]  # two runs: each its own
         except OSError as error:
             raise OutputError(f"cannot write video {self.path}: {error.strerror or error}") from None
 

@@ -27,10 +27,11 @@ from pathlib import Path
 
 from edge_runtime.faces.regions import RegionFinder
 from edge_runtime.identity.tracker import IouTracker, SeparateImages
-from edge_runtime.io.outputs import VideoFileSink
+from edge_runtime.io.outputs import OutputError, VideoFileSink
 from edge_runtime.io.sources import (
     SourceError,
     hide_password,
+    is_image_file,
     names_photos,
     open_source,
     open_sources,
@@ -199,3 +200,45 @@ def stream_output(path: str | Path, name: str) -> Path:
     path = Path(path)
     safe = re.sub(r"[^\w.-]+", "_", name).strip("._") or "stream"
     return path.with_name(f"{path.stem}.{safe}{path.suffix}")
+
+
+def stream_outputs(path: str | Path, names: list[str]) -> dict[str, Path]:
+    """Every stream's video (see `stream_output`), no two the same file: names that make one file name
+    (`a/b` and `a_b`, or `Door` and `door` on a file system blind to case) get `-2`, `-3`."""
+    outputs: dict[str, Path] = {}
+    taken: set[str] = set()
+    for name in names:
+        wanted = stream_output(path, name)
+        chosen, number = wanted, 2
+        while chosen.name.casefold() in taken:
+            chosen = wanted.with_name(f"{wanted.stem}-{number}{wanted.suffix}")
+            number += 1
+        taken.add(chosen.name.casefold())
+        outputs[name] = chosen
+        if chosen != wanted:
+            log.info("stream %s: video %s (%s is another stream's)", name, chosen, wanted.name)
+    return outputs
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    if first.resolve() == second.resolve():
+        return True
+    try:
+        return first.exists() and second.exists() and first.samefile(second)
+    except OSError:
+        return False
+
+
+def refuse_overwriting_inputs(outputs: list[Path], specs: list[StreamSpec]) -> None:
+    """An OutputError when an output video is the same file as an input (a symlink to it, `./x.mp4` for
+    `x.mp4`, a hard link), or an image in an input folder: writing it would destroy what is read."""
+    for output in outputs:
+        for spec in specs:
+            for uri in spec.uris:
+                if uri_kind(uri) != "path":
+                    continue
+                source = Path(uri)
+                inside = source.is_dir() and output.resolve().is_relative_to(source.resolve())
+                if _same_file(output, source) or (inside and output.is_file() and is_image_file(output)):
+                    raise OutputError(f"--output {output} is the input {uri}: writing it would destroy the "
+                                      "input; give another file")  # fmt: skip
