@@ -30,14 +30,16 @@ def read_lines(stream, count: int, seconds: float) -> list[str]:
     return lines
 
 
-def stop_with_sigterm(command: list[str], after_lines: int, seconds: float) -> tuple[int, str]:
-    """Run `command`, send it SIGTERM once it has printed `after_lines` lines (within `seconds`, else
-    the test fails); its exit code and stderr. The process never outlives the test."""
+def stop_with_sigterm(command: list[str], after_lines: int, seconds: float,
+                      signal_number: int = signal.SIGTERM) -> tuple[int, str]:  # fmt: skip
+    """Run `command`, send it SIGTERM (or `signal_number`: SIGHUP) once it has printed `after_lines`
+    lines (within `seconds`, else the test fails); its exit code and stderr. The process never
+    outlives the test."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         got = len(read_lines(process.stdout, after_lines, seconds))
         assert got == after_lines, f"{got} lines, not {after_lines}, within {seconds} s"
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(signal_number)
         _, errors = process.communicate(timeout=30)
     finally:
         process.kill()

@@ -201,7 +201,7 @@ def test_sigterm_finishes_every_output_video(tmp_path, faces_root, mosaic):
          *(a for name in ("a", "b", "c") for a in ("-i", str(tmp_path / f"{name}.mp4")))], 30, 90,
     )  # fmt: skip
     assert returncode == 0, errors
-    assert "stopped (Ctrl-C or SIGTERM)" in errors
+    assert "stopped (Ctrl-C, SIGTERM or SIGHUP)" in errors
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert written == (["out.mp4"] if mosaic else ["out.a.mp4", "out.b.mp4", "out.c.mp4"])  # no .partial left
     for name in written:
