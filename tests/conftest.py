@@ -1,4 +1,5 @@
-"""Shared fixtures: the bundled demo data (real images) and small copies of it to damage.
+"""Shared fixtures: the bundled demo data (real images), small copies of it to damage, and small
+real file systems (tmpfs) to fill.
 
 Training and export are imported inside their fixtures: the runtime's tests also run where only
 the runtime is installed (no torch, numpy 1.26, as on a Jetson).
@@ -6,7 +7,10 @@ the runtime is installed (no torch, numpy 1.26, as on a Jetson).
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -94,3 +98,27 @@ def straight_and_resumed(tmp_path: Path, monkeypatch):
         return load_checkpoint(tmp_path / "straight" / "last.pt"), load_checkpoint(last)
 
     return run
+
+
+def _mount_tmpfs(folder: Path, options: str) -> None:
+    folder.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs (needs root or CAP_SYS_ADMIN): {done.stderr.strip() or done.returncode}")
+
+
+@pytest.fixture
+def mounted(tmp_path):
+    """A function that mounts a small tmpfs on a new folder under tmp_path; all are unmounted after the test."""
+    folders = []
+
+    def mount(options: str) -> Path:
+        folder = tmp_path / f"mnt-{uuid.uuid4().hex[:8]}"
+        _mount_tmpfs(folder, options)
+        folders.append(folder)
+        return folder
+
+    yield mount
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=False)

@@ -1,4 +1,8 @@
 import glob
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -44,3 +48,17 @@ def test_every_problem_has_a_fix_and_every_finding_a_topic():
     assert "CPUExecutionProvider" in available
     assert all(f.topic and f.found for f in findings)
     assert all(f.fix for f in findings if f.found.startswith(("no ", "no:", "does not", "CPU only")))
+
+
+def test_doctor_says_a_display_with_no_x_server_does_not_work(tmp_path):
+    """DISPLAY=:99, nothing listening there: not "ok GUI" alone, but the display is named with the fix."""
+    done = subprocess.run([str(Path(sys.executable).parent / "edge-doctor")], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path, env={**os.environ, "DISPLAY": ":99"})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    if any(line.startswith("ok GUI") and "none: use --headless" in line for line in lines):
+        return  # an OpenCV without a GUI: no window to try (said by the GUI line)
+    display = [i for i, line in enumerate(lines) if line.startswith("!! display")]
+    assert display, done.stdout
+    assert "no window can be opened on DISPLAY=:99" in lines[display[0]]
+    assert "--headless" in lines[display[0] + 1], done.stdout

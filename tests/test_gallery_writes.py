@@ -6,7 +6,6 @@ import contextlib
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -58,30 +57,6 @@ def test_a_live_enrolment_keeps_what_others_enrolled_since_the_run_began(tmp_pat
     enroll_images(running, embedder, "c", [faces_root / "s3" / "1.png"])  # in the run's memory
     add_to_saved(gallery, embedder, "c", running.embeddings[running.owners == running.names.index("c")], ["live"])
     assert Gallery.load(gallery).names == ["a", "b", "c"]
-
-
-def _mount_tmpfs(folder: Path, options: str) -> None:
-    folder.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs (needs root or CAP_SYS_ADMIN): {done.stderr.strip() or done.returncode}")
-
-
-@pytest.fixture
-def mounted(tmp_path):
-    """A function that mounts a small tmpfs on a new folder under tmp_path; all are unmounted after the test."""
-    folders = []
-
-    def mount(options: str) -> Path:
-        folder = tmp_path / f"mnt-{uuid.uuid4().hex[:8]}"
-        _mount_tmpfs(folder, options)
-        folders.append(folder)
-        return folder
-
-    yield mount
-    for folder in folders:
-        with contextlib.suppress(OSError):
-            subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=False)
 
 
 def _one_clean_line(done: subprocess.CompletedProcess, gallery: Path, reason: str) -> None:

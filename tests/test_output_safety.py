@@ -1,16 +1,20 @@
 """An output video never destroys footage, with the real command in real processes: an `--output`
 that is an input is refused before anything is written, two runs writing one `--output` each finish
-with the whole video, and two streams whose names make one file name each keep their video."""
+with the whole video, two streams whose names make one file name each keep their video, SIGHUP
+finalises the video as SIGTERM does, a full disk is a failure (the earlier file kept), and a DISPLAY
+with no X server behind it is refused before anything is written."""
 
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import cv2
 import pytest
-from processes import long_video
+from processes import long_video, stop_with_sigterm
 
 from edge_runtime.core.bundled import ATT_FACES_MODEL, packaged_model
 from edge_runtime.loop.streams import stream_outputs
@@ -117,3 +121,50 @@ def test_per_stream_outputs_are_unique_whatever_the_case():
     outputs = stream_outputs("runs/out.mp4", ["Door", "door", "a/b", "a_b", "a_b-2"])
     assert [p.name for p in outputs.values()] == ["out.Door.mp4", "out.door-2.mp4", "out.a_b.mp4", "out.a_b-2.mp4",
                                                   "out.a_b-2-2.mp4"]  # fmt: skip
+
+
+def test_sighup_finalises_the_video_and_prints_the_summary(tmp_path, gallery, faces_root):
+    """An SSH session dropped or a terminal closed (SIGHUP) finishes the run as SIGTERM does."""
+    long_video(tmp_path / "in.mp4", faces_root)
+    returncode, errors = stop_with_sigterm(
+        [str(SCRIPTS / "edge-recognize"), "-m", MODEL, "-g", str(gallery), "--headless", "--provider", "cpu",
+         "--json", "-i", str(tmp_path / "in.mp4"), "-o", str(tmp_path / "out.mp4")], 20, 60, signal.SIGHUP,
+    )  # fmt: skip
+    assert returncode == 0 and "Traceback" not in errors, errors
+    assert "stopped (Ctrl-C, SIGTERM or SIGHUP) after" in errors and "FPS" in errors
+    assert f"annotated video: {tmp_path / 'out.mp4'}" in errors
+    assert 0 < _frames(tmp_path / "out.mp4") < 3000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "out.mp4"]  # no .partial left
+
+
+def test_a_full_disk_is_a_failure_and_the_earlier_video_is_kept(mounted, gallery, faces_root, tmp_path):
+    folder = mounted("size=256k,mode=0755")
+    long_video(tmp_path / "in.mp4", faces_root, frames=600)
+    long_video(folder / "full.mp4", faces_root, frames=5)  # an earlier run's video, which must survive
+    before = (folder / "full.mp4").read_bytes()
+    done = _recognize(gallery, "-i", tmp_path / "in.mp4", "-o", folder / "full.mp4")
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "annotated video:" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"edge-recognize: error: cannot write video {folder / 'full.mp4'}: {os.strerror(28)} (the written video "
+        "is unreadable); it is left as it was"
+    )
+    assert (folder / "full.mp4").read_bytes() == before
+    assert [p.name for p in folder.iterdir()] == ["full.mp4"]  # the broken temporary removed
+
+
+def test_a_display_with_no_x_server_is_refused_in_one_line(tmp_path, gallery, faces_root):
+    """DISPLAY=:99 with nothing listening (a dropped ssh -X, a container): Qt would abort the run."""
+    with socket.socket(socket.AF_UNIX) as probe:
+        assert probe.connect_ex("/tmp/.X11-unix/X99") != 0, "an X server listens on :99"
+    long_video(tmp_path / "in.mp4", faces_root, frames=10)
+    command = [str(SCRIPTS / "edge-recognize"), "-m", MODEL, "-g", str(gallery), "--provider", "cpu",
+               "-i", "in.mp4", "-o", "out.mp4"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          env={**os.environ, "DISPLAY": ":99"})  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "edge-recognize: error: no window can be opened on DISPLAY=:99 (no X server answers there); use "
+        "--headless (no window), or fix the display (edge-doctor)"
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]  # no video, no partial one

@@ -35,7 +35,7 @@ from edge_runtime.identity.verification import verify as verify_regions
 from edge_runtime.imaging.preprocessing import read_image
 from edge_runtime.inference.embedder import Embedder, warm_up
 from edge_runtime.inference.providers import CUDNN_SEARCH, PROVIDER_NAMES, ProviderSettings
-from edge_runtime.io.outputs import JsonLinesSink, VideoFileSink, display_available
+from edge_runtime.io.outputs import JsonLinesSink, OutputError, VideoFileSink, display_available, display_problem
 from edge_runtime.loop.pipeline import BATCH_WAIT, RecognitionLoop
 from edge_runtime.loop.streams import (
     open_streams,
@@ -248,6 +248,9 @@ def recognize(gallery, enroll, uris, stream_list, camera, threshold, smooth, min
     videos = stream_outputs(output, [s.name for s in specs]) if output and several and not mosaic else {}
     if output:  # before anything is opened or written
         refuse_overwriting_inputs(list(videos.values()) or [Path(output)], specs)
+    show = not headless and not build_engine and display_available()
+    if show and (problem := display_problem()):  # Qt would abort the run at its first frame
+        raise OutputError(f"{problem}; use --headless (no window), or fix the display (edge-doctor)")
     embedder = _embedder(options)
     finder = _regions(embedder, options)
     if build_engine:
@@ -265,7 +268,6 @@ def recognize(gallery, enroll, uris, stream_list, camera, threshold, smooth, min
             log.info("enrolled %d identities from %s", len(counts), enroll)
             if gallery:
                 known.save(gallery)
-    show = not headless and display_available()
     if len(known) == 0 and not show:
         raise GalleryError("the gallery is empty; enroll identities (--enroll, edge-gallery enroll) first")
     recognizer = Recognizer(embedder, known, finder, threshold)
@@ -311,10 +313,10 @@ def recognize(gallery, enroll, uris, stream_list, camera, threshold, smooth, min
     finally:
         for stream in streams:
             stream.source.close()
-            if stream.video is not None:
-                stream.video.close()  # a run that never started leaves no partial file
-        if grid is not None:
-            grid.close()
+        for video in [s.video for s in streams] + [grid]:
+            if video is not None:
+                with contextlib.suppress(OutputError):  # said once, by the loop; the file is gone
+                    video.close()  # a run that never started leaves no partial file
     _log_summary(summary, several)
     for name, video in [("", grid)] if grid else [(s.name, s.video) for s in streams if s.video]:
         of = f" (stream {name})" if videos else ""
@@ -331,7 +333,7 @@ def _log_summary(summary, several: bool) -> None:
             log.info("  %s", stream.describe())
     log.info("seen: %s", ", ".join(f"{n} ×{c}" for n, c in sorted(summary.appearances.items())) or "nobody")
     if summary.interrupted:
-        log.info("stopped (Ctrl-C or SIGTERM) after %d frames", summary.frames)
+        log.info("stopped (Ctrl-C, SIGTERM or SIGHUP) after %d frames", summary.frames)
 
 
 @click.group(context_settings=CONTEXT)

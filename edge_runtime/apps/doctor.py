@@ -22,6 +22,7 @@ from edge_runtime.core.command_line import CONTEXT
 from edge_runtime.core.errors import SiameseEdgeError
 from edge_runtime.core.extras import install_command
 from edge_runtime.inference.providers import PROVIDER_NAMES, default_cache_dir
+from edge_runtime.io.outputs import display_available, display_problem
 
 # JetPack 6's OpenCV (4.8, with GStreamer) for Python, from the L4T apt repository: what
 # Dockerfile.jetson and scripts/jetson_install.sh install (nvidia-opencv is a meta-package that
@@ -109,6 +110,11 @@ def check_opencv() -> list[Finding]:
     )  # fmt: skip
     gui_name = gui.group(1) if gui else "NONE"
     findings.append(Finding("GUI", gui_name if gui_name.upper() != "NONE" else "none: use --headless"))
+    if gui_name.upper() != "NONE" and display_available() and (problem := display_problem()):
+        findings.append(Finding("display", problem, "use --headless, or reconnect with ssh -X / start the X "
+                                "server / in Docker pass -v /tmp/.X11-unix:/tmp/.X11-unix"))  # fmt: skip
+    elif gui_name.upper() != "NONE" and display_available():
+        findings.append(Finding("display", f"a window opens on {os.environ.get('DISPLAY') or 'the display'}"))
     return findings
 
 

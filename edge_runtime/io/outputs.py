@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -80,6 +81,7 @@ class VideoFileSink:
         self.rate = rate if rate and rate > 0 else 25.0
         self.writer: cv2.VideoWriter | None = None
         self.size: tuple[int, int] | None = None
+        self.frames = 0  # written so far: a finalised file must hold them all (a full disk does not)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             remove_stale_temporaries(self.path, keep_suffix=True)  # left by runs killed outright (kill -9)
@@ -97,15 +99,43 @@ class VideoFileSink:
                 raise OutputError(f"cannot write video {self.path}: OpenCV cannot encode {self.path.suffix} here")
             self.writer = writer
         self.writer.write(letterbox(frame, self.size))
+        self.frames += 1
 
     def close(self) -> None:
-        """Finalise the file and move it into place (nothing is left when no frame was written)."""
+        """Finalise the file and move it into place (nothing is left when no frame was written).
+
+        OpenCV only warns when a write fails (a full disk), so the finalised temporary is read back:
+        unless it opens and holds every frame written, it is removed, any earlier file at the path is
+        left as it was, and `OutputError` says so (once: a second close does nothing).
+        """
         if self.writer is None:
             self.temporary.unlink(missing_ok=True)
             return
         self.writer.release()
         self.writer = None
-        os.replace(self.temporary, self.path)
+        capture = cv2.VideoCapture(str(self.temporary))
+        held = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+        capture.release()
+        try:
+            if held < self.frames:
+                raise OSError(_space_left(self.temporary.parent))
+            os.replace(self.temporary, self.path)
+        except OSError as error:
+            self.temporary.unlink(missing_ok=True)
+            kept = "left as it was" if self.path.exists() else "not written"
+            reason = error.strerror or str(error)
+            raise OutputError(f"cannot write video {self.path}: {reason}; it is {kept}") from None
+
+
+def _space_left(folder: Path) -> str:
+    """Why a finalised video is unreadable: the disk is full, or (rarely) the encoder failed."""
+    try:
+        stat = os.statvfs(folder)
+    except OSError:
+        return "the written video is unreadable"
+    if stat.f_bavail * stat.f_frsize < 1024 * 1024:
+        return f"{os.strerror(28)} (the written video is unreadable)"  # ENOSPC: No space left on device
+    return "the written video is unreadable"
 
 
 class JsonLinesSink:
@@ -160,3 +190,27 @@ def display_available() -> bool:
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         return False
     return "GUI: NONE" not in cv2.getBuildInformation().replace("  ", " ")
+
+
+# Opens and closes one OpenCV window: where the display cannot be opened, Qt aborts the process
+# (SIGABRT) rather than raising, so this runs in a child process of its own.
+_OPEN_A_WINDOW = "import cv2; cv2.namedWindow('siamese-edge check'); cv2.waitKey(1); cv2.destroyAllWindows()"
+DISPLAY_SECONDS = 10.0
+
+
+def display_problem(seconds: float = DISPLAY_SECONDS) -> str | None:
+    """Why a window cannot be opened on this machine's display, or None when it can: a short-lived
+    child process opens and closes one OpenCV window (`seconds` at most). Call it only where
+    `display_available()` is true; it is what catches a DISPLAY with no X server behind it (a
+    dropped `ssh -X`, a container)."""
+    where = f"DISPLAY={os.environ.get('DISPLAY', '')}" if os.environ.get("DISPLAY") else "the display"
+    try:
+        done = subprocess.run([sys.executable, "-c", _OPEN_A_WINDOW], capture_output=True, timeout=seconds,
+                              stdin=subprocess.DEVNULL)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return f"no window opened on {where} within {seconds:g} s"
+    except OSError as error:
+        return f"cannot check {where}: {error.strerror or error}"
+    if done.returncode != 0:
+        return f"no window can be opened on {where} (no X server answers there)"
+    return None

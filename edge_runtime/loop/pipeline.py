@@ -41,7 +41,7 @@ from edge_runtime.identity.recognizer import Recognizer
 from edge_runtime.identity.tracker import IouTracker, SeparateImages, TrackedRecognition
 from edge_runtime.imaging.detectors import Detection, box_area
 from edge_runtime.io.mosaic import Mosaic
-from edge_runtime.io.outputs import JsonLinesSink, VideoFileSink, annotate
+from edge_runtime.io.outputs import JsonLinesSink, OutputError, VideoFileSink, annotate
 from edge_runtime.loop.mailbox import Mailbox
 from edge_runtime.loop.run_summary import STAGES, LoopSummary, StreamSummary
 from edge_runtime.loop.streams import Stream
@@ -158,11 +158,18 @@ class RecognitionLoop:
         return summary
 
     def _close_videos(self) -> None:
+        """Finalise every video, even after one could not be written (that error is raised after)."""
+        failed = None
         for video in [s.video for s in self.streams] + [self.grid_video]:
             if video is not None:
-                video.close()
+                try:
+                    video.close()
+                except OutputError as error:
+                    failed = failed or error
         if self.show:
             cv2.destroyAllWindows()
+        if failed is not None:
+            raise failed
 
     def _read(self, number: int) -> None:
         """A stream's first thread: read each frame (a live source's newest), detect, hand it to the aligner."""
