@@ -36,7 +36,9 @@ def _integers(value: str) -> list[int]:
 @click.argument("models", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True))
 @click.option("--providers", default="cpu", help="Comma-separated: cpu,cuda,tensorrt.")
 @click.option("--batch", "batches", default="1,8,32", help="Comma-separated batch sizes.")
-@click.option("--runs", type=int, default=100, help="Timed runs per case (throughput uses their median).")
+@click.option(
+    "--runs", type=click.IntRange(min=1), default=100, help="Timed runs per case (throughput uses their median)."
+)
 @click.option("--warmup", type=int, default=5, help="Untimed runs before timing.")
 @click.option("--trt-fp16", is_flag=True, help="TensorRT: allow FP16 kernels.")
 @click.option("--engine-cache", type=click.Path(file_okay=False), help="TensorRT engine cache (default: a fresh one).")

@@ -317,3 +317,21 @@ def test_enrolling_from_a_photo_of_two_people_warns_that_the_largest_was_a_guess
     result = _cli(gallery_command, "enroll", "-g", tmp_path / "g.npz", "--name", "ann", two)
     assert result.exit_code == 2 and "blurred" in result.output + caplog.text, result.output + caplog.text
     assert "at least half the size" not in caplog.text
+
+
+def test_an_undecodable_photo_in_a_recognition_folder_gets_its_json_line(tmp_path, faces_root):
+    """A photo OpenCV cannot decode was skipped with a warning only, so a `--json` reader never
+    heard of it (a 1×1 photo did get a line); now it gets one too, in name order."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "a_broken.jpg").write_bytes(b"not a jpeg at all")
+    shutil.copy(faces_root / "s1" / "1.png", photos / "b_s1.png")
+    (photos / "c_truncated.png").write_bytes((faces_root / "s1" / "2.png").read_bytes()[:40])
+    result = _cli(recognize, *MODEL, "--enroll", faces_root, "-i", photos, "--headless", "--json")
+    assert result.exit_code == 0, result.output
+    lines = _json_lines(result.stdout)
+    assert [Path(line["file"]).name for line in lines] == ["a_broken.jpg", "b_s1.png", "c_truncated.png"]
+    for line in (lines[0], lines[2]):
+        assert line["status"] == "skipped" and line["skipped"] == "unreadable image", line
+        assert line["box"] is None and line["name"] is None and line["score"] is None and line["track"] is None
+    assert lines[1]["name"] == "s1"

@@ -179,3 +179,48 @@ def test_edge_gallery_list_refuses_a_crafted_name_in_one_line(tmp_path, name):
     assert "\x1b" not in result.output and "\r" not in result.output
     assert result.output.startswith(f"gallery list: error: gallery {path} holds a name enrollment refuses (entry 1)")
     assert repr(name) in result.output
+
+
+def test_a_gallery_of_another_embedding_width_is_refused_for_this_model_in_one_line(tmp_path, faces_root):
+    """A gallery made (or edited) elsewhere with the model's hash but embeddings of another width
+    used to load, then fail mid-run in a matmul traceback."""
+    from click.testing import CliRunner
+
+    from edge_runtime.apps.cli import recognize
+    from edge_runtime.core.bundled import ATT_FACES_MODEL, packaged_model
+    from edge_runtime.inference.embedder import read_model_info
+
+    model = packaged_model(ATT_FACES_MODEL)
+    info = read_model_info(model)
+    wrong = Gallery(info.family, info.embedding_size + 3)
+    wrong.add("ann", _unit(1, info.embedding_size + 3))
+    wrong.save(tmp_path / "g.npz")
+    arguments = ["-m", model, "-g", tmp_path / "g.npz", "--headless", "--json", "-i", faces_root / "s1" / "1.png"]
+    result = CliRunner().invoke(recognize, [str(a) for a in arguments])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert result.output.strip().splitlines()[-1] == (
+        f"recognize: error: gallery {tmp_path / 'g.npz'} holds embeddings of size {info.embedding_size + 3}, "
+        f"and this model makes embeddings of size {info.embedding_size}; re-enroll the identities with this model"
+    )
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_a_gallery_holding_an_embedding_that_is_not_a_number_is_refused_naming_the_identity(tmp_path, value):
+    """A NaN or infinite embedding row was accepted silently (and matched nothing, or everything)."""
+    from click.testing import CliRunner
+
+    from edge_runtime.apps.cli import gallery_command
+
+    path = _crafted(tmp_path / "g.npz", ["cy", "dee"])
+    with np.load(path, allow_pickle=False) as data:
+        fields = {k: data[k] for k in data.files}
+    fields["embeddings"][1, 3] = value
+    np.savez(path, **fields)
+    with pytest.raises(GalleryError, match="holds an embedding of 'dee' that is not a number"):
+        Gallery.load(path)
+    result = CliRunner().invoke(gallery_command, ["list", "-g", str(path)])
+    assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+    assert result.output == (
+        f"gallery list: error: gallery {path} holds an embedding of 'dee' that is not a number (NaN or infinite); "
+        "re-enroll, or remove that identity\n"
+    )

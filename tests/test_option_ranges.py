@@ -1,7 +1,12 @@
 """Numbers and inputs the commands refuse instead of misleading: a cosine threshold outside -1<x<1
 or NaN (NaN called everyone unknown and made `edge-verify` print `"threshold": NaN`, not JSON),
 `edge-search -k` below 1 (-1 returned all results but one), and an empty `-i` (it recognised the
-current folder). Real images, the real commands through click's runner."""
+current folder), `-i csi://abc`, `edge-bench --runs 0`, `--smooth 0` and `--min-votes` above
+`--smooth`. Real images, the real commands through click's runner or as installed."""
+
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -77,3 +82,39 @@ def test_an_empty_uri_in_a_stream_list_is_refused(tmp_path):
     listed.write_text("'' front\n")
     with pytest.raises(SourceError, match="line 1: an empty URI names nothing"):
         read_stream_list(listed)
+
+
+def test_a_csi_uri_without_a_sensor_number_is_one_line_not_a_traceback(gallery):
+    """`-i csi://abc` ended in int()'s ValueError traceback; the installed command now says what a
+    CSI URI is, in one line, exit 2."""
+    command = Path(sys.executable).parent / "edge-recognize"
+    run = subprocess.run([command, *MODEL, "-g", gallery, "--headless", "-i", "csi://abc"],
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr and "ValueError" not in run.stderr
+    assert run.stderr.strip().splitlines()[-1] == (
+        "edge-recognize: error: input csi://abc: a CSI camera is csi:// and its sensor number (csi://0, csi://1, …)"
+    )
+
+
+def test_edge_bench_refuses_zero_runs():
+    """`edge-bench --runs 0` ended in an IndexError (the median of no timings)."""
+    from bench.cli import main
+
+    _refused(_run(main, packaged_model(ATT_FACES_MODEL), "--runs", "0"),
+             "Invalid value for '--runs': 0 is not in the range x>=1.")  # fmt: skip
+
+
+def test_smooth_below_one_and_min_votes_above_smooth_are_refused(faces_root, gallery):
+    """`--smooth 0` was raised to 1 and `--min-votes` above `--smooth` lowered to it, both silently."""
+    photo = faces_root / "s1" / "1.png"
+    _refused(_run(cli.recognize, *MODEL, "-g", gallery, "--headless", "--smooth", "0", "-i", photo),
+             "Invalid value for '--smooth': 0 is not in the range x>=1.")  # fmt: skip
+    too_many = _run(
+        cli.recognize, *MODEL, "-g", gallery, "--headless", "--smooth", "2", "--min-votes", "4", "-i", photo
+    )
+    _refused(
+        too_many, "Invalid value for '--min-votes': 4 votes can never come out of the last 2 (--smooth): give at most 2"
+    )
+    kept = _run(cli.recognize, *MODEL, "-g", gallery, "--headless", "--smooth", "2", "-i", photo)  # default min-votes
+    assert kept.exit_code == 0, kept.output

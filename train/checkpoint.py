@@ -47,11 +47,24 @@ def _safe_load(path: Path, what: str):
     """torch.load without pickled code; every failure becomes a CheckpointError."""
     if not path.is_file():
         raise CheckpointError(f"{what} {path} does not exist")
+    if _is_onnx(path):
+        raise CheckpointError(
+            f"{what} {path} is an ONNX model (what export-onnx writes), not a checkpoint; "
+            "give the best.pt that siamese-train wrote"
+        )
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, OSError) as error:
         reason = error_line(error, last=True, prefer="WeightsUnpickler error")  # torch's cause, not its advice
         raise CheckpointError(f"cannot read {what} {path} (truncated or not a checkpoint): {reason}") from None
+
+
+def _is_onnx(path: Path) -> bool:
+    """An ONNX model (a protobuf whose first field is ir_version: byte 0x08), not a torch checkpoint
+    (a zip file, or an old pickle starting 0x80)."""
+    with path.open("rb") as file:
+        head = file.read(2)
+    return len(head) == 2 and head[0] == 0x08 and head[1] < 0x80 and not zipfile.is_zipfile(path)
 
 
 def load_weights(path: str | Path) -> dict[str, torch.Tensor]:

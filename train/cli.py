@@ -67,7 +67,7 @@ def _size(value: str) -> tuple[int, int]:
 @click.option("--images-per-class", "-K", type=int, default=4, help="K of P×K triplet batches.")
 @click.option("--pairs-per-batch", type=int, default=64, help="Pairs per batch for pair losses.")
 @click.option("--steps-per-epoch", type=int, default=0, help="Batches per epoch (0: one pass over the images).")
-@click.option("--epochs", type=int, default=20)
+@click.option("--epochs", type=click.IntRange(min=1), default=20)
 @click.option("--lr", type=float, default=1e-3)
 @click.option("--weight-decay", type=float, default=5e-4)
 @click.option("--augment/--no-augment", default=True, help="Koch et al.'s random affine distortions.")

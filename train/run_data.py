@@ -186,6 +186,13 @@ def _episode_way(config: TrainConfig, val_set: ImageSet, test_set: ImageSet | No
     or --way-wide test episodes."""
     val_way = feasible_way(val_set, config.way, config.shot, config.same_group)
     if val_way < 2:
+        enough = int((np.unique(val_set.labels, return_counts=True)[1] > config.shot).sum())
+        if len(np.unique(val_set.labels)) >= 2 and enough < 2:
+            raise DatasetError(
+                f"classes need {config.shot + 1} images at least for {config.shot}-shot episodes "
+                f"({config.shot} to compare with, one to match); only {enough} validation class"
+                f"{'' if enough == 1 else 'es'} of the split {'has' if enough == 1 else 'have'} that many"
+            )
         raise DatasetError("the validation classes allow no 2-way episode; give the split more validation classes")
     if test_set is not None:
         test_way = feasible_way(test_set, config.way, config.shot, config.same_group)

@@ -16,6 +16,7 @@ import click
 from edge_runtime.core.bundled import DEFAULT_MODEL, packaged_model
 from edge_runtime.core.command_line import CONTEXT, one_line_errors
 from edge_runtime.core.errors import SiameseEdgeError
+from edge_runtime.core.words import counted
 from edge_runtime.faces.face_alignment import LANDMARKS
 from edge_runtime.faces.face_quality import QualityGate
 from edge_runtime.faces.regions import DEFAULT_GATE, DEFAULT_MIN_SCORE, DETECTORS, RegionFinder, make_regions
@@ -212,12 +213,17 @@ def _embedder(options: dict) -> Embedder:
 @click.option(
     "--threshold", type=CosineThreshold(), help="Cosine threshold for unknown, in -1<x<1 (default: the model's)."
 )
-@click.option("--smooth", type=int, default=5, help="Votes a track's name is decided over (videos and cameras).")
+@click.option(
+    "--smooth",
+    type=click.IntRange(min=1),
+    default=5,
+    help="Votes a track's name is decided over (videos and cameras).",
+)
 @click.option(
     "--min-votes",
     type=click.IntRange(min=1),
     default=DEFAULT_MIN_VOTES,
-    help="Votes a name needs, beside a majority, to be confirmed.",
+    help="Votes a name needs, beside a majority, to be confirmed (at most --smooth).",
 )
 @click.option(
     "--output",
@@ -242,6 +248,12 @@ def recognize(gallery, enroll, uris, stream_list, camera, threshold, smooth, min
               headless, json_lines, max_frames, input_width, input_height, input_rate, build_engine, index,
               **options):  # fmt: skip
     """Recognise enrolled identities in cameras, streams, videos or folders (one or several), or say unknown."""
+    given = click.get_current_context().get_parameter_source("min_votes") is not click.core.ParameterSource.DEFAULT
+    if given and min_votes > smooth:  # (the default is lowered to a smaller --smooth on its own)
+        raise click.BadParameter(
+            f"{min_votes} votes can never come out of the last {smooth} (--smooth): give at most {smooth}",
+            param_hint="'--min-votes'",
+        )
     specs = plan_streams([*uris, *([str(camera)] if camera is not None else [])],
                          read_stream_list(stream_list) if stream_list else [])  # fmt: skip
     several = len(specs) > 1
@@ -265,7 +277,7 @@ def recognize(gallery, enroll, uris, stream_list, camera, threshold, smooth, min
             known = new_gallery(embedder, index, finder)
         if enroll:
             counts = enroll_folder(known, embedder, enroll, finder)
-            log.info("enrolled %d identities from %s", len(counts), enroll)
+            log.info("enrolled %s from %s", counted(len(counts), "identity", "identities"), enroll)
             if gallery:
                 known.save(gallery)
     if len(known) == 0 and not show:
@@ -274,7 +286,7 @@ def recognize(gallery, enroll, uris, stream_list, camera, threshold, smooth, min
     streams = open_streams(specs, input_width, input_height, input_rate)
     for stream in streams:
         log.info("input%s: %s", f" {stream.name}" if several else "", stream.source.description)
-    log.info("%d identities; threshold %.4f", len(known), recognizer.threshold)
+    log.info("%s; threshold %.4f", counted(len(known), "identity", "identities"), recognizer.threshold)
     if show:
         log.info("press e to enroll the person in view, q to quit")
 
@@ -356,7 +368,7 @@ def gallery_enroll(gallery, name, paths, **options):
         known = open_gallery(gallery, embedder, create=True, regions=finder)
         enroll_paths(known, embedder, [Path(p) for p in paths], name, finder)
         known.save(gallery)
-    click.echo(f"{len(known)} identities in {gallery}")
+    click.echo(f"{counted(len(known), 'identity', 'identities')} in {gallery}")
 
 
 @gallery_command.command("list")
@@ -365,7 +377,8 @@ def gallery_enroll(gallery, name, paths, **options):
 def gallery_list(gallery):
     """List the enrolled identities and their image counts."""
     known = Gallery.load(gallery)
-    click.echo(f"{len(known)} identities, model {known.model_hash}, embedding size {known.embedding_size}")
+    identities = counted(len(known), "identity", "identities")
+    click.echo(f"{identities}, model {known.model_hash}, embedding size {known.embedding_size}")
     for name, count in known.counts().items():
         click.echo(f"{name}\t{count}")
 
@@ -381,7 +394,7 @@ def gallery_remove(gallery, names):
         for name in names:
             known.remove(name)
         known.save(gallery)
-    click.echo(f"{len(known)} identities in {gallery}")
+    click.echo(f"{counted(len(known), 'identity', 'identities')} in {gallery}")
 
 
 @gallery_command.command("rename")

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 import click
 
 from edge_runtime.core.errors import SiameseEdgeError
+from edge_runtime.core.native_logs import quiet_native_logs
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True}
 
@@ -67,6 +68,7 @@ def one_line_errors(also: tuple[type[Exception], ...] = (), interrupted: str = "
         @functools.wraps(command)
         def wrapper(*args, **kwargs):
             logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+            quiet_native_logs()  # OpenCV's, FFmpeg's and ONNX Runtime's own lines; SIAMESE_EDGE_VERBOSE=1 shows them
             name = click.get_current_context().command_path
             try:
                 with sigterm_as_interrupt():

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_runtime.core.errors import SiameseEdgeError
+from edge_runtime.core.words import counted
 from edge_runtime.faces.face_quality import SKIP_REASONS
 from edge_runtime.faces.regions import RegionFinder, image_problem, make_regions
 from edge_runtime.identity.gallery import Gallery, GalleryError, changing
@@ -160,7 +161,12 @@ def enroll_folder(
     if not enrolled and not already:
         raise GalleryError(f"no identity of {folder} could be enrolled")
     if already:
-        log.info("%d images of %s were already enrolled; left as they are", already, folder)
+        log.info(
+            "%s of %s %s already enrolled; left as they are",
+            counted(already, "image"),
+            folder,
+            "was" if already == 1 else "were",
+        )
     return enrolled
 
 
@@ -180,7 +186,12 @@ def enroll_paths(
     images = [image for path in paths for image in (image_files(path) if path.is_dir() else [path])]
     result = enroll_images(gallery, embedder, name, images, regions)
     if result.already:
-        log.info("%d images were already enrolled as %s; left as they are", result.already, name)
+        log.info(
+            "%s %s already enrolled as %s; left as they are",
+            counted(result.already, "image"),
+            "was" if result.already == 1 else "were",
+            name,
+        )
     if not result.added and not result.already:
         raise GalleryError(f"no usable image for {name}")
 
@@ -206,6 +217,11 @@ def open_gallery(
     if create and not Path(path).exists():
         return new_gallery(embedder, index, regions)
     gallery = Gallery.load(path, model_hash=embedder.info.family, index=index)
+    if gallery.embedding_size != embedder.info.embedding_size:
+        raise GalleryError(
+            f"gallery {path} holds embeddings of size {gallery.embedding_size}, and this model makes embeddings of "
+            f"size {embedder.info.embedding_size}; re-enroll the identities with this model"
+        )
     if regions is not None:
         _adopt_or_compare_face_cut(gallery, regions.landmark_method, path)
     return gallery

@@ -259,6 +259,8 @@ class Gallery:
                 digests = [str(d) for d in data["digests"]] if "digests" in data else [""] * len(sources)
                 face_cut = str(data["face_cut"]) if "face_cut" in data else ""
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as error:
+            if not _starts_as_zip(path):  # a photo, a model, a text file: numpy's reason would mislead
+                raise GalleryError(f"{path} is not a gallery file (edge-gallery enroll writes one, an .npz)") from None
             raise GalleryError(f"gallery {path} is corrupt or not a gallery ({error}); re-enroll") from None
         if version != GALLERY_FORMAT_VERSION:
             raise GalleryError(f"gallery {path} has format {version}; this version reads {GALLERY_FORMAT_VERSION}")
@@ -272,8 +274,25 @@ class Gallery:
         if len(owners) and (owners.min() < 0 or owners.max() >= len(names)):
             raise GalleryError(f"gallery {path} is inconsistent; re-enroll")
         names = _checked_names(names, path)
+        broken = ~np.isfinite(embeddings).all(axis=1)
+        if broken.any():
+            name = names[owners[np.argmax(broken)]]
+            raise GalleryError(
+                f"gallery {path} holds an embedding of {name!r} that is not a number (NaN or infinite); "
+                "re-enroll, or remove that identity"
+            )
         gallery = cls(stored_hash, embeddings.shape[1], index)
         gallery._embeddings, gallery._owners, gallery.names = embeddings, owners, names
         gallery.sources, gallery.digests, gallery.face_cut = sources, digests, face_cut
         gallery._changed(renamed=True)
         return gallery
+
+
+def _starts_as_zip(path: Path) -> bool:
+    """Whether the file begins as a zip (an .npz gallery, whole or cut short) or is empty."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(4)
+    except OSError:
+        return True
+    return not head or head.startswith(b"PK")

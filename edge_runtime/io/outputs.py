@@ -82,6 +82,8 @@ class VideoFileSink:
         self.writer: cv2.VideoWriter | None = None
         self.size: tuple[int, int] | None = None
         self.frames = 0  # written so far: a finalised file must hold them all (a full disk does not)
+        if self.path.suffix in ("", "."):  # OpenCV would fail at the first frame, in its own words
+            raise OutputError(f"cannot write video {self.path}: the output needs a video suffix (.mp4, .avi)")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             remove_stale_temporaries(self.path, keep_suffix=True)  # left by runs killed outright (kill -9)

@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 
 from edge_runtime.core.errors import ImageReadError, SiameseEdgeError
+from edge_runtime.core.words import counted
 from edge_runtime.imaging.preprocessing import image_files, is_image_file, read_image
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def csi_pipeline(sensor: int, width: int, height: int, rate: int) -> str:
 
 class PhotoSource:
     """Separate photos: image files, and the images of folders in name order; unreadable files are
-    skipped with a warning."""
+    skipped with a warning, and listed in `unreadable` (file, why) for the loop to report."""
 
     is_live = False
     separate_images = True
@@ -66,9 +67,10 @@ class PhotoSource:
         if not self.paths:
             raise SourceError(f"{', '.join(map(str, paths))}: no images")
         self.position = 0
-        self.description = f"{len(self.paths)} photos from {', '.join(map(str, paths))}"
+        self.description = f"{counted(len(self.paths), 'photo')} from {', '.join(map(str, paths))}"
         self.rate = 0.0
         self.last_file: str | None = None
+        self.unreadable: list[tuple[str, str]] = []  # skipped since the loop last took them
 
     def read(self) -> np.ndarray | None:
         """The next image (its file name in `last_file`), or None at the end."""
@@ -79,6 +81,7 @@ class PhotoSource:
                 image = read_image(path)
             except ImageReadError as error:
                 log.warning("skipped %s", error)
+                self.unreadable.append((str(path), str(error)))
                 continue
             self.last_file = str(path)
             return image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
@@ -249,7 +252,10 @@ def open_source(
     if kind == "device":
         return LiveSource(uri, cv2.CAP_V4L2, f"camera {uri}", size, rate, keep_trying=keep_trying)
     if kind == "csi":
-        sensor = int(uri[len("csi://") :] or 0)
+        number = uri[len("csi://") :] or "0"
+        if not number.isdigit():
+            raise SourceError(f"input {uri}: a CSI camera is csi:// and its sensor number (csi://0, csi://1, …)")
+        sensor = int(number)
         pipeline = csi_pipeline(sensor, width or 1280, height or 720, rate or 30)
         description = f"CSI camera {sensor} (needs OpenCV with GStreamer)"
         return LiveSource(pipeline, cv2.CAP_GSTREAMER, description, keep_trying=keep_trying)

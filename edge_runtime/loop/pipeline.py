@@ -49,6 +49,7 @@ from edge_runtime.loop.streams import Stream
 __all__ = ["STAGES", "LoopSummary", "RecognitionLoop", "Stream", "StreamSummary"]
 log = logging.getLogger(__name__)
 _END = object()
+UNREADABLE = "unreadable image"  # a photo's JSON "skipped" when it could not be decoded
 BATCH_WAIT = 0.02  # seconds a batch waits, after a first frame, for the other streams' next frames
 SILENT = 1.0  # a stream that has handed over nothing for this long is not waited for
 KeyHandler = Callable[[int, np.ndarray, list[TrackedRecognition]], None]
@@ -59,7 +60,7 @@ class _Frame:
     stream: int
     index: int
     timestamp: float
-    image: np.ndarray
+    image: np.ndarray | None  # None: a photo that could not be decoded (its `note` says so)
     read_at: float  # perf_counter when the frame was read
     decode: float
     detect: float
@@ -182,6 +183,10 @@ class RecognitionLoop:
                     break
                 started = time.perf_counter()
                 image = stream.source.read()
+                for file in _unreadable(stream.source):  # photos skipped on the way: a JSON line each
+                    handoff.put(_Frame(number, index, time.time(), None, time.perf_counter(), 0.0, 0.0, [], file,
+                                       note=UNREADABLE), self.stop)  # fmt: skip
+                    index += 1
                 if image is None:
                     if stream.source.is_live and not stream.source.closed:
                         continue  # nothing yet: the grabber goes on reconnecting
@@ -205,9 +210,9 @@ class RecognitionLoop:
         try:
             while (frame := handoff.wait_take(self.stop)) is not None:
                 started = time.perf_counter()
-                frame.regions = stream.regions.cut(frame.image, frame.detections)
+                frame.regions = stream.regions.cut(frame.image, frame.detections) if frame.image is not None else []
                 frame.align = time.perf_counter() - started
-                if frame.file is not None and not frame.regions:
+                if frame.file is not None and not frame.regions and frame.note is None:
                     frame.note = _nothing_in(frame)
                 mailbox.put(frame, self.stop)
             why = handoff.finished or why
@@ -284,8 +289,9 @@ class RecognitionLoop:
                 self._write(frame, summary)
             for number in batch.ended:
                 self._finish(number, summary)
-            if self.mosaic is not None and batch.frames:
-                self._show(self.mosaic.frame(), batch.frames)
+            shown = [frame for frame in batch.frames if frame.image is not None]
+            if self.mosaic is not None and shown:
+                self._show(self.mosaic.frame(), shown)
 
     def _write(self, frame: _Frame, summary: LoopSummary) -> None:
         stream, stats = self.streams[frame.stream], summary.streams[frame.stream]
@@ -294,7 +300,7 @@ class RecognitionLoop:
             summary.count(result, stats)
         if self.events is not None:
             self.events.write(frame.index, frame.timestamp, frame.results, frame.file, frame.note, stream.name)
-        if stream.video is not None or self.mosaic is not None:
+        if frame.image is not None and (stream.video is not None or self.mosaic is not None):
             fps = (stats.frames + 1) / max(1e-6, started - self.started)
             canvas = annotate(frame.image, frame.results, fps)
             if stream.video is not None:
@@ -344,6 +350,16 @@ def _as_streams(sources) -> list[Stream]:
     if len(set(names)) != len(names):
         raise ValueError(f"stream names must differ: {', '.join(names)}")
     return streams
+
+
+def _unreadable(source) -> list[str]:
+    """The photos a source skipped as undecodable since last asked (it warned of each already)."""
+    skipped = getattr(source, "unreadable", None)
+    if not skipped:
+        return []
+    files = [file for file, _ in skipped]
+    skipped.clear()
+    return files
 
 
 def _nothing_in(photo: _Frame) -> str:
