@@ -13,7 +13,7 @@ from bench.measure import Case, run_isolated, skip_reason
 from bench.quality import add_accuracy, add_agreement, load_validation, require_unseen, synthetic_images
 from bench.report import markdown, require_matplotlib, write_chart, write_csv, write_json
 from bench.system import system_facts
-from edge_runtime.core.command_line import CONTEXT, one_line_errors
+from edge_runtime.core.command_line import CONTEXT, one_line_errors, verbose_option
 from edge_runtime.core.errors import SiameseEdgeError
 from edge_runtime.core.extras import install_command
 from edge_runtime.faces.face_alignment import LANDMARKS
@@ -33,6 +33,7 @@ def _integers(value: str) -> list[int]:
 
 
 @click.command(context_settings=CONTEXT)
+@verbose_option
 @click.argument("models", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True))
 @click.option("--providers", default="cpu", help="Comma-separated: cpu,cuda,tensorrt.")
 @click.option("--batch", "batches", default="1,8,32", help="Comma-separated batch sizes.")

@@ -121,8 +121,10 @@ def test_the_libraries_own_warnings_show_only_when_asked_for(tmp_path, one_perso
         given, native = "rtsp://127.0.0.1:9/x", "[tcp @"  # port 9 (discard): nothing listens
     quiet = _run("edge-recognize", "-m", MODEL, "-g", one_person, "--headless", "-i", given)
     loud = _run("edge-recognize", "-m", MODEL, "-g", one_person, "--headless", "-i", given, verbose=True)
-    assert quiet.returncode == loud.returncode == 2
-    for done in (quiet, loud):
+    asked = _run("edge-recognize", "--verbose", "-m", MODEL, "-g", one_person, "--headless", "-i", given)
+    assert quiet.returncode == loud.returncode == asked.returncode == 2
+    assert native in asked.stderr  # --verbose asks as SIAMESE_EDGE_VERBOSE=1 does
+    for done in (quiet, loud, asked):
         assert done.stderr.strip().splitlines()[-1].startswith("edge-recognize: error: cannot open ")
     assert "[ WARN" not in quiet.stderr and "[tcp @" not in quiet.stderr and native not in quiet.stderr
     assert native in loud.stderr

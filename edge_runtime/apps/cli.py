@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from edge_runtime.core.bundled import DEFAULT_MODEL, packaged_model
-from edge_runtime.core.command_line import CONTEXT, one_line_errors
+from edge_runtime.core.command_line import CONTEXT, one_line_errors, verbose_option
 from edge_runtime.core.errors import SiameseEdgeError
 from edge_runtime.core.words import counted
 from edge_runtime.faces.face_alignment import LANDMARKS
@@ -186,6 +186,7 @@ def _embedder(options: dict) -> Embedder:
 
 
 @click.command(context_settings=CONTEXT)
+@verbose_option
 @model_options
 @detector_options
 @click.option("--gallery", "-g", type=click.Path(dir_okay=False), help="Gallery file (.npz).")
@@ -354,6 +355,7 @@ def gallery_command():
 
 
 @gallery_command.command("enroll")
+@verbose_option
 @model_options
 @detector_options
 @click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True)
@@ -372,6 +374,7 @@ def gallery_enroll(gallery, name, paths, **options):
 
 
 @gallery_command.command("list")
+@verbose_option
 @click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True)
 @one_line_errors()
 def gallery_list(gallery):
@@ -384,6 +387,7 @@ def gallery_list(gallery):
 
 
 @gallery_command.command("remove")
+@verbose_option
 @click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True)
 @click.argument("names", nargs=-1, required=True)
 @one_line_errors()
@@ -398,6 +402,7 @@ def gallery_remove(gallery, names):
 
 
 @gallery_command.command("rename")
+@verbose_option
 @click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True)
 @click.argument("old")
 @click.argument("new")
@@ -413,6 +418,7 @@ def gallery_rename(gallery, old, new, merge):
 
 
 @click.command(context_settings=CONTEXT)
+@verbose_option
 @model_options
 @detector_options
 @click.option("--threshold", type=CosineThreshold(), help="Cosine threshold, in -1<x<1 (default: the model's).")
@@ -428,6 +434,7 @@ def verify(threshold, first, second, **options):
 
 
 @click.command(context_settings=CONTEXT)
+@verbose_option
 @model_options
 @detector_options
 @click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True)

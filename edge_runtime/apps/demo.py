@@ -18,7 +18,7 @@ import click
 
 from edge_runtime.core.atomic import atomic_path
 from edge_runtime.core.bundled import DEFAULT_MODEL, packaged_model
-from edge_runtime.core.command_line import CONTEXT, one_line_errors
+from edge_runtime.core.command_line import CONTEXT, one_line_errors, verbose_option
 from edge_runtime.core.errors import SiameseEdgeError
 from edge_runtime.faces.face_alignment import LANDMARKS
 from edge_runtime.faces.regions import make_regions
@@ -43,6 +43,7 @@ def _people(folder: Path) -> list[Path]:
 
 
 @click.command(context_settings=CONTEXT)
+@verbose_option
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/demo"))
 @click.option(
     "--data",

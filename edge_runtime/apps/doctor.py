@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 import cv2
 
-from edge_runtime.core.command_line import CONTEXT
+from edge_runtime.core.command_line import CONTEXT, verbose_option
 from edge_runtime.core.errors import SiameseEdgeError
 from edge_runtime.core.extras import install_command
 from edge_runtime.inference.providers import PROVIDER_NAMES, default_cache_dir
@@ -156,6 +156,7 @@ def diagnose() -> tuple[list[Finding], list[str]]:
 
 
 @click.command(context_settings=CONTEXT)
+@verbose_option
 @click.option("--provider", "providers", multiple=True, type=click.Choice(list(PROVIDER_NAMES)),
               help="Providers that must run here (repeatable); exit 1 if one cannot.")  # fmt: skip
 @click.option("--warmup", "warmup_model", type=click.Path(dir_okay=False), help="Build and cache MODEL's engine.")

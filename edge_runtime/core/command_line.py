@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import signal
 import sys
 import threading
@@ -15,9 +16,24 @@ from collections.abc import Callable, Iterator
 import click
 
 from edge_runtime.core.errors import SiameseEdgeError
-from edge_runtime.core.native_logs import quiet_native_logs
+from edge_runtime.core.native_logs import VERBOSE_VARIABLE, quiet_native_logs
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True}
+
+
+def _ask_verbose(context: click.Context, parameter: click.Parameter, value: bool) -> None:
+    if value:
+        os.environ[VERBOSE_VARIABLE] = "1"  # read when the command starts, by quiet_native_logs
+
+
+verbose_option = click.option(
+    "--verbose",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_ask_verbose,
+    help=f"Show OpenCV's, FFmpeg's and ONNX Runtime's own messages too (as {VERBOSE_VARIABLE}=1 does).",
+)
 
 
 class Terminated(KeyboardInterrupt):
