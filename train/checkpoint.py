@@ -16,6 +16,7 @@ import torch
 
 from edge_runtime.core.atomic import atomic_path
 from edge_runtime.core.errors import CheckpointError, ForeignCheckpointError, error_line
+from edge_runtime.core.file_head import file_head
 
 FORMAT = "siamese-edge-checkpoint"
 FORMAT_VERSION = 1
@@ -62,8 +63,7 @@ def _safe_load(path: Path, what: str):
 def _is_onnx(path: Path) -> bool:
     """An ONNX model (a protobuf whose first field is ir_version: byte 0x08), not a torch checkpoint
     (a zip file, or an old pickle starting 0x80)."""
-    with path.open("rb") as file:
-        head = file.read(2)
+    head = file_head(path, 2)
     return len(head) == 2 and head[0] == 0x08 and head[1] < 0x80 and not zipfile.is_zipfile(path)
 
 

@@ -110,11 +110,13 @@ def check_opencv() -> list[Finding]:
     )  # fmt: skip
     gui_name = gui.group(1) if gui else "NONE"
     findings.append(Finding("GUI", gui_name if gui_name.upper() != "NONE" else "none: use --headless"))
-    if gui_name.upper() != "NONE" and display_available() and (problem := display_problem()):
-        findings.append(Finding("display", problem, "use --headless, or reconnect with ssh -X / start the X "
-                                "server / in Docker pass -v /tmp/.X11-unix:/tmp/.X11-unix"))  # fmt: skip
-    elif gui_name.upper() != "NONE" and display_available():
-        findings.append(Finding("display", f"a window opens on {os.environ.get('DISPLAY') or 'the display'}"))
+    if gui_name.upper() != "NONE" and display_available():
+        problem = display_problem()
+        findings.append(
+            Finding("display", problem, "use --headless, or reconnect with ssh -X / start the X server / in Docker "
+                    "pass -v /tmp/.X11-unix:/tmp/.X11-unix") if problem
+            else Finding("display", f"a window opens on {os.environ.get('DISPLAY') or 'the display'}")
+        )  # fmt: skip
     return findings
 
 

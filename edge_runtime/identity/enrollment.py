@@ -72,7 +72,7 @@ def _why_no_images(entry: Path) -> str:
             held["video" if item.suffix.lower() in VIDEO_SUFFIXES else "other file"] += 1
     if not any(held.values()):
         return "no image files (an empty folder)"
-    holds = ", ".join(f"{count} {kind}{'' if count == 1 else 's'}" for kind, count in held.items() if count)
+    holds = ", ".join(counted(count, kind) for kind, count in held.items() if count)
     move = f"; move the photos in its subfolders into {printable(entry.name)}/ itself" if in_subfolders else ""
     return f"no image files (holds {holds}{move})"
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from edge_runtime.core.atomic import atomic_path, exclusive_lock
 from edge_runtime.core.errors import SiameseEdgeError
+from edge_runtime.core.file_head import file_head
 from edge_runtime.identity.names import InvalidName, check_name
 from edge_runtime.identity.search_index import NumpyIndex, make_index
 
@@ -58,12 +59,11 @@ def changing(path: str | Path, create: bool = True) -> Iterator[None]:
     path = Path(path)
     if not create and not path.is_file():
         raise _missing(path)
-    lock = contextlib.ExitStack()
-    try:
-        lock.enter_context(exclusive_lock(path, f"waiting for another process to finish saving {path}"))
-    except OSError as error:
-        raise _save_failure(path, error) from None
-    with lock:
+    with contextlib.ExitStack() as lock:
+        try:  # only the lock's own failure: what the body raises passes through as it is
+            lock.enter_context(exclusive_lock(path, f"waiting for another process to finish saving {path}"))
+        except OSError as error:
+            raise _save_failure(path, error) from None
         yield
 
 
@@ -289,10 +289,6 @@ class Gallery:
 
 
 def _starts_as_zip(path: Path) -> bool:
-    """Whether the file begins as a zip (an .npz gallery, whole or cut short) or is empty."""
-    try:
-        with path.open("rb") as file:
-            head = file.read(4)
-    except OSError:
-        return True
+    """Whether the file begins as a zip (an .npz gallery, whole or cut short), or is empty or unreadable."""
+    head = file_head(path, 4)
     return not head or head.startswith(b"PK")

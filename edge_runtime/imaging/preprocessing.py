@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from edge_runtime.core.errors import ImageReadError
+from edge_runtime.core.file_head import file_head
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".pgm", ".bmp", ".ppm", ".tif", ".tiff", ".webp", ".avif",
                   ".heic", ".heif")  # fmt: skip
@@ -118,11 +119,7 @@ def is_image_file(path: Path) -> bool:
 
 def _has_image_signature(path: Path) -> bool:
     """Whether the file begins as a JPEG, PNG, BMP or WebP does (its first 18 bytes, nothing decoded)."""
-    try:
-        with path.open("rb") as file:
-            head = file.read(18)
-    except OSError:
-        return False
+    head = file_head(path, 18)
     if head.startswith(_SIGNATURES):
         return True
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -136,7 +137,7 @@ def _space_left(folder: Path) -> str:
     except OSError:
         return "the written video is unreadable"
     if stat.f_bavail * stat.f_frsize < 1024 * 1024:
-        return f"{os.strerror(28)} (the written video is unreadable)"  # ENOSPC: No space left on device
+        return f"{os.strerror(errno.ENOSPC)} (the written video is unreadable)"
     return "the written video is unreadable"
 
 
