@@ -16,6 +16,7 @@ give, 0 when all agree. Given one Markdown file (and a results folder), either w
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import os
@@ -105,6 +106,11 @@ def provenance(argv: list[str] | None = None) -> dict:
         "numpy": numpy.__version__,
         "python": platform.python_version(),
     }
+
+
+def add_result_option(parser: argparse.ArgumentParser, what: str = "") -> None:
+    """Give a benchmark's parser `--result NAME`: also write its figures to results/NAME.json."""
+    parser.add_argument("--result", metavar="NAME", help=f"{what}also write the figures to results/NAME.json")
 
 
 def write_result(

@@ -20,7 +20,7 @@ import json
 import numpy as np
 
 from benchmarks.faces.lfw import held_out_people, lfw_faces, model_benchmark_parser, read_folds, run_reporting_errors
-from benchmarks.results import write_result
+from benchmarks.results import add_result_option, write_result
 from edge_runtime.faces.face_quality import QualityGate
 from edge_runtime.identity.openset import open_set_identification
 from edge_runtime.imaging.preprocessing import read_image
@@ -38,7 +38,7 @@ def measure() -> None:
     parser.add_argument("--galleries", default="10,100,half", help="gallery sizes, comma-separated")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--threshold", type=float, help="instead of the model's calibrated threshold")
-    parser.add_argument("--result", metavar="NAME", help="also write the report to results/NAME.json")
+    add_result_option(parser)
     args = parser.parse_args()
     embedder = Embedder(args.model, providers=("cpu",))
     finder = lfw_faces(embedder.info.spec, QualityGate(), args.landmarks)

@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from benchmarks.faces.lfw import central_detection, held_out_people, read_folds
-from benchmarks.results import write_result
+from benchmarks.results import add_result_option, write_result
 from edge_runtime.faces.face_alignment import DLIB_TEMPLATE, FaceCutter, template_spec
 from edge_runtime.faces.face_detection import HaarFaceDetector, YuNetDetector
 from edge_runtime.faces.face_quality import QualityGate, frontality, sharpness
@@ -71,7 +71,7 @@ def main() -> None:
     parser.add_argument("--report", type=int, default=600, help="other people's images to report on")
     parser.add_argument("--keep", type=float, default=0.97, help="share of the choosing faces each check passes")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--result", metavar="NAME", help="also write the figures to results/NAME.json")
+    add_result_option(parser)
     args = parser.parse_args()
     view2 = held_out_people(read_folds(args.pairs), 10)
     everyone = sorted(args.lfw.glob("*/*.jpg"))

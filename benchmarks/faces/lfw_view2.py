@@ -31,7 +31,7 @@ from benchmarks.faces.lfw import (
     read_folds,
     run_reporting_errors,
 )
-from benchmarks.results import write_result
+from benchmarks.results import add_result_option, write_result
 from edge_runtime.identity.openset import roc_curve, tar_at_far
 from edge_runtime.inference.embedder import Embedder
 
@@ -76,7 +76,7 @@ def measure() -> None:
     """Parse the arguments, embed every pair's faces and print the report."""
     parser = model_benchmark_parser(__doc__)
     parser.add_argument("--turn", type=float, default=0.0, help="turn each pair's second photo by this many degrees")
-    parser.add_argument("--result", metavar="NAME", help="also write the report to results/NAME.json")
+    add_result_option(parser)
     args = parser.parse_args()
     embedder = Embedder(args.model, providers=("cpu",))
     faces = lfw_faces(embedder.info.spec, landmarks=args.landmarks)

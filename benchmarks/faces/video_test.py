@@ -33,7 +33,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.faces.lfw import held_out_people, read_folds
-from benchmarks.results import write_result
+from benchmarks.results import add_result_option, write_result
 from edge_runtime.identity.names import UNKNOWN
 from edge_runtime.io.photo_video import score_events, write_photo_video
 
@@ -102,7 +102,7 @@ def main() -> None:
     parser.add_argument(
         "--in-place", action="store_true", help="one face: every photo where the last one stood (changes of person)"
     )
-    parser.add_argument("--result", metavar="NAME", help="score: also write the report to results/NAME.json")
+    add_result_option(parser, "score: ")
     parser.add_argument("--test-folds", type=int, default=10, help="choose people from View 2 folds 1..N")
     parser.add_argument(
         "--repeat", type=int, default=1, help="show the photos this many times over (longer timing runs)"

@@ -37,7 +37,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dim", type=int, default=128)
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--result", metavar="NAME", help="also write the figures to results/NAME.json")
+    parser.add_argument("--result", metavar="NAME", help="also write the figures to results/NAME.json (python -m)")
     args = parser.parse_args()
     backends = ["numpy"]
     try:
