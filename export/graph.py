@@ -118,6 +118,7 @@ def describe(
         kind=kind or payload.get("config", {}).get("kind", "identity"),
         notes=notes,
         flip_average=flip_average,
+        far_table=tuple(payload.get("far_table", ())),
     )
 
 

@@ -26,6 +26,7 @@ from edge_runtime.imaging.preprocessing import InputSpec, fit_image, is_image_fi
 from edge_runtime.inference.embedder import Embedder
 from edge_runtime.inference.int8_variants import TENSORRT_SUFFIX, model_stem
 from edge_runtime.inference.model_info import ModelInfo
+from export.far_table import render, table_of_embeddings
 from export.gate import Decision
 from export.graph import DEFAULT_OPSET, attach_metadata, describe, embedding_module, export_fp32, graph_hash
 from export.precision import CalibrationError, to_fp16, to_int8
@@ -126,6 +127,7 @@ def export_checkpoint(checkpoint: Path, output: Path, options: ExportOptions) ->
     validation = held_out if options.eval_split == "val" else _held_out_images(payload, options.data_root, spec, "val")
     if options.target_far is not None or options.flip_average:  # flip-averaged scores need their own threshold
         payload = _recalibrated(payload, options, network, validation, spec)
+    payload = _with_far_table(payload, reference if validation is held_out else None, network, validation, spec)
     precisions = _ordered(options.precisions)
     calibration = _calibration_images(payload, options, spec) if "int8" in precisions else None
     fp32 = export_fp32(payload, options.opset, options.flip_average)
@@ -255,6 +257,18 @@ def _recalibrated(
     log.info("threshold %.4f for FAR %g on the validation classes (was %s)", threshold, target_far,
              payload.get("threshold"))  # fmt: skip
     return {**payload, "threshold": threshold, "target_far": target_far}
+
+
+def _with_far_table(
+    payload: dict, embeddings: np.ndarray | None, network: torch.nn.Module, validation: ImageSet, spec: InputSpec
+) -> dict:
+    """The checkpoint with the FAR table of its validation classes (`embeddings`: theirs, when at hand)."""
+    if embeddings is None:
+        embeddings = embed_images(network, validation.images, spec, torch.device("cpu"))
+    rows = table_of_embeddings(embeddings, validation.labels)
+    log.info("FAR table on the %d validation classes (thresholds for --far and --false-name-rate):\n%s",
+             len(np.unique(validation.labels)), render(rows))  # fmt: skip
+    return {**payload, "far_table": [row.to_dict() for row in rows]}
 
 
 def _held_out_images(payload: dict, data_root: Path | None, spec: InputSpec, part: str) -> ImageSet:

@@ -28,7 +28,7 @@ class GateData:
 
 
 @dataclass(frozen=True)
-class _HeldOut:
+class HeldOutFaces:
     """Held-out images cut as the model takes them, with their labels and groups."""
 
     images: list[np.ndarray]
@@ -36,7 +36,7 @@ class _HeldOut:
     groups: np.ndarray
 
 
-def _held_out(folder: Path, info: ModelInfo, name: str) -> _HeldOut:
+def held_out_faces(folder: Path, info: ModelInfo, name: str) -> HeldOutFaces:
     """The folder's images of classes `info` never trained on, each cut to its largest region."""
     validation = load_validation(folder)
     refuse_seen(validation, str(folder), name, info.training_classes, "--data")
@@ -49,7 +49,7 @@ def _held_out(folder: Path, info: ModelInfo, name: str) -> _HeldOut:
             images.append(region.image)
     if largest_way(validation.labels[kept], validation.groups[kept], shot=1, same_group=False) < 2:
         raise SiameseEdgeError(f"{folder} has fewer than two classes with two usable images to measure on")
-    return _HeldOut(images, validation.labels[kept], validation.groups[kept])
+    return HeldOutFaces(images, validation.labels[kept], validation.groups[kept])
 
 
 def gate_variant(variant: Path, reference: Path, name: str, data: GateData) -> Losses:
@@ -64,7 +64,7 @@ def gate_variant(variant: Path, reference: Path, name: str, data: GateData) -> L
     baseline = Embedder(reference, providers=("cpu",))
     if baseline.info.family != candidate.info.family:
         raise SiameseEdgeError(f"{reference} is another model than {name}: give a reference of its family")
-    held_out = _held_out(data.folder, candidate.info, name)
+    held_out = held_out_faces(data.folder, candidate.info, name)
     theirs, ours = baseline.embed(held_out.images), candidate.embed(held_out.images)
     way = min(data.way, largest_way(held_out.labels, held_out.groups, shot=1, same_group=False))
     sampler = EpisodeSampler(held_out.labels, held_out.groups, way=way)

@@ -9,6 +9,7 @@ import contextlib
 import json
 import logging
 import math
+import sys
 from pathlib import Path
 
 import click
@@ -20,20 +21,24 @@ from edge_runtime.core.words import counted
 from edge_runtime.faces.face_alignment import LANDMARKS
 from edge_runtime.faces.face_quality import QualityGate
 from edge_runtime.faces.regions import DEFAULT_GATE, DEFAULT_MIN_SCORE, DETECTORS, RegionFinder, make_regions
+from edge_runtime.identity.calibration import calibration_rows, candidate_thresholds, recognise_photos
 from edge_runtime.identity.enrollment import (
     add_to_saved,
     enroll_folder,
     enroll_paths,
+    identity_images,
     new_gallery,
     open_gallery,
     usable_region,
 )
 from edge_runtime.identity.gallery import Gallery, GalleryError, changing
+from edge_runtime.identity.names import UNKNOWN
 from edge_runtime.identity.recognizer import Recognizer
 from edge_runtime.identity.search_index import BACKENDS
+from edge_runtime.identity.thresholds import ThresholdChoice, choose_threshold
 from edge_runtime.identity.tracker import DEFAULT_MIN_VOTES, IouTracker, SeparateImages
 from edge_runtime.identity.verification import verify as verify_regions
-from edge_runtime.imaging.preprocessing import read_image
+from edge_runtime.imaging.preprocessing import is_image_file, read_image
 from edge_runtime.inference.embedder import Embedder, warm_up
 from edge_runtime.inference.providers import CUDNN_SEARCH, PROVIDER_NAMES, ProviderSettings
 from edge_runtime.io.outputs import JsonLinesSink, OutputError, VideoFileSink, display_available, display_problem
@@ -168,6 +173,44 @@ def _regions(embedder: Embedder, options: dict) -> RegionFinder:
     return make_regions(embedder.info, detector, roi, min_face, gate, min_score, options.pop("landmarks"))
 
 
+def threshold_options(command):
+    """--threshold, --far and --false-name-rate: the "unknown" threshold, as a cosine or by what it means."""
+    options = [
+        click.option(
+            "--threshold",
+            type=CosineThreshold(),
+            help="Cosine threshold for unknown, in -1<x<1 (default: the gallery's stored choice, else the model's).",
+        ),
+        click.option(
+            "--far",
+            type=click.FloatRange(0, 1, min_open=True, max_open=True),
+            help="The threshold of this pairwise false accept rate in the model's FAR table (1e-1 … 1e-5).",
+        ),
+        click.option(
+            "--false-name-rate",
+            type=click.FloatRange(0, 1, min_open=True, max_open=True),
+            help="The chance a stranger gets some enrolled name: sets the pairwise FAR from it and the gallery's size.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _threshold(embedder: Embedder, options: dict, known: Gallery | None = None) -> ThresholdChoice:
+    """The threshold the options ask for with this gallery (they are removed from `options`)."""
+    return choose_threshold(
+        embedder.info.threshold,
+        embedder.info.far_table,
+        threshold=options.pop("threshold"),
+        far=options.pop("far"),
+        false_name_rate=options.pop("false_name_rate"),
+        people=max(1, len(known)) if known is not None else 1,
+        stored=known.stored_threshold if known is not None else None,
+        model_far=embedder.info.target_far,
+    )
+
+
 def _embedder(options: dict) -> Embedder:
     """The Embedder that the model options describe (they are removed from `options`)."""
     settings = ProviderSettings(
@@ -211,9 +254,7 @@ def _embedder(options: dict) -> Embedder:
 @click.option("--input-width", type=int)
 @click.option("--input-height", type=int)
 @click.option("--input-rate", type=int)
-@click.option(
-    "--threshold", type=CosineThreshold(), help="Cosine threshold for unknown, in -1<x<1 (default: the model's)."
-)
+@threshold_options
 @click.option(
     "--smooth",
     type=click.IntRange(min=1),
@@ -245,7 +286,7 @@ def _embedder(options: dict) -> Embedder:
 @click.option("--build-engine", is_flag=True, help="Build and cache the TensorRT engine, then exit.")
 @click.option("--index", type=click.Choice(BACKENDS), default="numpy", help="Gallery search (faiss: millions).")
 @one_line_errors()
-def recognize(gallery, enroll, uris, stream_list, camera, threshold, smooth, min_votes, output, mosaic, batch_wait,
+def recognize(gallery, enroll, uris, stream_list, camera, smooth, min_votes, output, mosaic, batch_wait,
               headless, json_lines, max_frames, input_width, input_height, input_rate, build_engine, index,
               **options):  # fmt: skip
     """Recognise enrolled identities in cameras, streams, videos or folders (one or several), or say unknown."""
@@ -266,6 +307,7 @@ def recognize(gallery, enroll, uris, stream_list, camera, threshold, smooth, min
         raise OutputError(f"{problem}; use --headless (no window), or fix the display (edge-doctor)")
     embedder = _embedder(options)
     finder = _regions(embedder, options)
+    _threshold(embedder, dict(options))  # a threshold that cannot be chosen is refused before any work
     if build_engine:
         warm_up(embedder)
         return
@@ -283,11 +325,12 @@ def recognize(gallery, enroll, uris, stream_list, camera, threshold, smooth, min
                 known.save(gallery)
     if len(known) == 0 and not show:
         raise GalleryError("the gallery is empty; enroll identities (--enroll, edge-gallery enroll) first")
-    recognizer = Recognizer(embedder, known, finder, threshold)
+    choice = _threshold(embedder, options, known)
+    recognizer = Recognizer(embedder, known, finder, choice.threshold)
     streams = open_streams(specs, input_width, input_height, input_rate)
     for stream in streams:
         log.info("input%s: %s", f" {stream.name}" if several else "", stream.source.description)
-    log.info("%s; threshold %.4f", counted(len(known), "identity", "identities"), recognizer.threshold)
+    log.info("%s; threshold %.4f (%s)", counted(len(known), "identity", "identities"), choice.threshold, choice.why)
     if show:
         log.info("press e to enroll the person in view, q to quit")
 
@@ -345,6 +388,7 @@ def _log_summary(summary, several: bool) -> None:
         for stream in summary.streams:
             log.info("  %s", stream.describe())
     log.info("seen: %s", ", ".join(f"{n} ×{c}" for n, c in sorted(summary.appearances.items())) or "nobody")
+    log.info("%s", summary.describe_unnamed())
     if summary.interrupted:
         log.info("stopped (Ctrl-C, SIGTERM or SIGHUP) after %d frames", summary.frames)
 
@@ -371,6 +415,78 @@ def gallery_enroll(gallery, name, paths, **options):
         enroll_paths(known, embedder, [Path(p) for p in paths], name, finder)
         known.save(gallery)
     click.echo(f"{counted(len(known), 'identity', 'identities')} in {gallery}")
+
+
+@gallery_command.command("calibrate")
+@verbose_option
+@model_options
+@detector_options
+@click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True)
+@click.option(
+    "--people",
+    required=True,
+    type=click.Path(file_okay=False, exists=True),
+    help="Other photos of enrolled people, from your camera: <name>/<image>, not the photos they were enrolled from.",
+)
+@click.option(
+    "--strangers",
+    required=True,
+    type=click.Path(file_okay=False, exists=True),
+    help="Photos of people who are not enrolled, from your camera (any names, subfolders allowed).",
+)
+@click.option("--store", type=CosineThreshold(), help="Store this threshold in the gallery (a row's threshold).")
+@one_line_errors()
+def gallery_calibrate(gallery, people, strangers, store, **options):
+    """Measure each candidate threshold on your own photos (enrolled people named, strangers named) and
+    store the one you choose in the gallery: runs with it use it unless given --threshold, --far or
+    --false-name-rate."""
+    embedder = _embedder(options)
+    finder = _regions(embedder, options)
+    known = open_gallery(gallery, embedder, create=False, regions=finder)
+    probes = recognise_photos(known, embedder, finder, _calibration_photos(known, Path(people), Path(strangers)))
+    if not any(p.truth != UNKNOWN for p in probes) or not any(p.truth == UNKNOWN for p in probes):
+        raise SiameseEdgeError("calibration needs usable photos of both enrolled people and strangers (see warnings)")
+    rows = calibration_rows(probes, candidate_thresholds(embedder.info, known.stored_threshold, probes))
+    click.echo("| threshold | chosen by | enrolled photos named right | named wrongly | strangers named |")
+    click.echo("| ---: | --- | ---: | ---: | ---: |")
+    for row in rows:
+        click.echo(f"| {row.threshold:.4f} | {row.source} | {100 * row.tar:.1f}% ({row.named_right}/"
+                   f"{row.enrolled_photos}) | {row.wrong_names} | {100 * row.false_name_rate:.1f}% "
+                   f"({row.strangers_named}/{row.strangers}) |")  # fmt: skip
+    if store is None and sys.stdin.isatty():
+        store = click.prompt("store a threshold in the gallery (empty: none)", default="", show_default=False,
+                             type=_OptionalThreshold(), err=True)  # fmt: skip
+    if store is None:
+        click.echo("nothing stored; give --store THRESHOLD to store one")
+        return
+    chosen = next((row for row in rows if math.isclose(row.threshold, store, abs_tol=5e-5)), None)
+    measured = calibration_rows(probes, [(store, "chosen by hand")])[0] if chosen is None else chosen
+    with changing(gallery, create=False):
+        fresh = open_gallery(gallery, embedder)
+        fresh.stored_threshold = (float(store), measured.note())
+        fresh.save(gallery)
+    click.echo(f"stored threshold {store:.4f} in {gallery}: {measured.note()}")
+
+
+class _OptionalThreshold(CosineThreshold):
+    """A cosine threshold, or nothing (an empty answer)."""
+
+    def convert(self, value, param, ctx):
+        """None for an empty answer, else the threshold `value` gives."""
+        return None if value in ("", None) else super().convert(value, param, ctx)
+
+
+def _calibration_photos(known: Gallery, people: Path, strangers: Path) -> list[tuple[str, Path]]:
+    """(who, photo) for calibration: enrolled people's photos by name, then every stranger's photo."""
+    photos = []
+    for name, paths in identity_images(people).items():
+        if name not in known.names:
+            raise SiameseEdgeError(f"{people / name} is not enrolled in the gallery; put those photos in --strangers")
+        photos += [(name, path) for path in paths]
+    found = [p for p in sorted(strangers.rglob("*")) if is_image_file(p)]
+    if not found:
+        raise SiameseEdgeError(f"no photos of strangers in {strangers}")
+    return photos + [(UNKNOWN, path) for path in found]
 
 
 @gallery_command.command("list")
@@ -421,14 +537,15 @@ def gallery_rename(gallery, old, new, merge):
 @verbose_option
 @model_options
 @detector_options
-@click.option("--threshold", type=CosineThreshold(), help="Cosine threshold, in -1<x<1 (default: the model's).")
+@threshold_options
 @click.argument("first", type=click.Path(dir_okay=False))
 @click.argument("second", type=click.Path(dir_okay=False))
 @one_line_errors()
-def verify(threshold, first, second, **options):
+def verify(first, second, **options):
     """1:1 verification: is SECOND the same identity as FIRST (for signature models: genuine or forged)?"""
     embedder = _embedder(options)
     finder = _regions(embedder, options)
+    threshold = _threshold(embedder, options).threshold
     reference, questioned = (usable_region(read_image(path), finder, path) for path in (first, second))
     click.echo(json.dumps(verify_regions(embedder, reference, questioned, threshold).to_dict()))
 

@@ -91,6 +91,7 @@ class Gallery:
         self.model_hash = model_hash
         self.face_cut = ""  # what found the landmarks its faces were cut by (--landmarks); "" unknown or none
         self.index_backend = index
+        self.stored_threshold: tuple[float, str] | None = None  # (cosine, how it was chosen): edge-gallery calibrate
         self.embedding_size = embedding_size
         self.names: list[str] = []
         self.sources: list[str] = []
@@ -238,6 +239,7 @@ class Gallery:
                     names=np.array(self.names, dtype=str),
                     sources=np.array(self.sources, dtype=str),
                     digests=np.array(self.digests, dtype=str),
+                    **_threshold_entries(self.stored_threshold),
                 )
         except OSError as error:
             raise _save_failure(path, error) from None
@@ -258,6 +260,7 @@ class Gallery:
                 sources = [str(s) for s in data["sources"]]
                 digests = [str(d) for d in data["digests"]] if "digests" in data else [""] * len(sources)
                 face_cut = str(data["face_cut"]) if "face_cut" in data else ""
+                stored = (float(data["threshold"]), str(data["threshold_note"])) if "threshold" in data else None
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as error:
             if not _starts_as_zip(path):  # a photo, a model, a text file: numpy's reason would mislead
                 raise GalleryError(f"{path} is not a gallery file (edge-gallery enroll writes one, an .npz)") from None
@@ -284,8 +287,20 @@ class Gallery:
         gallery = cls(stored_hash, embeddings.shape[1], index)
         gallery._embeddings, gallery._owners, gallery.names = embeddings, owners, names
         gallery.sources, gallery.digests, gallery.face_cut = sources, digests, face_cut
+        if stored is not None and not -1 < stored[0] < 1:
+            raise GalleryError(
+                f"gallery {path} stores threshold {stored[0]}, outside -1<x<1; re-run edge-gallery calibrate"
+            )
+        gallery.stored_threshold = stored
         gallery._changed(renamed=True)
         return gallery
+
+
+def _threshold_entries(stored: tuple[float, str] | None) -> dict[str, np.ndarray]:
+    """The .npz entries of a stored threshold choice (none when there is none)."""
+    if stored is None:
+        return {}
+    return {"threshold": np.array(stored[0], np.float64), "threshold_note": np.array(stored[1])}
 
 
 def _starts_as_zip(path: Path) -> bool:

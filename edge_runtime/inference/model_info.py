@@ -20,6 +20,7 @@ The export stage writes these keys (all values are strings; lists and numbers as
 | `quantization` | INT8: `u8s8` (unsigned asymmetric activations: CPUs) or `s8s8` (signed, zero points 0: TensorRT) |
 | `tensorrt_variant` | U8S8 models: the file name of the S8S8 sibling the TensorRT provider receives instead |
 | `training_classes` | JSON list of the classes it was trained on (edge-bench refuses them as held-out classes) |
+| `far_table` | JSON rows {far, threshold, tar, impostor_pairs, genuine_pairs}: `identity.thresholds` |
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class ModelInfo:
     quantization: str = ""
     tensorrt_variant: str = ""
     training_classes: tuple[str, ...] = ()
+    far_table: tuple[dict, ...] = ()
 
     @property
     def family(self) -> str:
@@ -85,6 +87,7 @@ class ModelInfo:
             **({"quantization": self.quantization} if self.quantization else {}),
             **({"tensorrt_variant": self.tensorrt_variant} if self.tensorrt_variant else {}),
             **({"training_classes": json.dumps(list(self.training_classes))} if self.training_classes else {}),
+            **({"far_table": json.dumps(list(self.far_table))} if self.far_table else {}),
         }
 
     @classmethod
@@ -126,6 +129,7 @@ class ModelInfo:
                 quantization=metadata.get("quantization", ""),
                 tensorrt_variant=metadata.get("tensorrt_variant", ""),
                 training_classes=tuple(json.loads(metadata.get("training_classes", "[]"))),
+                far_table=tuple(json.loads(metadata.get("far_table", "[]"))),
             )
         except (KeyError, ValueError, TypeError) as error:
             raise ModelError(f"{source} has incomplete siamese-edge metadata ({error}); re-export it") from None

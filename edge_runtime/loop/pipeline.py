@@ -298,6 +298,7 @@ class RecognitionLoop:
         started = time.perf_counter()
         for result in frame.results:
             summary.count(result, stats)
+        summary.note_frame(frame.results)
         if self.events is not None:
             self.events.write(frame.index, frame.timestamp, frame.results, frame.file, frame.note, stream.name)
         if frame.image is not None and (stream.video is not None or self.mosaic is not None):

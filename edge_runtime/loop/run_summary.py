@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge_runtime.identity.tracker import NAMED, TrackedRecognition
+from edge_runtime.faces.face_quality import SKIP_REASONS
+from edge_runtime.identity.tracker import NAMED, PENDING, SKIPPED, UNKNOWN, TrackedRecognition
 
 STAGES = ("decode", "detect", "align", "embed_match", "draw_write")
 LATENCIES_KEPT = 10_000  # the percentile is of the latest frames: a run of days keeps no more
@@ -72,6 +73,7 @@ class LoopSummary:
     batches: int = 0
     batched_frames: int = 0
     batched_faces: int = 0  # regions embedded (those the quality gate let through)
+    unnamed: Counter = field(default_factory=Counter)  # why no name: see `note_frame`
     _counted: set = field(default_factory=set, repr=False)
 
     @property
@@ -95,6 +97,27 @@ class LoopSummary:
             self.appearances[result.name] += 1
             if stream is not None:
                 stream.appearances[result.name] += 1
+
+    def note_frame(self, results: list[TrackedRecognition]) -> None:
+        """Count why this frame named nobody, or which of its faces got no name and why: no face
+        found, the quality gate's reason (too small, too blurred, turned away), below the threshold
+        (unknown), or pending (a name not yet confirmed)."""
+        if not results:
+            self.unnamed["no face"] += 1
+        for result in results:
+            status = result.status
+            if status == SKIPPED:
+                self.unnamed[SKIP_REASONS.get(result.skipped, result.skipped)] += 1
+            elif status == UNKNOWN:
+                self.unnamed["below the threshold"] += 1
+            elif status == PENDING:
+                self.unnamed["pending"] += 1
+
+    def describe_unnamed(self) -> str:
+        """Why faces got no name, most frequent first, and the frames with no face: what to fix (light,
+        camera angle, distance, threshold)."""
+        faces = ", ".join(f"{why} {count}" for why, count in self.unnamed.most_common() if why != "no face")
+        return f"faces without a name: {faces or 'none'}; frames with no face: {self.unnamed['no face']}"
 
     @property
     def frames_per_batch(self) -> float:
