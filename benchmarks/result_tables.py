@@ -38,9 +38,12 @@ def gallery_table(runs: list[dict]) -> str:
               "their other photos named right", "never-enrolled people's photos called unknown"]  # fmt: skip
     rows = []
     for r in runs:
-        threshold = f"{r['threshold']:.4f}" + (" (the model's own)" if r["model's own threshold"] else "")
         people = f"1–{r['test folds']}: {r['people (two usable faces or more)']:,} ({r['faces']:,})"
         for g in r["galleries"]:
+            threshold = f"{g.get('threshold', r['threshold']):.4f}" + (
+                " (the model's own)" if r["model's own threshold"] else
+                f" (--false-name-rate {g['false-name rate asked']:g})" if "false-name rate asked" in g else ""
+            )  # fmt: skip
             enrolled = f"{g['enrolled identities (one image each)']:,}"
             named, unknown = _percent(g["known_identification_rate"]), _percent(g["unknown_rejection_rate"])
             rows.append([f"`{r['model']}`", people, threshold, enrolled, named, unknown])

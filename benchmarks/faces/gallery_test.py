@@ -23,6 +23,7 @@ from benchmarks.faces.lfw import held_out_people, lfw_faces, model_benchmark_par
 from benchmarks.results import add_result_option, write_result
 from edge_runtime.faces.face_quality import QualityGate
 from edge_runtime.identity.openset import open_set_identification
+from edge_runtime.identity.thresholds import choose_threshold
 from edge_runtime.imaging.preprocessing import read_image
 from edge_runtime.inference.embedder import Embedder
 
@@ -38,6 +39,11 @@ def measure() -> None:
     parser.add_argument("--galleries", default="10,100,half", help="gallery sizes, comma-separated")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--threshold", type=float, help="instead of the model's calibrated threshold")
+    parser.add_argument(
+        "--false-name-rate",
+        help="instead, rates (comma-separated): each gallery's threshold from the model's FAR table for each rate, "
+        "as edge-recognize --false-name-rate sets it",
+    )
     add_result_option(parser)
     args = parser.parse_args()
     embedder = Embedder(args.model, providers=("cpu",))
@@ -66,20 +72,26 @@ def measure() -> None:
         "threshold": round(threshold, 4),
         "galleries": [],
     }
-    for size in args.galleries.split(","):
+    rates = [float(rate) for rate in args.false_name_rate.split(",")] if args.false_name_rate else [None]
+    for rate, size in ((rate, size) for rate in rates for size in args.galleries.split(",")):
         enrolled = None if size == "half" else int(size)
+        if rate is not None:  # as the runtime chooses it for a gallery of this size
+            people = len(np.unique(labels)) // 2 if enrolled is None else enrolled
+            threshold = choose_threshold(None, embedder.info.far_table, false_name_rate=rate, people=people).threshold
         rounds = [
             open_set_identification(embeddings, labels, threshold, seed=seed, enrolled=enrolled)
             for seed in range(args.rounds)
         ]
-        row = {"enrolled identities (one image each)": rounds[0]["enrolled_identities"]}
+        row = {"enrolled identities (one image each)": rounds[0]["enrolled_identities"], "threshold": threshold,
+               **({"false-name rate asked": rate} if rate is not None else {})}  # fmt: skip
         for key in ("known_probes", "unknown_probes", "known_identification_rate", "unknown_rejection_rate"):
             row[key] = round(float(np.mean([r[key] for r in rounds])), 4)
         report["galleries"].append(row)
     print(json.dumps(report, indent=2))
     if args.result:
+        own = args.threshold is None and args.false_name_rate is None
         figures = {"model": args.model.name, "test folds": args.test_folds, "landmarks": args.landmarks,
-                   "model's own threshold": args.threshold is None, **report}  # fmt: skip
+                   "model's own threshold": own, **report}  # fmt: skip
         write_result(args.result, figures, benchmark="gallery_test")
 
 
