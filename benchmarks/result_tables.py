@@ -50,6 +50,19 @@ def gallery_table(runs: list[dict]) -> str:
     return _table(header, rows, 2)
 
 
+def far_table_table(runs: list[dict]) -> str:
+    """A model's FAR table: the threshold of each pairwise FAR on held-out people, and the TAR there."""
+    header = ["model", "pairwise FAR", "threshold", "TAR", "impostor pairs", "genuine pairs"]
+    rows = []
+    for r in runs:
+        for row in r["rows"]:
+            threshold = f"{row['threshold']:.4f}" if row["threshold"] is not None else "too few pairs"
+            tar = _percent(row["tar"]) if row["tar"] is not None else "–"
+            rows.append([f"`{r['model']}`", f"{row['far']:g}", threshold, tar, f"{row['impostor_pairs']:,}",
+                         f"{row['genuine_pairs']:,}"])  # fmt: skip
+    return _table(header, rows, 1)
+
+
 def _ratio_notes(rows: list[dict]) -> list[str]:
     """U8S8 ÷ S8S8 images/s, for the INT8 files of one family measured at one batch size in the run."""
     speed = {(r["family"], r["batch"], r["quantization"]): r for r in rows if r["quantization"]}
@@ -145,4 +158,5 @@ TABLES: dict[str, Callable[[list[dict]], str]] = {
     "gate_check": gate_check_table,
     "gallery_search": gallery_search_table,
     "video_test": video_test_table,
+    "far_table": far_table_table,
 }
