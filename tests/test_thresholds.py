@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -24,7 +25,8 @@ from edge_runtime.identity.thresholds import (
 )
 from edge_runtime.inference.embedder import Embedder
 
-LFW = Path(__file__).resolve().parent.parent / "data" / "demo" / "lfw"
+REPO = Path(__file__).resolve().parent.parent
+LFW = REPO / "data" / "demo" / "lfw"
 SHOWN = re.compile(r"threshold (\d\.\d{4}) \((.*)\)")
 
 
@@ -62,7 +64,7 @@ def test_a_far_table_gives_each_rate_s_threshold_and_says_where_pairs_are_too_fe
         next_lower = impostors[impostors < rows[far].threshold].max()  # the loosest such threshold
         assert np.mean(impostors >= next_lower) > far
         assert rows[far].tar == pytest.approx(np.mean(genuine >= rows[far].threshold))
-    assert 20_000 * 1e-4 < MIN_FALSE_ACCEPTS
+    assert MIN_FALSE_ACCEPTS > 20_000 * 1e-4
     assert rows[1e-4].threshold is None and rows[1e-5].threshold is None  # 2 and 0.2 pairs: not extrapolated
     assert all(row.impostor_pairs == 20_000 and row.genuine_pairs == 500 for row in rows.values())
 
@@ -170,3 +172,18 @@ def test_calibrate_refuses_a_person_who_is_not_enrolled(tmp_path, enrolled):
         .splitlines()[-1]
         .endswith("Emmanuelle_Beart is not enrolled in the gallery; put those photos in --strangers")
     )
+
+
+def test_the_summary_says_why_faces_got_no_name(tmp_path, enrolled):
+    small = tmp_path / "far_away.jpg"  # the face at about 40 pixels: too small to trust
+    image = cv2.imread(str(LFW / "enrolled" / "Angela_Bassett" / "Angela_Bassett_0003.jpg"))
+    cv2.imwrite(str(small), cv2.resize(image, (80, 80), interpolation=cv2.INTER_AREA))
+    no_face = next((REPO / "data" / "demo" / "omniglot").rglob("*.png"))
+    photos = [LFW / "enrolled" / "Angela_Bassett" / "Angela_Bassett_0002.jpg",
+              LFW / "strangers" / "Gordon_Brown" / "Gordon_Brown_0001.jpg", small, no_face]  # fmt: skip
+    done = _command("recognize", "--enroll", str(enrolled), *(a for p in photos for a in ("-i", str(p))), "--headless")
+    assert done.returncode == 0, done.stderr
+    line = next(line for line in done.stderr.splitlines() if line.startswith("faces without a name: "))
+    faces, frames = line.removeprefix("faces without a name: ").split("; frames with no face: ")
+    assert dict(reason.rsplit(" ", 1) for reason in faces.split(", ")) == {"below the threshold": "1", "too small": "1"}
+    assert frames == "1"
