@@ -3,6 +3,7 @@ edge-gallery calibrate, with the bundled default model on the bundled LFW photos
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -187,3 +188,6 @@ def test_the_summary_says_why_faces_got_no_name(tmp_path, enrolled):
     faces, frames = line.removeprefix("faces without a name: ").split("; frames with no face: ")
     assert dict(reason.rsplit(" ", 1) for reason in faces.split(", ")) == {"below the threshold": "1", "too small": "1"}
     assert frames == "1"
+    alone = _command("recognize", "--enroll", str(enrolled), "-i", str(small), "--headless", "--json")
+    lines = [json.loads(line) for line in alone.stdout.splitlines()]
+    assert [(r["status"], r["name"], r["score"], r["skipped"]) for r in lines] == [("skipped", None, None, "small")]

@@ -144,10 +144,11 @@ def _space_left(folder: Path) -> str:
 class JsonLinesSink:
     """One JSON object per recognition: time, stream, frame (counted per stream), track (per stream),
     box, status ("named", "unknown", "pending" while a track's name is not confirmed, or "skipped"),
-    name (null when pending), score (the frame's own best match), whether it is an event (a newly
-    confirmed name), and why the quality gate skipped it (null when it did not). A photo's lines
-    also carry its file name (and no track); a photo with nothing to recognise gets one line with a
-    null box and name, status "skipped" and the reason in "skipped"."""
+    name (null when pending or skipped: "unknown" means no one enrolled), score (the frame's own best
+    match; null when skipped), whether it is an event (a newly confirmed name), and why the quality
+    gate skipped it (null when it did not). A photo's lines also carry its file name (and no track);
+    a photo with nothing to recognise gets one line with a null box and name, status "skipped" and
+    the reason in "skipped"."""
 
     def __init__(self, stream=None) -> None:
         self.stream = stream or sys.stdout
@@ -173,8 +174,8 @@ class JsonLinesSink:
                 "track": r.track_id,
                 "box": list(r.box),
                 "status": r.status,
-                "name": r.name,
-                "score": round(r.score, 4),
+                "name": None if r.status == SKIPPED else r.name,
+                "score": None if r.status == SKIPPED else round(r.score, 4),
                 "event": r.is_new,
                 "skipped": r.skipped,
             }
