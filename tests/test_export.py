@@ -7,20 +7,24 @@ import cv2
 import numpy as np
 import onnx
 import pytest
+import torch
 from click.testing import CliRunner
 
 from edge_runtime.core.bundled import ATT_FACES_MODEL, packaged_model
 from edge_runtime.core.errors import ModelError
+from edge_runtime.identity.thresholds import FAR_LEVELS, table_of
 from edge_runtime.imaging.preprocessing import InputSpec, read_image
 from edge_runtime.inference.embedder import Embedder, read_model_info
 from edge_runtime.inference.int8_variants import TENSORRT, ModelFile, file_for_provider
 from export.cli import main
+from export.far_table import table_of_embeddings
 from export.gate import ACCEPTED, UNDECIDED
+from export.graph import embedding_module
 from export.tensorrt_check import tensorrt_problems
 from export.verify import MAX_ABS_DIFF_FP32
 from train.checkpoint import load_checkpoint
 from train.datasets import load_images, scan_dataset
-from train.evaluation import answers
+from train.evaluation import answers, embed_images
 
 DEMO_MODEL = Path(packaged_model(ATT_FACES_MODEL))  # the small AT&T face model
 
@@ -63,6 +67,20 @@ def test_every_variant_is_scored_on_the_same_episodes_as_pytorch(exported, train
         assert drop.sample == 100 and drop.low <= drop.estimate <= drop.high
         assert drop.verdict in (ACCEPTED, UNDECIDED)  # nothing refused was reported
     assert way == min(payload["config"]["way"], len(payload["split"]["val"]))
+
+
+def test_every_variant_carries_the_far_table_of_pytorch_s_validation_embeddings(exported, trained):
+    held_out = _held_out(trained)  # the validation classes (the export's held-out set here)
+    payload = load_checkpoint(trained[0])
+    spec, network = InputSpec.from_dict(payload["input"]), embedding_module(payload, False)
+    expected = table_of_embeddings(embed_images(network, held_out.images, spec, torch.device("cpu")), held_out.labels)
+    impostors = int((held_out.labels[:, None] != held_out.labels[None, :]).sum() // 2)
+    for report in exported.values():
+        rows = table_of(Embedder(report.path, providers=("cpu",)).info.far_table)
+        assert [row.far for row in rows] == list(FAR_LEVELS)
+        assert all(row.impostor_pairs == impostors for row in rows)
+        assert [row.to_dict() for row in rows] == [row.to_dict() for row in expected]
+        assert any(row.threshold is None for row in rows)  # a few hundred impostor pairs cannot tell 1e-5
 
 
 def test_int8_is_at_most_35_percent_of_fp32(exported):
