@@ -35,7 +35,7 @@ from edge_runtime.identity.gallery import Gallery, GalleryError, changing
 from edge_runtime.identity.names import UNKNOWN
 from edge_runtime.identity.recognizer import Recognizer
 from edge_runtime.identity.search_index import BACKENDS
-from edge_runtime.identity.thresholds import ThresholdChoice, choose_threshold
+from edge_runtime.identity.thresholds import ThresholdChoice, check_request, choose_threshold
 from edge_runtime.identity.tracker import DEFAULT_MIN_VOTES, IouTracker, SeparateImages
 from edge_runtime.identity.verification import verify as verify_regions
 from edge_runtime.imaging.preprocessing import is_image_file, read_image
@@ -307,7 +307,7 @@ def recognize(gallery, enroll, uris, stream_list, camera, smooth, min_votes, out
         raise OutputError(f"{problem}; use --headless (no window), or fix the display (edge-doctor)")
     embedder = _embedder(options)
     finder = _regions(embedder, options)
-    _threshold(embedder, dict(options))  # a threshold that cannot be chosen is refused before any work
+    check_request(embedder.info.far_table, **{k: options[k] for k in ("threshold", "far", "false_name_rate")})
     if build_engine:
         warm_up(embedder)
         return

@@ -21,11 +21,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge_runtime.core.errors import SiameseEdgeError
+from edge_runtime.core.words import counted
 from edge_runtime.identity.openset import threshold_at_far
 
 FAR_LEVELS = (1e-1, 5e-2, 2e-2, 1e-2, 5e-3, 2e-3, 1e-3, 5e-4, 2e-4, 1e-4, 5e-5, 2e-5, 1e-5)
 MIN_FALSE_ACCEPTS = 10  # impostor pairs at or above a row's threshold: fewer, and its FAR is a guess
-NO_TABLE = "the model carries no FAR table (exported before version 0.2, or too few held-out people)"
+NO_TABLE = (
+    "the model carries no FAR table (add one with python -m export.far_table MODEL --data HELD_OUT_PEOPLE --write)"
+)
 
 
 class ThresholdError(SiameseEdgeError):
@@ -117,7 +120,8 @@ def _row_for_false_name_rate(table: list[FarRow], rate: float, people: int) -> t
         lowest = min((row.far for row in table if row.threshold is not None), default=None)
         reach = f"the lowest it measured is {lowest:g}" if lowest is not None else "it measured none"
         raise ThresholdError(
-            f"a false-name rate of {rate:g} with {people:,} people enrolled needs a pairwise FAR of {wanted:.2g}; "
+            f"a false-name rate of {rate:g} with {counted(people, 'person', 'people')} enrolled needs "
+            f"a pairwise FAR of {wanted:.2g}; "
             f"the model's table has too few impostor pairs to tell ({reach}): give --threshold, or calibrate on "
             "your own photos (edge-gallery calibrate)"
         )
@@ -126,6 +130,25 @@ def _row_for_false_name_rate(table: list[FarRow], rate: float, people: int) -> t
 
 def _levels(table: list[FarRow]) -> str:
     return ", ".join(f"{row.far:g}" for row in table if row.threshold is not None) or "none (too few pairs)"
+
+
+def check_request(
+    rows: tuple[dict, ...] | list[dict],
+    *,
+    threshold: float | None = None,
+    far: float | None = None,
+    false_name_rate: float | None = None,
+) -> None:
+    """Refuse, before any work, a request no gallery could satisfy: two ways of setting the threshold
+    at once, a FAR the table lacks, or a rate asked of a model with no table."""
+    asked = [name for name, value in (("--threshold", threshold), ("--far", far),
+                                      ("--false-name-rate", false_name_rate)) if value is not None]  # fmt: skip
+    if len(asked) > 1:
+        raise ThresholdError(f"give one of {' and '.join(asked)}, not both: each sets the threshold")
+    if far is not None:
+        _row_for_far(table_of(rows), far)
+    if false_name_rate is not None and not rows:
+        raise ThresholdError(f"--false-name-rate needs a FAR table: {NO_TABLE}; give --threshold")
 
 
 def choose_threshold(
@@ -142,10 +165,7 @@ def choose_threshold(
     """The threshold of a run: `threshold` if given, else the table's row for `far`, else for
     `false_name_rate` with `people` enrolled, else `stored` in the gallery (value, note), else the model's
     (`model_far`: the FAR it was calibrated for)."""
-    asked = [name for name, value in (("--threshold", threshold), ("--far", far),
-                                      ("--false-name-rate", false_name_rate)) if value is not None]  # fmt: skip
-    if len(asked) > 1:
-        raise ThresholdError(f"give one of {' and '.join(asked)}, not both: each sets the threshold")
+    check_request(rows, threshold=threshold, far=far, false_name_rate=false_name_rate)
     table = table_of(rows)
     if threshold is not None:
         return ThresholdChoice(float(threshold), "given by --threshold")
@@ -156,7 +176,8 @@ def choose_threshold(
         row, wanted = _row_for_false_name_rate(table, false_name_rate, people)
         return ThresholdChoice(
             row.threshold,
-            f"for --false-name-rate {false_name_rate:g} with {people:,} people enrolled: pairwise FAR at most "
+            f"for --false-name-rate {false_name_rate:g} with {counted(people, 'person', 'people')} enrolled: "
+            "pairwise FAR at most "
             f"{wanted:.2g}, the table's {row.describe()}",
         )
     if stored is not None:
