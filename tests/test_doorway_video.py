@@ -7,6 +7,7 @@ import cv2
 import pytest
 
 from benchmarks.faces.video_test import doorway_scene
+from benchmarks.result_tables import TABLES
 from edge_runtime.identity.names import UNKNOWN
 from edge_runtime.io.photo_video import photo_seen, score_events, write_doorway_video
 
@@ -79,3 +80,33 @@ def test_a_face_where_crossing_photos_overlap_is_scored_on_the_photo_seen_there(
     report = score_events(truth, swapped)  # each name on the other's photo: two wrong names, on a crossing
     assert report["wrong names (frames)"] == 2
     assert report["wrong names by change of person"]["crossing enrolled×enrolled"]["wrong names (frames)"] == 2
+
+
+def test_the_before_and_after_table_counts_wrong_names_per_change_of_person(doorway):
+    _, truth = doorway
+
+    def event(frame, photo, name):
+        x, y, w, h = photo[1]
+        return {"frame": frame, "box": [x + w // 2 - 40, y + h // 2 - 40, 80, 80], "status": "named", "name": name}
+
+    right = [
+        event(f, photo, photo[0])
+        for f, photos in enumerate(truth)
+        for slot, photo in enumerate(photos)
+        if photo_seen((photo[1][0] + 100, photo[1][1] + 100), photos) == slot
+    ]  # a face hidden is not found
+    # before: the first two frames of each person in place carry the name of the one before
+    carried = [event(f, photos[0], truth[f - PER_PHOTO][0][0]) if f >= PER_PHOTO and f % PER_PHOTO < 2
+               else event(f, photos[0], photos[0][0]) for f, photos in enumerate(truth[: 8 * PER_PHOTO])]  # fmt: skip
+    rows = []
+    for version, events in (("before", carried + right[8 * PER_PHOTO :]), ("after", right)):
+        report = score_events(truth, events)
+        report["wrong names per 1,000 frames"] = round(1000 * report["wrong names (frames)"] / len(truth), 2)
+        rows.append({**report, "version": version, "commit": version * 8, "fps": 30.0})
+    changes = rows[0]["wrong names by change of person"]
+    assert rows[0]["wrong names (frames)"] == 8  # two frames of each enrolled person's name carried onto the next
+    assert [changes[c]["wrong names (frames)"] for c in ("enrolled→enrolled", "enrolled→stranger")] == [4, 4]
+    assert changes["stranger→enrolled"]["wrong names (frames)"] == 0 and changes["crossing"]["frames"] == 24
+    table = TABLES["video_test_compare"]([{"rows": rows}])
+    assert "| before (`beforeb`) | 166.67 (8) | 666.67 (4) | 666.67 (4) | 0 (0) | 0 (0) | 0 (0) |" in table
+    assert "| after (`afteraf`) | 0 (0) | 0 (0) | 0 (0) | 0 (0) | 0 (0) | 0 (0) | 91.67% | 100.00% | 30.0 |" in table

@@ -137,12 +137,6 @@ def _report(out: Path, done: subprocess.CompletedProcess) -> dict:
     truth = json.loads((out / "truth.json").read_text())
     report = {"video": truth.get("video"), **score_events(truth["frames"], events)}
     report["wrong names per 1,000 frames"] = round(1000 * report["wrong names (frames)"] / len(truth["frames"]), 2)
-    changes = report.get("wrong names by change of person", {})
-    crossing = [c for change, c in changes.items() if change.startswith("crossing")]
-    if crossing:
-        frames, wrong = sum(c["frames"] for c in crossing), sum(c["wrong names (frames)"] for c in crossing)
-        changes["crossing"] = {"frames": frames, "wrong names (frames)": wrong,
-                               "per 1,000 frames": round(1000 * wrong / frames, 2)}  # fmt: skip
     report["fps"] = float(rate.group(1)) if rate else None
     report["stages"] = rate.group(2) if rate else None
     return report

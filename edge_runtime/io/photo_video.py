@@ -174,7 +174,8 @@ def score_events(truth: Truth, events: list[dict]) -> dict:
     status, name; a pending face names no one). A face belongs to the photo seen at its centre (where
     crossing photos overlap, the one in front: the other is hidden there, however near its centre);
     of two faces on one photo, the one nearer its centre counts.
-    When the truth names the change each photo follows, the wrong names are also counted per change."""
+    When the truth names the change each photo follows, the wrong names are also counted per change
+    (and for all crossings together)."""
     said: dict[tuple[int, int], tuple[float, str | None]] = {}  # (frame, slot) -> (distance, answer; None: pending)
     for event in events:
         if event.get("skipped") or event.get("frame") is None or event.get("box") is None:
@@ -196,8 +197,8 @@ def score_events(truth: Truth, events: list[dict]) -> dict:
             label, answer = photo[0], said.get((frame, slot), (0.0, None))[1]
             frames.append((label, answer))
             last[photo[2], _appearance(truth, frame, slot)] = (label, answer)
-            if len(photo) > 3:
-                change = changes.setdefault(photo[3], {"frames": set(), "wrong names (frames)": 0})
+            for kind in _changes(photo):
+                change = changes.setdefault(kind, {"frames": set(), "wrong names (frames)": 0})
                 change["frames"].add(frame)
                 change["wrong names (frames)"] += answer not in (None, UNKNOWN, label)
     report = {
@@ -215,6 +216,12 @@ def score_events(truth: Truth, events: list[dict]) -> dict:
             for change, c in sorted(changes.items())
         }  # fmt: skip
     return report
+
+
+def _changes(photo: tuple) -> list[str]:
+    """The changes a photo of the truth counts for: the one it follows, and "crossing" for any crossing."""
+    change = photo[3:4]
+    return [*change, "crossing"] if change and change[0].startswith("crossing") else list(change)
 
 
 def _appearance(truth: Truth, frame: int, slot: int) -> int:
