@@ -196,6 +196,8 @@ def main() -> None:
         "--repeat", type=int, default=1, help="show the photos this many times over (longer timing runs)"
     )
     args, rest = parser.parse_known_args()
+    if args.scene and (args.faces != 1 or args.in_place):
+        parser.error("--scene doorway shows its own faces: not with --faces 8 or --in-place")
     if args.action == "make":
         args.out.mkdir(parents=True, exist_ok=True)
         make(args.lfw, args.pairs, args.out, args.faces, args.test_folds, args.repeat, args.in_place, args.scene)
