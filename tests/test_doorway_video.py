@@ -25,11 +25,11 @@ def doorway(tmp_path_factory):
     """A short doorway video: two enrolled people and two strangers, two photos each, then two crossings."""
     in_place, crossings = doorway_scene(_people("enrolled", None, 2), _people("strangers", UNKNOWN, 2))
     path = tmp_path_factory.mktemp("doorway") / "video.mp4"
-    return path, write_doorway_video(in_place, crossings, path, PER_PHOTO, PER_CROSSING)
+    return path, write_doorway_video(in_place, crossings, path, PER_PHOTO, PER_CROSSING), crossings
 
 
 def test_the_doorway_has_every_kind_of_change_of_person_and_two_people_crossing(doorway):
-    path, truth = doorway
+    path, truth, crossings = doorway
     video = cv2.VideoCapture(str(path))
     frames = 0
     while video.read()[0]:
@@ -54,10 +54,22 @@ def test_the_doorway_has_every_kind_of_change_of_person_and_two_people_crossing(
     assert slots[PER_CROSSING][0] < slots[PER_CROSSING][1]  # ... the other in the next pair
     starts = [frame[0][1][0] for frame in crossing[:PER_CROSSING]]
     assert starts[0] != starts[-1]  # each walks across
+    # the photo listed last is the one seen where the two overlap: the first pair's, its first in front
+    middle = 8 * PER_PHOTO + PER_CROSSING // 2
+    video.set(cv2.CAP_PROP_POS_FRAMES, middle)
+    seen = video.read()[1]
+    (_, back, *_), (_, front, *_) = truth[middle]
+    x0, x1, y = max(back[0], front[0]), min(back[0], front[0]) + 200, front[1]
+    assert x1 - x0 > 100
+    difference = []
+    for box, (_, photo) in zip((back, front), crossings[0][::-1], strict=True):
+        image = cv2.resize(cv2.imread(str(photo)), (200, 200), interpolation=cv2.INTER_AREA)
+        difference.append(float(cv2.absdiff(seen[y : y + 200, x0:x1], image[:, x0 - box[0] : x1 - box[0]]).mean()))
+    assert difference[1] < 10 < difference[0]
 
 
 def test_a_face_where_crossing_photos_overlap_is_scored_on_the_photo_seen_there(doorway):
-    _, truth = doorway
+    _, truth, _ = doorway
     gap = [photos[1][1][0] - photos[0][1][0] if len(photos) == 2 else None for photos in truth]
     frame = next(f for f, g in enumerate(gap) if g is not None and 30 < abs(g) < 60)  # nearly on top of each other
     (back, behind, *_), (front, ahead, *_) = truth[frame]  # listed back to front
@@ -83,7 +95,7 @@ def test_a_face_where_crossing_photos_overlap_is_scored_on_the_photo_seen_there(
 
 
 def test_the_before_and_after_table_counts_wrong_names_per_change_of_person(doorway):
-    _, truth = doorway
+    _, truth, _ = doorway
 
     def event(frame, photo, name):
         x, y, w, h = photo[1]
