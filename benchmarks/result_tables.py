@@ -151,6 +151,29 @@ def video_test_table(runs: list[dict]) -> str:
     return _table(header, rows, 1)
 
 
+CHANGES = ["enrolled→enrolled", "enrolled→stranger", "stranger→enrolled", "stranger→stranger", "crossing"]
+
+
+def video_test_compare_table(runs: list[dict]) -> str:
+    """Two versions on one doorway video, side by side: wrong names per 1,000 frames, in all and after each
+    kind of change of person, the enrolled frames named, the strangers' frames not named and the FPS."""
+    header = ["version", "wrong names per 1,000 frames (wrong names)",
+              *(f"after {c}" if c != "crossing" else "two crossing" for c in CHANGES),
+              "enrolled people's frames named right", "strangers' frames not named", "FPS"]  # fmt: skip
+    rows = []
+    for run in runs:
+        for r in run["rows"]:
+            changes = r.get("wrong names by change of person", {})
+            by_change = [f"{changes[c]['per 1,000 frames']:g} ({changes[c]['wrong names (frames)']})"
+                         if c in changes else "–" for c in CHANGES]  # fmt: skip
+            rows.append([f"{r['version']} (`{r['commit'][:7]}`)",
+                         f"{r['wrong names per 1,000 frames']:g} ({r['wrong names (frames)']})", *by_change,
+                         _percent(r["enrolled people named right (frames)"]),
+                         _percent(r["strangers not named (frames)"]),
+                         "–" if r["fps"] is None else f"{r['fps']:.1f}"])  # fmt: skip
+    return _table(header, rows, 1)
+
+
 TABLES: dict[str, Callable[[list[dict]], str]] = {
     "lfw_view2": lfw_view2_table,
     "gallery_test": gallery_table,
@@ -159,4 +182,5 @@ TABLES: dict[str, Callable[[list[dict]], str]] = {
     "gallery_search": gallery_search_table,
     "video_test": video_test_table,
     "far_table": far_table_table,
+    "video_test_compare": video_test_compare_table,
 }
