@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from edge_runtime.apps.serving import plan_serving, start_beside_loop, token_options
 from edge_runtime.core.bundled import DEFAULT_MODEL, packaged_model
 from edge_runtime.core.command_line import CONTEXT, one_line_errors, verbose_option
 from edge_runtime.core.errors import SiameseEdgeError
@@ -244,10 +245,12 @@ def _embedder(options: dict) -> Embedder:
 @click.option("--max-frames", type=int, help="Stop each stream after this many frames.")
 @click.option("--build-engine", is_flag=True, help="Build and cache the TensorRT engine, then exit.")
 @click.option("--index", type=click.Choice(BACKENDS), default="numpy", help="Gallery search (faiss: millions).")
+@click.option("--serve", "address", help="Serve the page and API on HOST:PORT while recognising (see docs/web.md).")
+@token_options
 @one_line_errors()
 def recognize(gallery, enroll, uris, stream_list, camera, threshold, smooth, min_votes, output, mosaic, batch_wait,
               headless, json_lines, max_frames, input_width, input_height, input_rate, build_engine, index,
-              **options):  # fmt: skip
+              address, token_file, no_auth, **options):  # fmt: skip
     """Recognise enrolled identities in cameras, streams, videos or folders (one or several), or say unknown."""
     given = click.get_current_context().get_parameter_source("min_votes") is not click.core.ParameterSource.DEFAULT
     if given and min_votes > smooth:  # (the default is lowered to a smaller --smooth on its own)
@@ -257,6 +260,7 @@ def recognize(gallery, enroll, uris, stream_list, camera, threshold, smooth, min
         )
     specs = plan_streams([*uris, *([str(camera)] if camera is not None else [])],
                          read_stream_list(stream_list) if stream_list else [])  # fmt: skip
+    serving = plan_serving(address, token_file, no_auth) if address else None  # before any work
     several = len(specs) > 1
     videos = stream_outputs(output, [s.name for s in specs]) if output and several and not mosaic else {}
     if output:  # before anything is opened or written
@@ -281,7 +285,7 @@ def recognize(gallery, enroll, uris, stream_list, camera, threshold, smooth, min
             log.info("enrolled %s from %s", counted(len(counts), "identity", "identities"), enroll)
             if gallery:
                 known.save(gallery)
-    if len(known) == 0 and not show:
+    if len(known) == 0 and not show and not address:  # (a server enrols from its page)
         raise GalleryError("the gallery is empty; enroll identities (--enroll, edge-gallery enroll) first")
     recognizer = Recognizer(embedder, known, finder, threshold)
     streams = open_streams(specs, input_width, input_height, input_rate)
@@ -310,8 +314,10 @@ def recognize(gallery, enroll, uris, stream_list, camera, threshold, smooth, min
                 return
         log.info("enrolled %s", name)
 
-    grid = None
+    grid, server, service = None, None, None
     try:
+        if address:  # the web server, beside the loop: its recognizer, its gallery, every frame
+            server, service = start_beside_loop(serving, recognizer, gallery, index, [s.name for s in streams])
         for stream in streams:
             photos = stream.source.separate_images
             stream.tracker = SeparateImages() if photos else IouTracker(smooth=smooth, min_votes=min_votes)
@@ -321,9 +327,13 @@ def recognize(gallery, enroll, uris, stream_list, camera, threshold, smooth, min
             grid = VideoFileSink(output, max(s.source.rate for s in streams))
         loop = RecognitionLoop(streams, recognizer, video=grid, events=JsonLinesSink() if json_lines else None,
                                show=show, max_frames=max_frames, on_key=enroll_live,
-                               batch_wait=batch_wait / 1000)  # fmt: skip
+                               batch_wait=batch_wait / 1000, live=service.hub if service else None)  # fmt: skip
+        if service is not None:
+            loop.gallery_lock = service.lock
         summary = loop.run()
     finally:
+        if server is not None:
+            server.stop()
         for stream in streams:
             stream.source.close()
         for video in [s.video for s in streams] + [grid]:

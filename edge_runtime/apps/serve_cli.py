@@ -1,0 +1,41 @@
+"""`edge-serve`: the page and HTTP API for photos (recognise, verify, enrol), without a camera."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from edge_runtime.apps.cli import CosineThreshold, _embedder, _regions, detector_options, model_options
+from edge_runtime.apps.serving import plan_serving, serve_package, token_options
+from edge_runtime.core.command_line import CONTEXT, one_line_errors, verbose_option
+from edge_runtime.identity.enrollment import new_gallery, open_gallery
+from edge_runtime.identity.recognizer import Recognizer
+from edge_runtime.identity.search_index import BACKENDS
+
+log = logging.getLogger("edge_runtime")
+DEFAULT_ADDRESS = "127.0.0.1:8080"
+
+
+@click.command(context_settings=CONTEXT)
+@verbose_option
+@model_options
+@detector_options
+@click.option("--listen", default=DEFAULT_ADDRESS, help="HOST:PORT to serve (loopback unless told otherwise).")
+@click.option("--gallery", "-g", type=click.Path(dir_okay=False), help="Gallery file (.npz); created on first enrol.")
+@click.option("--threshold", type=CosineThreshold(), help="Cosine threshold, in -1<x<1 (default: the model's).")
+@click.option("--index", type=click.Choice(BACKENDS), default="numpy", help="Gallery search (faiss: millions).")
+@token_options
+@one_line_errors()
+def serve(listen, gallery, threshold, index, token_file, no_auth, **options):
+    """Serve the page and HTTP API for photos (recognise, verify, enrol), no camera."""
+    host, port, token = plan_serving(listen, token_file, no_auth)
+    _, app, service_module = serve_package()
+    embedder = _embedder(options)
+    finder = _regions(embedder, options)
+    known = open_gallery(gallery, embedder, True, index, finder) if gallery else new_gallery(embedder, index, finder)
+    recognizer = Recognizer(embedder, known, finder, threshold)
+    service = service_module.Service(recognizer, gallery, index=index)
+    log.info("serving the page and API on http://%s:%d/%s; %d people; threshold %.4f", host, port,
+             "" if token else " (no token)", len(known), recognizer.threshold)  # fmt: skip
+    app.make_server(service, token, host, port).run()
