@@ -120,9 +120,10 @@ def api_router(service: Service, registry, requests) -> APIRouter:
         return [event.to_dict() for event in hub.events.latest(max(1, min(count, 200)))]
 
     @router.get("/api/events/stream", tags=["events"])
-    async def event_stream(request: Request) -> StreamingResponse:
-        """Events as Server-Sent Events (`event: appearance`, JSON data), from now on (or Last-Event-ID)."""
-        last = request.headers.get("last-event-id", "")
+    async def event_stream(request: Request, after: int | None = None) -> StreamingResponse:
+        """Events as Server-Sent Events (`event: appearance`, JSON data): those after event AFTER (or
+        Last-Event-ID), else from now on."""
+        last = str(after) if after is not None else request.headers.get("last-event-id", "")
         latest = hub.events.latest(1)
         start = int(last) if last.isdigit() else (latest[0].id if latest else 0)
         return StreamingResponse(_sse(hub, start), media_type="text/event-stream",

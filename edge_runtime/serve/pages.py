@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from edge_runtime.core.errors import SiameseEdgeError
+from edge_runtime.core.words import counted
 from edge_runtime.serve.access import token_matches
 from edge_runtime.serve.api import Name, Photo, read_upload
 from edge_runtime.serve.events import Event
@@ -60,7 +61,8 @@ def _facts(service: Service) -> str:
     rates = ", ".join(f"{escape(v.name)} {v.to_dict()['fps']:.1f} FPS" for v in service.hub.views.values())
     return (f"model {escape(about['model'])} ({escape(about['arch'])}, {escape(about['precision'])}) · "
             f"provider {escape(', '.join(about['providers']))} · threshold {about['threshold']:.4f} · "
-            f"{about['people']} people" + (f" · <span id='rates'>{rates}</span>" if rates else ""))  # fmt: skip
+            f"{counted(about['people'], 'person', 'people')}"
+            + (f" · <span id='rates'>{rates}</span>" if rates else ""))  # fmt: skip
 
 
 ENROL_FORM = (
@@ -80,7 +82,8 @@ def _event_row(event: Event) -> str:
 
 EVENTS_SCRIPT = """<script>
 const rows=document.getElementById('events');
-new EventSource('/api/events/stream').addEventListener('appearance',m=>{const e=JSON.parse(m.data);
+const newest=rows.firstElementChild?rows.firstElementChild.dataset.id:0;
+new EventSource('/api/events/stream?after='+newest).addEventListener('appearance',m=>{const e=JSON.parse(m.data);
 const t=new Date(e.time*1000).toTimeString().slice(0,8),k=e.name==='unknown'?'unknown':'named';
 const r=document.createElement('tr');r.dataset.id=e.id;
 r.innerHTML=`<td><img class="face" src="${e.thumbnail}" alt=""></td><td class="${k}"></td><td></td><td>${t}</td>
