@@ -26,7 +26,8 @@ def thumbnail(image: np.ndarray, box: Box | None = None, side: int = THUMBNAIL_S
         x, y, w, h = box
         margin = max(w, h) // 5
         top, left = max(0, y - margin), max(0, x - margin)
-        image = image[top : y + h + margin, left : x + w + margin]
+        cut = image[top : y + h + margin, left : x + w + margin]
+        image = cut if cut.size else image  # a box outside the frame: the whole frame
     scale = side / max(1, image.shape[0])
     small = cv2.resize(image, (max(1, round(image.shape[1] * scale)), side), interpolation=cv2.INTER_AREA)
     return cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()

@@ -8,6 +8,7 @@ The loop's main thread calls `LiveHub.write` for every frame: with nobody watchi
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from edge_runtime.io.outputs import annotate
 from edge_runtime.loop.run_summary import StreamSummary
 from edge_runtime.serve.events import EventLog
 
+log = logging.getLogger(__name__)
 MAX_RATE = 10.0  # live frames a second, at most, per stream
 JPEG_QUALITY = 75
 
@@ -60,7 +62,15 @@ class LiveHub:
 
     def write(self, stream: str, image: np.ndarray | None, results: list[TrackedRecognition],
               regions: list[Region], summary: StreamSummary, dropped: int) -> None:  # fmt: skip
-        """The loop's frame of `stream`: count it, note its events, and keep it if someone watches."""
+        """The loop's frame of `stream`: count it, note its events, and keep it if someone watches. Whatever
+        goes wrong here is logged, never raised: the server must not stop the loop."""
+        try:
+            self._write(stream, image, results, regions, summary, dropped)
+        except Exception as error:  # the loop goes on; the page misses this frame
+            log.warning("the web page missed a frame of %s: %s: %s", stream, type(error).__name__, error)
+
+    def _write(self, stream: str, image: np.ndarray | None, results: list[TrackedRecognition],
+               regions: list[Region], summary: StreamSummary, dropped: int) -> None:  # fmt: skip
         view = self.views.get(stream) or self.views.setdefault(stream, StreamView(stream))
         view.summary, view.dropped = summary, dropped
         usable = [r for r in results if r.skipped is None]
