@@ -186,6 +186,7 @@ def test_the_loop_serves_its_streams_events_live_view_and_metrics(door):
     with running(command, port):
         status, streams = call("GET", f"{url}/api/streams")
         assert status == 200 and [s["name"] for s in streams] == ["door"] and streams[0]["state"] == "running"
+        assert streams[0]["viewers"] == 0
         got, body = upload(f"{url}/api/recognize", {"file": ("x.jpg", b"junk")})  # a bad upload: the loop goes on
         assert got == 415
         events = _sse_events(f"{url}/api/events/stream", 2, 60)
@@ -193,10 +194,20 @@ def test_the_loop_serves_its_streams_events_live_view_and_metrics(door):
         assert call("GET", url + events[0]["thumbnail"])[1][:2] == b"\xff\xd8"
         first, second = _mjpeg_parts(f"{url}/api/streams/door/live.mjpg", 2)
         assert first[:2] == second[:2] == b"\xff\xd8" and first != second  # the live image changes
+        assert _wait_for_viewers(url, 0)  # the viewer gone, nothing is kept or encoded for the page
         later = call("GET", f"{url}/api/streams")[1][0]
         assert later["frames"] > streams[0]["frames"] and later["fps"] > 0 and later["faces"] > 0
         metrics = call("GET", f"{url}/metrics")[1].decode()
         assert 'siamese_edge_stream_fps{stream="door"}' in metrics and "siamese_edge_stream_dropped_frames" in metrics
+
+
+def _wait_for_viewers(url: str, count: int, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if call("GET", f"{url}/api/streams")[1][0]["viewers"] == count:
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def _sse_events(url: str, count: int, seconds: float) -> list[dict]:
@@ -222,3 +233,21 @@ def _mjpeg_parts(url: str, count: int) -> list[bytes]:
                 stream.readline()
                 parts.append(stream.read(int(line.split(b":")[1])))
     return parts
+
+
+def test_the_benchmarks_measure_and_write_their_result_files(tmp_path, monkeypatch):
+    from benchmarks import results
+    from benchmarks.result_tables import TABLES
+    from benchmarks.runtime import web
+
+    monkeypatch.setattr(results, "RESULTS", tmp_path)
+    web.main(["recognize", "--requests", "3", "--result", "tiny_recognize"])
+    web.main(["viewer", "--rounds", "1", "--frames-per-photo", "1", "--result", "tiny_viewer"])
+    recognized = results.load_result("tiny_recognize", tmp_path)
+    assert recognized["figures"]["api median ms"] > 0 and recognized["figures"]["cli seconds, one process"] > 0
+    assert "POST /api/recognize, one client" in TABLES[recognized["benchmark"]]([recognized["figures"]])
+    watched = results.load_result("tiny_viewer", tmp_path)
+    rows = {row["way"]: row for row in watched["figures"]["rows"]}
+    assert rows["serving, one viewer"]["live frames received"][0] > 0  # the viewer saw the live view
+    assert rows["alone"]["live frames received"] == rows["serving, nobody watching"]["live frames received"] == [0]
+    assert "serving, one viewer" in TABLES[watched["benchmark"]]([watched["figures"]])

@@ -12,7 +12,7 @@ request at a time (latency, requests a second) and from two clients at once (req
 beside it, `edge-recognize -i photo.jpg` for the same photo (its wall time, model loading included,
 and the sum of the stage times it logs for the frame).
 
-    python -m benchmarks.runtime.web viewer [--rounds 3] [--result NAME]
+    python -m benchmarks.runtime.web viewer [--rounds 3] [--frames-per-photo 24] [--result NAME]
     python -m benchmarks.runtime.web recognize [--requests 100] [--result NAME]
 """
 
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     one = commands.add_parser("viewer", help="loop FPS alone, serving, and with one viewer")
     one.add_argument("--rounds", type=int, default=3)
-    one.add_argument("--frames-per-photo", type=int, default=8)
+    one.add_argument("--frames-per-photo", type=int, default=24, help="the video: 40 photos, each this many frames")
     add_result_option(one)
     two = commands.add_parser("recognize", help="/api/recognize against the CLI on one photo")
     two.add_argument("--requests", type=int, default=100)

@@ -302,7 +302,7 @@ def recognize(gallery, enroll, uris, stream_list, camera, threshold, smooth, min
             region = usable_region(frame, finder, "the frame")
             name = click.prompt("name for the person in view", err=True)
             embeddings = embedder.embed([region])
-            known.add(name, embeddings, ["live"])
+            recognizer.gallery.add(name, embeddings, ["live"])  # (the one a server may have replaced)
         except SiameseEdgeError as error:
             log.warning("not enrolled: %s", error)
             return
