@@ -155,6 +155,10 @@ def test_any_address_but_loopback_needs_a_token_or_no_auth(tmp_path):
     env = {k: v for k, v in __import__("os").environ.items() if k != "SIAMESE_EDGE_TOKEN"}
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "needs a token" in done.stderr, done.stderr
+    for serve, words in ((f"0.0.0.0:{port}", "needs a token"), ("nonsense", "give HOST:PORT")):
+        recognize = [str(SCRIPTS / "edge-recognize"), "--headless", "-i", str(ANN[0]), "--serve", serve]
+        done = subprocess.run(recognize, capture_output=True, text=True, timeout=60, env=env)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1 and words in done.stderr, done.stderr
     (tmp_path / "short").write_text("abc\n")
     done = subprocess.run([*command, "--token-file", str(tmp_path / "short")], capture_output=True, text=True,
                           timeout=60, env=env)  # fmt: skip
