@@ -114,6 +114,16 @@ def test_watch_enrol_see_named_remove_see_unknown_in_a_browser(door, tmp_path):
                   f"event {after[-1]['id']} on the page, which shows {_rows(driver)}")  # fmt: skip
             assert driver.find_element(By.CSS_SELECTOR, f"{shown} td.unknown").text == "unknown"
 
+            driver.set_window_size(390, 844)  # a phone: every page fits its width, nothing to scroll sideways
+            for page in ("/", "/people", "/events"):
+                driver.get(url + page)
+                fits = "return document.documentElement.scrollWidth <= window.innerWidth"
+                assert driver.execute_script(fits), (
+                    page,
+                    driver.execute_script("return document.documentElement.scrollWidth"),
+                )
+            _shot(driver, "web-events-phone.png", tmp_path)  # the last page looked at: events
+
             driver.delete_all_cookies()  # without the token: refused, the login form instead
             driver.get(f"{url}/people")
             assert driver.find_elements(By.CSS_SELECTOR, "input[name=token]") and not driver.find_elements(

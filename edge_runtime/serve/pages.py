@@ -30,7 +30,9 @@ main{padding:1em;max-width:1100px;margin:auto}.facts{font-size:.85em;color:#555;
 td,th{padding:.35em;border-bottom:1px solid #ddd;text-align:left;vertical-align:middle}
 img.face{height:64px;border-radius:4px}.unknown{color:#c22}.named{color:#282}
 form{display:inline-flex;flex-wrap:wrap;gap:.3em;margin:.2em 0}input[type=text]{width:9em}
-.said{background:#ffd;padding:.5em;border:1px solid #cc9;margin-bottom:1em}"""
+.said{background:#ffd;padding:.5em;border:1px solid #cc9;margin-bottom:1em}
+@media (max-width:600px){main{padding:.5em}thead{display:none}td{border:0}
+tr{display:flex;flex-wrap:wrap;align-items:center;border-bottom:1px solid #ddd}}"""
 PAGES = (("/", "Live"), ("/events", "Events"), ("/people", "People"))
 
 
