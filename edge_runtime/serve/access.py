@@ -35,11 +35,10 @@ def read_token(token_file: str | Path | None) -> str | None:
     """The token from `token_file` (its first line), else from $SIAMESE_EDGE_TOKEN, else None."""
     if token_file is not None:
         try:
-            token = Path(token_file).read_text(encoding="utf-8").strip().splitlines()
+            lines = Path(token_file).read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as error:
             raise AccessError(f"cannot read the token file {token_file}: {getattr(error, 'strerror', error)}") from None
-        token = token[0].strip() if token else ""
-        where = f"the token file {token_file}"
+        token, where = (lines[0].strip() if lines else ""), f"the token file {token_file}"
     else:
         token, where = os.environ.get(TOKEN_VARIABLE, "").strip(), f"${TOKEN_VARIABLE}"
         if not token:

@@ -46,7 +46,7 @@ class StreamView:
     def to_dict(self) -> dict:
         """The stream's state and figures, as the API gives them."""
         summary = self.summary or StreamSummary(self.name)
-        mean, _ = summary.latency_ms() if summary.frames else (0.0, 0.0)
+        mean = summary.mean_latency_ms()  # (the percentile would read the loop's deque while it grows)
         return {"name": self.name, "state": summary.state, "frames": summary.frames, "fps": round(summary.fps, 2),
                 "latency_ms": round(mean, 1), "faces": self.faces, "unknowns": self.unknowns,
                 "dropped": self.dropped, "viewers": self.viewers}  # fmt: skip

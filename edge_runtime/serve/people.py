@@ -48,15 +48,19 @@ class People:
 
     def list(self) -> list[dict]:
         """Everyone enrolled: name and how many images."""
-        return [{"name": name, "images": count} for name, count in self.gallery.counts().items()]
+        with self.lock:  # the gallery in memory may be changing (its pending rows flushed)
+            counts = self.gallery.counts()
+        return [{"name": name, "images": count} for name, count in counts.items()]
 
     def face(self, name: str) -> bytes | None:
         """The thumbnail of a face `name` was enrolled from, when one was kept."""
-        gallery = self.gallery
-        if name not in gallery.names:
-            return None
-        owner = gallery.names.index(name)
-        return self.faces.get([d for d, o in zip(gallery.digests, gallery.owners, strict=True) if o == owner])
+        with self.lock:
+            gallery = self.gallery
+            if name not in gallery.names:
+                return None
+            owner = gallery.names.index(name)
+            digests = [d for d, o in zip(gallery.digests, gallery.owners, strict=True) if o == owner]
+        return self.faces.get(digests)
 
     def _change(self, change: Callable[[Gallery], T]) -> T:
         """Apply `change` to the gallery: to the file's current content under its lock, then saved
