@@ -174,6 +174,30 @@ def video_test_compare_table(runs: list[dict]) -> str:
     return _table(header, rows, 1)
 
 
+def web_viewer_table(runs: list[dict]) -> str:
+    """The loop's FPS alone, serving with nobody watching, and with one viewer on the live page."""
+    rows = [[row["way"], ", ".join(f"{fps:.1f}" for fps in row["fps"]), f"{row['median fps']:.1f}",
+             f"{100 * row['vs alone']:+.1f}%", f"{row['median cpu ms per frame']:.1f}",
+             ", ".join(str(n) for n in row["live frames received"])]
+            for r in runs for row in r["rows"]]  # fmt: skip
+    return _table(["the loop", "FPS of each round", "median FPS", "against alone", "CPU ms a frame",
+                   "live frames sent"], rows, 1)  # fmt: skip
+
+
+def web_recognize_table(runs: list[dict]) -> str:
+    """`POST /api/recognize` of one photo against the CLI on the same photo."""
+    rows = []
+    for r in runs:
+        rows.append(["POST /api/recognize, one client", f"{r['api median ms']:.1f} ms (p95 {r['api p95 ms']:.1f} ms)",
+                     f"{r['api requests per second, one client']:.1f}"])  # fmt: skip
+        rows.append(["POST /api/recognize, two clients", "–", f"{r['api requests per second, two clients']:.1f}"])
+        rows.append(["edge-recognize -i photo.jpg (a process)", f"{1000 * r['cli seconds, one process']:.0f} ms",
+                     f"{1 / r['cli seconds, one process']:.2f}"])  # fmt: skip
+        rows.append(["edge-recognize: its stages for the photo, logged", "–" if (ms := r.get(
+            "cli ms per frame (its stages, logged)")) is None else f"{ms:.1f} ms", "–"])  # fmt: skip
+    return _table(["one 640×480 photo, one face", "latency", "photos a second"], rows, 1)
+
+
 TABLES: dict[str, Callable[[list[dict]], str]] = {
     "lfw_view2": lfw_view2_table,
     "gallery_test": gallery_table,
@@ -183,4 +207,6 @@ TABLES: dict[str, Callable[[list[dict]], str]] = {
     "video_test": video_test_table,
     "far_table": far_table_table,
     "video_test_compare": video_test_compare_table,
+    "web_viewer": web_viewer_table,
+    "web_recognize": web_recognize_table,
 }

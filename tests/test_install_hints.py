@@ -77,3 +77,17 @@ def test_the_docker_image_stops_cleanly_on_docker_stop():
     dockerfile = (REPO / "Dockerfile.jetson").read_text()
     assert "STOPSIGNAL SIGTERM" in dockerfile  # handled by edge-recognize like Ctrl-C
     assert 'ENTRYPOINT ["edge-recognize"]' in dockerfile  # exec form: the signal reaches it, not a shell
+
+
+@pytest.mark.parametrize(("entry", "name", "arguments"), [
+    ("edge_runtime.apps.serve_cli:serve", "edge-serve", []),
+    ("edge_runtime.apps.cli:recognize", "edge-recognize", ["-i", "data/demo/lfw", "--serve", "127.0.0.1:8080"]),
+])  # fmt: skip
+def test_serving_without_the_serve_extra_names_it_in_one_line(runtime_only, entry, name, arguments):
+    module, function = entry.split(":")
+    code = f"import sys; sys.argv = [{name!r}, *{arguments!r}]; from {module} import {function}; {function}()"
+    done = _run(runtime_only, code)
+    assert done.returncode == 2, done.stderr
+    said = done.stderr.strip()
+    assert said.startswith(f"{name}: error: serving needs the [serve] extra (") and "\n" not in said, said
+    assert said.endswith(" is not installed): pip install -e '.[serve]'"), said

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from edge_runtime.apps.serving import plan_serving, start_beside_loop, token_options
 from edge_runtime.core.bundled import DEFAULT_MODEL, packaged_model
 from edge_runtime.core.command_line import CONTEXT, one_line_errors, verbose_option
 from edge_runtime.core.errors import SiameseEdgeError
@@ -285,10 +286,12 @@ def _embedder(options: dict) -> Embedder:
 @click.option("--max-frames", type=int, help="Stop each stream after this many frames.")
 @click.option("--build-engine", is_flag=True, help="Build and cache the TensorRT engine, then exit.")
 @click.option("--index", type=click.Choice(BACKENDS), default="numpy", help="Gallery search (faiss: millions).")
+@click.option("--serve", "address", help="Serve the page and API on HOST:PORT while recognising (see docs/web.md).")
+@token_options
 @one_line_errors()
 def recognize(gallery, enroll, uris, stream_list, camera, smooth, min_votes, output, mosaic, batch_wait,
               headless, json_lines, max_frames, input_width, input_height, input_rate, build_engine, index,
-              **options):  # fmt: skip
+              address, token_file, no_auth, **options):  # fmt: skip
     """Recognise enrolled identities in cameras, streams, videos or folders (one or several), or say unknown."""
     given = click.get_current_context().get_parameter_source("min_votes") is not click.core.ParameterSource.DEFAULT
     if given and min_votes > smooth:  # (the default is lowered to a smaller --smooth on its own)
@@ -298,6 +301,7 @@ def recognize(gallery, enroll, uris, stream_list, camera, smooth, min_votes, out
         )
     specs = plan_streams([*uris, *([str(camera)] if camera is not None else [])],
                          read_stream_list(stream_list) if stream_list else [])  # fmt: skip
+    serving = plan_serving(address, token_file, no_auth) if address else None  # before any work
     several = len(specs) > 1
     videos = stream_outputs(output, [s.name for s in specs]) if output and several and not mosaic else {}
     if output:  # before anything is opened or written
@@ -323,7 +327,7 @@ def recognize(gallery, enroll, uris, stream_list, camera, smooth, min_votes, out
             log.info("enrolled %s from %s", counted(len(counts), "identity", "identities"), enroll)
             if gallery:
                 known.save(gallery)
-    if len(known) == 0 and not show:
+    if len(known) == 0 and not show and not address:  # (a server enrols from its page)
         raise GalleryError("the gallery is empty; enroll identities (--enroll, edge-gallery enroll) first")
     choice = _threshold(embedder, options, known)
     recognizer = Recognizer(embedder, known, finder, choice.threshold)
@@ -341,7 +345,7 @@ def recognize(gallery, enroll, uris, stream_list, camera, smooth, min_votes, out
             region = usable_region(frame, finder, "the frame")
             name = click.prompt("name for the person in view", err=True)
             embeddings = embedder.embed([region])
-            known.add(name, embeddings, ["live"])
+            recognizer.gallery.add(name, embeddings, ["live"])  # (the one a server may have replaced)
         except SiameseEdgeError as error:
             log.warning("not enrolled: %s", error)
             return
@@ -353,8 +357,10 @@ def recognize(gallery, enroll, uris, stream_list, camera, smooth, min_votes, out
                 return
         log.info("enrolled %s", name)
 
-    grid = None
+    grid, server, service = None, None, None
     try:
+        if address:  # the web server, beside the loop: its recognizer, its gallery, every frame
+            server, service = start_beside_loop(serving, recognizer, gallery, index, [s.name for s in streams])
         for stream in streams:
             photos = stream.source.separate_images
             stream.tracker = SeparateImages() if photos else IouTracker(smooth=smooth, min_votes=min_votes)
@@ -364,9 +370,13 @@ def recognize(gallery, enroll, uris, stream_list, camera, smooth, min_votes, out
             grid = VideoFileSink(output, max(s.source.rate for s in streams))
         loop = RecognitionLoop(streams, recognizer, video=grid, events=JsonLinesSink() if json_lines else None,
                                show=show, max_frames=max_frames, on_key=enroll_live,
-                               batch_wait=batch_wait / 1000)  # fmt: skip
+                               batch_wait=batch_wait / 1000, live=service.hub if service else None)  # fmt: skip
+        if service is not None:
+            loop.gallery_lock = service.lock
         summary = loop.run()
     finally:
+        if server is not None:
+            server.stop()
         for stream in streams:
             stream.source.close()
         for video in [s.video for s in streams] + [grid]:

@@ -154,6 +154,11 @@ def read_image(path: str | Path) -> np.ndarray:
     if image is None:
         reason = UNDECODABLE.get(path.suffix.lower(), "the file is empty, truncated or not an image")
         raise ImageReadError(f"cannot decode image {path}: {reason}")
+    return as_runtime_image(image)
+
+
+def as_runtime_image(image: np.ndarray) -> np.ndarray:
+    """A decoded image as the runtime takes it: 8-bit gray or BGR, its longer side at most `LARGEST_SIDE`."""
     return _within_largest_side(_as_uint8_gray_or_bgr(image))
 
 

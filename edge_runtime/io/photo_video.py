@@ -58,6 +58,13 @@ def _in_place(frame: int) -> tuple[int, int]:
     return 10 + abs((4 * frame) % 160 - 80), 10
 
 
+def still_frame(photo: Path) -> np.ndarray:
+    """One 640×480 frame of the test video: `photo` at 220×220 in the top-left quarter, on its background."""
+    frame = _background()
+    frame[10 : 10 + SINGLE, 10 : 10 + SINGLE] = _photo(photo, SINGLE)
+    return frame
+
+
 def write_photo_video(
     shown: list[tuple[str, Path]], path: Path, frames_per_photo: int, faces: int = 1, in_place: bool = False
 ) -> Truth:

@@ -100,6 +100,7 @@ class RecognitionLoop:
         max_frames: int | None = None,
         on_key: KeyHandler | None = None,
         batch_wait: float = BATCH_WAIT,
+        live=None,
     ) -> None:
         self.streams = _as_streams(sources)
         if tracker is not None:
@@ -113,6 +114,7 @@ class RecognitionLoop:
             self.streams[0].video, video = video, None
         self.recognizer, self.grid_video, self.events, self.show = recognizer, video, events, show
         self.max_frames, self.on_key, self.batch_wait = max_frames, on_key, batch_wait
+        self.live = live  # the web server's view of every frame (`serve.live.LiveHub`), or None
         self.mosaic = Mosaic([s.name for s in self.streams]) if show or video is not None else None
         self.stop = threading.Event()
         self.bell = threading.Condition()
@@ -148,15 +150,19 @@ class RecognitionLoop:
                 worker.join(timeout=5.0)
             self._close_videos()
         summary.seconds = time.perf_counter() - self.started
-        for stream, stats, mailbox, handoff in zip(self.streams, summary.streams, self.mailboxes, self.detected,
-                                                   strict=True):  # fmt: skip
-            stats.dropped = mailbox.dropped + handoff.dropped + getattr(stream.source, "skipped", 0)
+        for number, (stream, stats) in enumerate(zip(self.streams, summary.streams, strict=True)):
+            stats.dropped = self.dropped(number)
             stats.reconnects = getattr(stream.source, "reconnects", 0)
             if stats.state == "running":
                 stats.state = "stopped"
         if self.errors:
             raise self.errors[0]
         return summary
+
+    def dropped(self, number: int) -> int:
+        """Frames of stream `number` left for newer ones so far (by its reader, its aligner or its source)."""
+        source = self.streams[number].source
+        return self.mailboxes[number].dropped + self.detected[number].dropped + getattr(source, "skipped", 0)
 
     def _close_videos(self) -> None:
         """Finalise every video, even after one could not be written (that error is raised after)."""
@@ -310,6 +316,8 @@ class RecognitionLoop:
                 self.mosaic.update(stream.name, canvas)
         done = time.perf_counter()
         stats.add(done - frame.read_at, done - self.started)
+        if self.live is not None:
+            self.live.write(stream.name, frame.image, frame.results, frame.regions, stats, self.dropped(frame.stream))
         summary.frames += 1
         for stage, seconds in zip(
             STAGES, (frame.decode, frame.detect, frame.align, frame.embed, done - started), strict=True

@@ -40,7 +40,12 @@ class StreamSummary:
         """Mean and 95th percentile latency, in milliseconds."""
         if not self.latencies:
             return 0.0, 0.0
-        return 1000.0 * self.latency_total / self.frames, 1000.0 * float(np.percentile(self.latencies, 95))
+        return self.mean_latency_ms(), 1000.0 * float(np.percentile(self.latencies, 95))
+
+    def mean_latency_ms(self) -> float:
+        """Mean latency in milliseconds; safe to read from another thread while frames are added."""
+        frames = self.frames
+        return 1000.0 * self.latency_total / frames if frames else 0.0
 
     def add(self, latency: float, seconds: float) -> None:
         """Count a frame written `latency` seconds after it was read, `seconds` into the run."""

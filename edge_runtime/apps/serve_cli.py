@@ -1,0 +1,42 @@
+"""`edge-serve`: the page and HTTP API for photos (recognise, verify, enrol), without a camera."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from edge_runtime.apps.cli import _embedder, _regions, _threshold, detector_options, model_options, threshold_options
+from edge_runtime.apps.serving import plan_serving, serve_package, token_options
+from edge_runtime.core.command_line import CONTEXT, one_line_errors, verbose_option
+from edge_runtime.identity.enrollment import new_gallery, open_gallery
+from edge_runtime.identity.recognizer import Recognizer
+from edge_runtime.identity.search_index import BACKENDS
+
+log = logging.getLogger("edge_runtime")
+DEFAULT_ADDRESS = "127.0.0.1:8080"
+
+
+@click.command(context_settings=CONTEXT)
+@verbose_option
+@model_options
+@detector_options
+@click.option("--listen", default=DEFAULT_ADDRESS, help="HOST:PORT to serve (loopback unless told otherwise).")
+@click.option("--gallery", "-g", type=click.Path(dir_okay=False), help="Gallery file (.npz); created on first enrol.")
+@threshold_options
+@click.option("--index", type=click.Choice(BACKENDS), default="numpy", help="Gallery search (faiss: millions).")
+@token_options
+@one_line_errors()
+def serve(listen, gallery, index, token_file, no_auth, **options):
+    """Serve the page and HTTP API for photos (recognise, verify, enrol), no camera."""
+    host, port, token = plan_serving(listen, token_file, no_auth)
+    _, app, service_module = serve_package()
+    embedder = _embedder(options)
+    finder = _regions(embedder, options)
+    known = open_gallery(gallery, embedder, True, index, finder) if gallery else new_gallery(embedder, index, finder)
+    choice = _threshold(embedder, options, known)
+    recognizer = Recognizer(embedder, known, finder, choice.threshold)
+    service = service_module.Service(recognizer, gallery, index=index)
+    log.info("serving the page and API on http://%s:%d/%s; %d people; threshold %.4f (%s)", host, port,
+             "" if token else " (no token)", len(known), choice.threshold, choice.why)  # fmt: skip
+    app.make_server(service, token, host, port).run()
