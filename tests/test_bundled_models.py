@@ -15,8 +15,9 @@ from edge_runtime.identity.gallery import GalleryError
 from edge_runtime.identity.recognizer import Recognizer
 from edge_runtime.imaging.preprocessing import read_image
 from edge_runtime.inference.embedder import Embedder, read_model_info
-from edge_runtime.inference.int8_variants import TENSORRT, ModelFile, file_for_provider
-from edge_runtime.inference.providers import ProviderSettings, provider_options
+from edge_runtime.inference.int8_variants import ModelFile
+from edge_runtime.inference.provider_policy import file_for_provider
+from edge_runtime.inference.providers import TENSORRT, ProviderSettings, provider_options
 from export.tensorrt_check import tensorrt_problems
 from export.tensorrt_variant import pair_for_tensorrt
 
