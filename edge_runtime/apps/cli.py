@@ -296,9 +296,10 @@ def recognize(gallery, enroll, uris, stream_list, camera, threshold, smooth, min
             return
         try:
             region = usable_region(frame, finder, "the frame")
-            name = click.prompt("name for the person in view", err=True)
+            name = click.prompt("name for the person in view", err=True)  # the other streams go on meanwhile
             embeddings = embedder.embed([region])
-            known.add(name, embeddings, ["live"])
+            with loop.gallery_lock:  # not while typing: the batch thread matches under it
+                known.add(name, embeddings, ["live"])
         except SiameseEdgeError as error:
             log.warning("not enrolled: %s", error)
             return
@@ -345,7 +346,9 @@ def _log_summary(summary, several: bool) -> None:
         for stream in summary.streams:
             log.info("  %s", stream.describe())
     log.info("seen: %s", ", ".join(f"{n} ×{c}" for n, c in sorted(summary.appearances.items())) or "nobody")
-    if summary.interrupted:
+    if summary.quit:
+        log.info("stopped (q pressed in the window) after %d frames", summary.frames)
+    elif summary.interrupted:
         log.info("stopped (Ctrl-C, SIGTERM or SIGHUP) after %d frames", summary.frames)
 
 
