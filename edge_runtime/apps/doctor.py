@@ -67,7 +67,7 @@ def check_onnxruntime() -> tuple[list[Finding], list[str]]:
     try:
         import onnxruntime as ort
     except ImportError:
-        fix = f"{install_command('cpu')}, or on a Jetson the onnxruntime-gpu wheel for your JetPack (README, Jetson)"
+        fix = f"{install_command('cpu')}, or on a Jetson the onnxruntime-gpu wheel for your JetPack (docs/jetson.md)"
         return [Finding("onnxruntime", "not installed", fix)], []
     available = ort.get_available_providers()
     findings = [Finding("onnxruntime", f"{ort.__version__}; providers: {', '.join(available)}")]
