@@ -135,6 +135,13 @@ def video_test_table(runs: list[dict]) -> str:
     return _table(header, rows, 1)
 
 
+def gpu_check_table(runs: list[dict]) -> str:
+    """benchmarks/gpu_check.py's report (one per run): per provider × precision, ran or why not."""
+    from benchmarks.gpu_check import markdown  # (it loads the runtime: only when such a block is rendered)
+
+    return "\n".join(markdown(run) for run in runs).rstrip("\n")
+
+
 TABLES: dict[str, Callable[[list[dict]], str]] = {
     "lfw_view2": lfw_view2_table,
     "gallery_test": gallery_table,
@@ -142,4 +149,5 @@ TABLES: dict[str, Callable[[list[dict]], str]] = {
     "gate_check": gate_check_table,
     "gallery_search": gallery_search_table,
     "video_test": video_test_table,
+    "gpu_check": gpu_check_table,
 }

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from benchmarks.result_tables import TABLES
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -36,3 +38,4 @@ def test_the_gpu_check_runs_on_a_cpu_and_says_what_it_could_not_test(tmp_path):
     assert all(f"{row['provider']} {row['precision']}: " in markdown for row in gpu)  # each under "Not tested"
     assert (out / "engines").is_dir() and "no nvidia-smi" in (out / "setup.txt").read_text()
     assert markdown in done.stdout
+    assert TABLES["gpu_check"]([report]) + "\n" == markdown  # a results block renders the same report
