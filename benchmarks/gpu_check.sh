@@ -49,7 +49,7 @@ if [ "${GPU_CHECK_INSTALL:-1}" != "0" ]; then
   "$python" -c "import cv2" 2>/dev/null || install opencv-python-headless || untested+=("everything: OpenCV is missing (face alignment)")
   "$python" -c "import click, PIL" 2>/dev/null || install click pillow || true
   "$python" -c "import onnx" 2>/dev/null || install onnx || untested+=("FP32 rows: the onnx package is missing")
-  install "onnxruntime-gpu==1.20.*" || untested+=("CUDA and TensorRT: onnxruntime-gpu could not be installed; the preinstalled onnxruntime ran")
+  install "onnxruntime-gpu==1.20.*" || untested+=("CUDA and TensorRT: onnxruntime-gpu could not be installed (any preinstalled onnxruntime is used)")
   install "tensorrt-cu12==10.*" || untested+=("TensorRT: its libraries (tensorrt-cu12) could not be installed")
 fi
 
@@ -57,10 +57,26 @@ fi
 sites=$("$python" -c "import site, sys; print(' '.join(site.getsitepackages() + [site.getusersitepackages()]))")
 libraries=$(for site in $sites; do find "$site/nvidia" "$site/tensorrt_libs" -name 'lib*.so*' -printf '%h\n' 2>/dev/null || true; done | sort -u | tr '\n' ':')
 export LD_LIBRARY_PATH="${libraries}${LD_LIBRARY_PATH:-}"
-"$python" -c "import onnxruntime as o; print('onnxruntime', o.__version__, o.get_available_providers())" 2>&1 | tee -a "$setup" >&2
+"$python" -c "import onnxruntime as o; print('onnxruntime', o.__version__, o.get_available_providers())" 2>&1 | tee -a "$setup" >&2 || true
 
 args=()
 for line in "${untested[@]}"; do args+=(--untested "$line"); done
 cd "$repo"
+missing=$("$python" -c "
+import importlib.util
+print(' '.join(m for m in ('numpy', 'cv2', 'onnxruntime', 'click', 'PIL') if importlib.util.find_spec(m) is None))")
+if [ -n "$missing" ]; then  # nothing can be measured: the report says so, and why
+  say "cannot measure: missing $missing (see $setup)"
+  "$python" - "$out" "$missing" "${untested[@]}" <<'PY'
+import json, pathlib, sys
+out, missing, untested = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
+reason = f"not run: the Python packages {missing} are missing and could not be installed"
+report = {"environment": {}, "rows": [], "not_tested": [f"everything: {reason}", *untested]}
+(out / "gpu_check.json").write_text(json.dumps(report, indent=2) + "\n")
+(out / "gpu_check.md").write_text("GPU check: nothing measured.\n\nNot tested here:\n\n"
+                                  + "".join(f"- {line}\n" for line in report["not_tested"]))
+PY
+  exit 1
+fi
 PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}" "$python" -m benchmarks.gpu_check "$out" "${args[@]}" "$@"
 say "report: $out/gpu_check.md and $out/gpu_check.json; setup: $setup"
