@@ -198,6 +198,13 @@ def web_recognize_table(runs: list[dict]) -> str:
     return _table(["one 640×480 photo, one face", "latency", "photos a second"], rows, 1)
 
 
+def gpu_check_table(runs: list[dict]) -> str:
+    """benchmarks/gpu_check.py's report (one per run): per provider × precision, ran or why not."""
+    from benchmarks.gpu_check import markdown  # (it loads the runtime: only when such a block is rendered)
+
+    return "\n".join(markdown(run) for run in runs).rstrip("\n")
+
+
 TABLES: dict[str, Callable[[list[dict]], str]] = {
     "lfw_view2": lfw_view2_table,
     "gallery_test": gallery_table,
@@ -209,4 +216,5 @@ TABLES: dict[str, Callable[[list[dict]], str]] = {
     "video_test_compare": video_test_compare_table,
     "web_viewer": web_viewer_table,
     "web_recognize": web_recognize_table,
+    "gpu_check": gpu_check_table,
 }

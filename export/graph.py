@@ -14,6 +14,7 @@ from torch import nn
 from edge_runtime.core.version import package_version
 from edge_runtime.imaging.preprocessing import InputSpec
 from edge_runtime.inference.model_info import ModelInfo
+from export.static_shapes import fold_shape_computations
 from train.backbones import model_from_checkpoint
 
 DEFAULT_OPSET = 17
@@ -53,7 +54,8 @@ def export_fp32(payload: dict, opset: int = DEFAULT_OPSET, flip_average: bool = 
 
 def module_to_onnx(module: torch.nn.Module, example: torch.Tensor, opset: int, input_name: str,
                    output_name: str) -> onnx.ModelProto:  # fmt: skip
-    """A one-input, one-output module as ONNX (the TorchScript exporter, any batch size), versions pinned."""
+    """A one-input, one-output module as ONNX (the TorchScript exporter, any batch size), versions pinned,
+    with the sizes computed from its fixed input dimensions folded into constants (`static_shapes`)."""
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -68,7 +70,7 @@ def module_to_onnx(module: torch.nn.Module, example: torch.Tensor, opset: int, i
             dynamic_axes={input_name: {0: "batch"}, output_name: {0: "batch"}},
             do_constant_folding=True,
         )
-    return pin_versions(onnx.load_from_string(buffer.getvalue()), opset)
+    return fold_shape_computations(pin_versions(onnx.load_from_string(buffer.getvalue()), opset))
 
 
 def pin_versions(proto: onnx.ModelProto, opset: int) -> onnx.ModelProto:

@@ -29,7 +29,7 @@ from edge_runtime.io.outputs import annotate
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_MODEL = packaged_model(ATT_FACES_MODEL)  # the small AT&T face model
-LFW_FACE = REPO / "data" / "demo" / "lfw" / "enrolled" / "Angela_Bassett" / "Angela_Bassett_0002.jpg"
+LFW_FACE = REPO / "edge_runtime" / "demo_data" / "lfw" / "enrolled" / "Angela_Bassett" / "Angela_Bassett_0002.jpg"
 MODEL = ["-m", str(DEMO_MODEL)]
 SCRIPTS = Path(sys.executable).parent  # the installed commands, run as a user runs them
 DEGENERATE = {"1x1": (1, 1), "2000x1": (1, 2000), "1x2000": (2000, 1)}
@@ -87,7 +87,7 @@ def test_a_tiny_image_in_a_recognition_folder_is_skipped_with_its_reason(tmp_pat
     _degenerate(photos, "2000x1")
     shutil.copy(faces_root / "s1" / "1.png", photos / "s1.png")
     shutil.copy(LFW_FACE, photos / "z_amber.jpg")
-    result = _cli(recognize, *model, "--enroll", faces_root.parent / "lfw" / "enrolled", "-i", photos,
+    result = _cli(recognize, *model, "--enroll", LFW_FACE.parents[1], "-i", photos,
                   "--headless", "--json")  # fmt: skip
     assert result.exit_code == 0, result.output
     lines = _json_lines(result.stdout)
@@ -301,7 +301,7 @@ def test_an_iphone_heic_photo_is_skipped_with_what_to_do_and_an_avif_one_enrolle
 def test_enrolling_from_a_photo_of_two_people_warns_that_the_largest_was_a_guess(tmp_path, caplog):
     """Two faces of the same size: the largest is enrolled, and a warning says it was a guess; a
     photo of one person enrolls without one."""
-    other = REPO / "data" / "demo" / "lfw" / "enrolled" / "Ann_Veneman" / "Ann_Veneman_0001.jpg"
+    other = REPO / "edge_runtime" / "demo_data" / "lfw" / "enrolled" / "Ann_Veneman" / "Ann_Veneman_0001.jpg"
     two = tmp_path / "two.jpg"
     cv2.imwrite(str(two), np.hstack([read_image(LFW_FACE), read_image(other)]))
     result = _cli(gallery_command, "enroll", "-g", tmp_path / "g.npz", "--name", "amber", two)

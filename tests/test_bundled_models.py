@@ -15,15 +15,17 @@ from edge_runtime.identity.gallery import GalleryError
 from edge_runtime.identity.recognizer import Recognizer
 from edge_runtime.imaging.preprocessing import read_image
 from edge_runtime.inference.embedder import Embedder, read_model_info
-from edge_runtime.inference.int8_variants import TENSORRT, ModelFile, file_for_provider
-from edge_runtime.inference.providers import ProviderSettings, provider_options
+from edge_runtime.inference.int8_variants import ModelFile
+from edge_runtime.inference.provider_policy import file_for_provider
+from edge_runtime.inference.providers import TENSORRT, ProviderSettings, provider_options
 from export.tensorrt_check import tensorrt_problems
 from export.tensorrt_variant import pair_for_tensorrt
 
 MODELS = Path(__file__).resolve().parent.parent / "edge_runtime" / "models"
 DEMO = MODELS.parent.parent / "data" / "demo"
 BUNDLED = sorted(p for p in MODELS.glob("*.int8.onnx"))
-IMAGES = {"face": "lfw/*/*/*.jpg", "signature": "signatures/*/*.png", "identity": "att_faces/s1*/*.png"}
+IMAGES = {"face": (MODELS.parent / "demo_data" / "lfw", "*/*/*.jpg"), "signature": (DEMO, "signatures/*/*.png"),
+          "identity": (DEMO, "att_faces/s1*/*.png")}  # fmt: skip
 
 
 def test_the_bundled_int8_models_are_the_four_the_package_names():
@@ -66,7 +68,8 @@ def test_the_cpu_file_is_unsigned_for_speed_and_carries_no_unused_opset_domain(m
 @pytest.mark.parametrize("model", BUNDLED, ids=lambda p: p.name)
 def test_the_two_files_embed_alike_and_the_sibling_is_what_the_converter_makes_now(model):
     info = read_model_info(model)
-    files = sorted(DEMO.glob(IMAGES[info.kind]))[:40]
+    folder, pattern = IMAGES[info.kind]
+    files = sorted(folder.glob(pattern))[:40]
     images = [read_image(f) for f in files]
     cpu = Embedder(model, providers=("cpu",)).embed(images)
     sibling = model.with_name(info.tensorrt_variant)

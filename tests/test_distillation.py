@@ -244,7 +244,7 @@ def test_the_bundled_student_scores_demo_faces_as_its_teacher_does():
     """On the demo's LFW people (none in its training), the student distilled by
     benchmarks/faces/distill.sh ranks same-person pairs above others almost always, and its scores
     follow the teacher's (measured: ROC AUC 0.992, correlation 0.86)."""
-    lfw = Path(__file__).resolve().parents[1] / "data" / "demo" / "lfw"
+    lfw = Path(__file__).resolve().parents[1] / "edge_runtime" / "demo_data" / "lfw"
     photos = sorted(lfw.glob("enrolled/*/*.jpg")) + sorted(lfw.glob("strangers/*/*.jpg"))
     people = np.array([photo.parent.name for photo in photos])
     same = (people[:, None] == people[None])[np.triu_indices(len(photos), 1)]

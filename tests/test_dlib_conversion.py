@@ -25,7 +25,7 @@ from train.dlib.weights import read_dlib_face_resnet
 
 DAT = face_recognition_models_file()
 SHAPES = face_recognition_models_file(LANDMARKS_FILE)
-LFW = Path(__file__).resolve().parents[1] / "data" / "demo" / "lfw"
+LFW = Path(__file__).resolve().parents[1] / "edge_runtime" / "demo_data" / "lfw"
 
 
 @pytest.fixture(scope="module")

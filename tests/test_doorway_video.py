@@ -11,7 +11,7 @@ from benchmarks.result_tables import TABLES
 from edge_runtime.identity.names import UNKNOWN
 from edge_runtime.io.photo_video import photo_seen, score_events, write_doorway_video
 
-LFW = Path(__file__).resolve().parent.parent / "data" / "demo" / "lfw"
+LFW = Path(__file__).resolve().parent.parent / "edge_runtime" / "demo_data" / "lfw"
 PER_PHOTO, PER_CROSSING = 3, 12
 
 

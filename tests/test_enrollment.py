@@ -91,7 +91,9 @@ def test_a_folder_named_in_another_encoding_is_skipped_and_the_others_enrolled(t
 @pytest.fixture
 def lfw_people(faces_root):
     """The bundled LFW demo's people: folders of real JPEG photos."""
-    return sorted(p for p in (faces_root.parent / "lfw" / "enrolled").iterdir() if p.is_dir())
+    return sorted(
+        p for p in (faces_root.parents[2] / "edge_runtime" / "demo_data" / "lfw" / "enrolled").iterdir() if p.is_dir()
+    )
 
 
 def test_jfif_jpe_and_photos_without_a_suffix_are_enrolled(tmp_path, people, faces_root, lfw_people):

@@ -15,7 +15,9 @@ from edge_runtime.core.errors import ModelError
 from edge_runtime.identity.thresholds import FAR_LEVELS, table_of
 from edge_runtime.imaging.preprocessing import InputSpec, read_image
 from edge_runtime.inference.embedder import Embedder, read_model_info
-from edge_runtime.inference.int8_variants import TENSORRT, ModelFile, file_for_provider
+from edge_runtime.inference.int8_variants import ModelFile
+from edge_runtime.inference.provider_policy import file_for_provider
+from edge_runtime.inference.providers import TENSORRT
 from export.cli import main
 from export.far_table import table_of_embeddings
 from export.gate import ACCEPTED, UNDECIDED
@@ -248,9 +250,14 @@ def test_tensorrt_gets_the_sibling_even_when_both_are_renamed_but_never_another_
     cpu = tmp_path / "face.int8.onnx"
     shutil.copy(exported["int8"].path, cpu)
     given = ModelFile(cpu, read_model_info(cpu))
-    assert "is not beside it" in file_for_provider(TENSORRT, given, read_model_info)
+    assert (
+        "no faces.int8.tensorrt.onnx or face.int8.tensorrt.onnx or face.fp16.onnx or face.fp32.onnx is beside it"
+        in (file_for_provider(TENSORRT, given, read_model_info))
+    )
     shutil.copy(exported["int8-tensorrt"].path, tmp_path / "face.int8.tensorrt.onnx")
     assert file_for_provider(TENSORRT, given, read_model_info).path == tmp_path / "face.int8.tensorrt.onnx"
     assert file_for_provider("CPUExecutionProvider", given, read_model_info) is given
     shutil.copy(DEMO_MODEL.with_name("att_faces_demo.int8.tensorrt.onnx"), tmp_path / "face.int8.tensorrt.onnx")
-    assert "is not its TensorRT variant (another model)" in file_for_provider(TENSORRT, given, read_model_info)
+    assert "face.int8.tensorrt.onnx is not its variant (another model)" in file_for_provider(
+        TENSORRT, given, read_model_info
+    )

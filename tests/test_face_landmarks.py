@@ -24,7 +24,7 @@ from train.dlib.files import LANDMARKS_FILE, face_recognition_models_file
 from train.dlib.landmarks import convert_shape_predictor, main
 
 DAT = face_recognition_models_file(LANDMARKS_FILE)
-FACES = sorted((Path(__file__).resolve().parents[1] / "data" / "demo" / "lfw").glob("*/*/*.jpg"))
+FACES = sorted((Path(__file__).resolve().parents[1] / "edge_runtime" / "demo_data" / "lfw").glob("*/*/*.jpg"))
 
 
 @pytest.fixture(scope="module")

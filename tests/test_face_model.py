@@ -25,7 +25,7 @@ from edge_runtime.identity.names import UNKNOWN
 from edge_runtime.imaging.preprocessing import read_image
 from edge_runtime.inference.embedder import Embedder
 
-LFW = Path(__file__).resolve().parents[1] / "data" / "demo" / "lfw"
+LFW = Path(__file__).resolve().parents[1] / "edge_runtime" / "demo_data" / "lfw"
 PEOPLE = sorted((LFW / "enrolled").iterdir())
 MODEL = os.environ.get("SIAMESE_EDGE_TEST_FACE_MODEL")  # another face model to run these tests on
 MODEL_ARGS = ["-m", MODEL] if MODEL else []

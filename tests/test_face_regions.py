@@ -29,7 +29,7 @@ from edge_runtime.imaging.preprocessing import InputSpec, read_image
 from edge_runtime.inference.model_info import ModelInfo
 
 REPO = Path(__file__).resolve().parents[1]
-LFW = REPO / "data" / "demo" / "lfw"
+LFW = REPO / "edge_runtime" / "demo_data" / "lfw"
 FACES = sorted((LFW / "enrolled").glob("*/*.jpg"))
 TEMPLATE_FILE = REPO / "benchmarks" / "faces" / "dlib_template.json"  # YuNet's own points
 SPEC = template_spec(DLIB_TEMPLATE)  # dlib's five points onto dlib's chip: the default model's cut

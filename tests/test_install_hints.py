@@ -81,7 +81,7 @@ def test_the_docker_image_stops_cleanly_on_docker_stop():
 
 @pytest.mark.parametrize(("entry", "name", "arguments"), [
     ("edge_runtime.apps.serve_cli:serve", "edge-serve", []),
-    ("edge_runtime.apps.cli:recognize", "edge-recognize", ["-i", "data/demo/lfw", "--serve", "127.0.0.1:8080"]),
+    ("edge_runtime.apps.cli:recognize", "edge-recognize", ["-i", "photos/", "--serve", "127.0.0.1:8080"]),
 ])  # fmt: skip
 def test_serving_without_the_serve_extra_names_it_in_one_line(runtime_only, entry, name, arguments):
     module, function = entry.split(":")

@@ -35,7 +35,7 @@ from train.landmark_net import (
     view,
 )
 
-LFW = Path(__file__).resolve().parents[1] / "data" / "demo" / "lfw"
+LFW = Path(__file__).resolve().parents[1] / "edge_runtime" / "demo_data" / "lfw"
 PHOTOS = sorted((LFW / "enrolled").glob("*/*.jpg")) + sorted((LFW / "strangers").glob("*/*.jpg"))
 
 

@@ -16,7 +16,7 @@ from edge_runtime.core.bundled import DEFAULT_MODEL, packaged_model
 from edge_runtime.imaging.preprocessing import read_image
 
 REPO = Path(__file__).resolve().parents[1]
-DEMO_LFW = REPO / "data" / "demo" / "lfw"
+DEMO_LFW = REPO / "edge_runtime" / "demo_data" / "lfw"
 PER_FOLD = 8  # same-person pairs a fold, and as many pairs of two people
 
 

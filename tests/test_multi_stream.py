@@ -32,7 +32,7 @@ from edge_runtime.loop.pipeline import RecognitionLoop, Stream
 from edge_runtime.loop.streams import plan_streams, read_stream_list, stream_output
 
 REPO = Path(__file__).resolve().parent.parent
-LFW = REPO / "data" / "demo" / "lfw"
+LFW = REPO / "edge_runtime" / "demo_data" / "lfw"
 SCRIPTS = Path(sys.executable).parent  # the installed commands, run as a user runs them
 PEOPLE = sorted(p.name for p in (LFW / "enrolled").iterdir())
 STRANGERS = sorted(p.name for p in (LFW / "strangers").iterdir())
@@ -355,3 +355,71 @@ def test_an_aligner_that_fails_ends_its_stream_and_the_others_go_on(scene):
     lines = _lines(events.getvalue())
     assert {line["frame"] for line in lines if line["stream"] == "cam0"} == set(range(_frames(scene / "cam0.mp4")))
     assert {line["frame"] for line in lines if line["stream"] == "busy"} <= {0, 1, 2}
+
+
+class Window:
+    """OpenCV's window, scripted (no display here): `imshow` draws nothing and `waitKey` returns the
+    keys given, one a frame shown, then none (255)."""
+
+    def __init__(self, monkeypatch, keys: list[int]) -> None:
+        self.keys = list(keys)
+        monkeypatch.setattr(cv2, "imshow", lambda *args: None)
+        monkeypatch.setattr(cv2, "destroyAllWindows", lambda: None)
+        monkeypatch.setattr(cv2, "waitKey", lambda delay: self.keys.pop(0) if self.keys else 255)
+
+
+def _live_loop(scene, on_key=None):
+    embedder = Embedder(packaged_model(DEFAULT_MODEL), providers=("cpu",))
+    gallery = new_gallery(embedder)
+    enroll_folder(gallery, embedder, scene / "enroll")
+    recognizer = Recognizer(embedder, gallery)
+    sources = [open_source(str(scene / f"cam{k}.mp4")) for k in range(2)]
+    return RecognitionLoop(sources, recognizer, show=True, on_key=on_key), recognizer, sources
+
+
+def test_typing_a_name_after_e_never_stops_the_other_streams(scene, monkeypatch):
+    """The window's key handler (edge-recognize's `e` asks for a name) runs without the gallery lock:
+    while it waits for typing, the batch thread goes on matching the streams' frames."""
+    Window(monkeypatch, [255, ord("e")])
+    seen = {}
+
+    def typing(key, image, results):
+        before = loop.summary_batches()
+        deadline = time.monotonic() + 20
+        while loop.summary_batches() < before + 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        seen["batches while typing"] = loop.summary_batches() - before
+        seen["lock free"] = loop.gallery_lock.acquire(timeout=10)
+        if seen["lock free"]:
+            loop.gallery_lock.release()
+
+    loop, recognizer, sources = _live_loop(scene, typing)
+    calls = []
+    recognize_frames = recognizer.recognize_frames
+    monkeypatch.setattr(recognizer, "recognize_frames", lambda frames: calls.append(1) or recognize_frames(frames))
+    loop.summary_batches = lambda: len(calls)
+    try:
+        summary = loop.run()
+    finally:
+        for source in sources:
+            source.close()
+    assert seen == {"batches while typing": 2, "lock free": True}
+    assert summary.frames == sum(_frames(scene / f"cam{k}.mp4") for k in range(2)) and not summary.quit
+
+
+def test_q_in_the_window_is_said_as_q_not_as_ctrl_c_or_sigterm(scene, monkeypatch, caplog):
+    from edge_runtime.apps.cli import _log_summary
+
+    Window(monkeypatch, [255, 255, ord("q")])
+    loop, _, sources = _live_loop(scene)
+    try:
+        summary = loop.run()
+    finally:
+        for source in sources:
+            source.close()
+    assert summary.quit and not summary.interrupted
+    assert 0 < summary.frames < sum(_frames(scene / f"cam{k}.mp4") for k in range(2))
+    with caplog.at_level(logging.INFO, logger="edge_runtime"):
+        _log_summary(summary, several=True)
+    assert f"stopped (q pressed in the window) after {summary.frames} frames" in caplog.text
+    assert "Ctrl-C" not in caplog.text

@@ -161,7 +161,7 @@ def test_every_block_of_the_repository_readme_and_docs_agrees_with_its_result_fi
 def test_lfw_view2_writes_its_result_file(tmp_path, monkeypatch):
     from benchmarks.faces import lfw_view2
 
-    lfw = REPO / "data" / "demo" / "lfw" / "enrolled"
+    lfw = REPO / "edge_runtime" / "demo_data" / "lfw" / "enrolled"
     pairs = tmp_path / "pairs.txt"
     pairs.write_text(
         "2\t1\nAngela_Bassett\t1\t2\nAngela_Bassett\t1\tAnn_Veneman\t1\n"
@@ -196,7 +196,7 @@ def test_video_test_writes_its_result_file_and_a_change_of_person_in_place_is_no
     from benchmarks.faces import video_test
     from edge_runtime.io.photo_video import write_photo_video
 
-    demo = REPO / "data" / "demo" / "lfw"
+    demo = REPO / "edge_runtime" / "demo_data" / "lfw"
     ann, bob = demo / "enrolled" / "Angela_Bassett", demo / "enrolled" / "Boris_Becker"
     for person in (ann, bob):
         (tmp_path / "enroll" / person.name).mkdir(parents=True)

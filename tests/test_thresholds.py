@@ -27,7 +27,7 @@ from edge_runtime.identity.thresholds import (
 from edge_runtime.inference.embedder import Embedder
 
 REPO = Path(__file__).resolve().parent.parent
-LFW = REPO / "data" / "demo" / "lfw"
+LFW = REPO / "edge_runtime" / "demo_data" / "lfw"
 SHOWN = re.compile(r"threshold (\d\.\d{4}) \((.*)\)")
 
 

@@ -24,7 +24,7 @@ from web_server import SCRIPTS, TOKEN, call, free_port, running, upload  # noqa:
 from edge_runtime.identity.gallery import Gallery  # noqa: E402
 from edge_runtime.io.photo_video import write_photo_video  # noqa: E402
 
-LFW = Path(__file__).resolve().parent.parent / "data" / "demo" / "lfw"
+LFW = Path(__file__).resolve().parent.parent / "edge_runtime" / "demo_data" / "lfw"
 ANN = sorted((LFW / "enrolled" / "Ann_Veneman").glob("*.jpg"))
 BORIS = sorted((LFW / "enrolled" / "Boris_Becker").glob("*.jpg"))
 STRANGER = sorted((LFW / "strangers").glob("*/*.jpg"))[0]

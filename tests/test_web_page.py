@@ -26,7 +26,7 @@ from web_server import SCRIPTS, TOKEN, call, free_port, running  # noqa: E402
 from edge_runtime.io.photo_video import SIZE, write_photo_video  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-LFW = REPO / "data" / "demo" / "lfw"
+LFW = REPO / "edge_runtime" / "demo_data" / "lfw"
 ANN = sorted((LFW / "enrolled" / "Ann_Veneman").glob("*.jpg"))
 STRANGER = sorted((LFW / "strangers").glob("*/*.jpg"))[0]
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")

@@ -1,4 +1,4 @@
-"""Copy the small LFW subset that `edge-demo` and the tests use into data/demo/lfw.
+"""Copy the small LFW subset that `edge-demo` and the tests use into edge_runtime/demo_data/lfw.
 
 People of View 2, in the pair file's order (the default face model saw no LFW person): the first
 eight with five photos or more whose first five faces the runtime finds and its quality gate passes

@@ -1,6 +1,6 @@
 """Several cameras in one process against one process per camera, side by side on the same files.
 
-`make` writes N 640×480 videos of LFW photos (default: the repo's `data/demo/lfw`, no download;
+`make` writes N 640×480 videos of LFW photos (default: the repo's `edge_runtime/demo_data/lfw`, no download;
 video k shows enrolled people 2k and 2k+1, their photos after the first, and strangers 2k and
 2k+1), and a gallery enrolled once from ONE photo of each enrolled person.
 
@@ -15,7 +15,7 @@ far less than the rates, peak memory (the peak, over time, of the summed RSS and
 processes, sampled every 50 ms; PSS shares each shared page among the processes that map it), the
 load average before and after, and whether both ways announced the same names on each stream.
 
-    python -m benchmarks.runtime.multi_stream make OUT [--streams 4] [--data data/demo/lfw]
+    python -m benchmarks.runtime.multi_stream make OUT [--streams 4] [--data edge_runtime/demo_data/lfw]
     python -m benchmarks.runtime.multi_stream compare OUT [--rounds 2] [-- edge-recognize options]
 """
 
@@ -176,7 +176,7 @@ def main() -> None:
     parser.add_argument("action", choices=["make", "compare"])
     parser.add_argument("out", type=Path)
     parser.add_argument("--streams", type=int, default=4)
-    parser.add_argument("--data", type=Path, default=REPO / "data" / "demo" / "lfw")
+    parser.add_argument("--data", type=Path, default=REPO / "edge_runtime" / "demo_data" / "lfw")
     parser.add_argument("--rounds", type=int, default=2)
     args, rest = parser.parse_known_args()
     if args.action == "make":

@@ -39,7 +39,7 @@ from benchmarks.results import add_result_option, write_result
 from edge_runtime.io.photo_video import still_frame, write_photo_video
 
 REPO = Path(__file__).resolve().parents[2]
-LFW = REPO / "data" / "demo" / "lfw"
+LFW = REPO / "edge_runtime" / "demo_data" / "lfw"
 PERSON = "Ann_Veneman"
 SCRIPTS = Path(sys.executable).parent
 TOKEN = "benchmark-token-" + "b" * 16

@@ -343,9 +343,10 @@ def recognize(gallery, enroll, uris, stream_list, camera, smooth, min_votes, out
             return
         try:
             region = usable_region(frame, finder, "the frame")
-            name = click.prompt("name for the person in view", err=True)
+            name = click.prompt("name for the person in view", err=True)  # the other streams go on meanwhile
             embeddings = embedder.embed([region])
-            recognizer.gallery.add(name, embeddings, ["live"])  # (the one a server may have replaced)
+            with loop.gallery_lock:  # not while typing: the batch thread matches under it
+                recognizer.gallery.add(name, embeddings, ["live"])  # (the one a server may have replaced)
         except SiameseEdgeError as error:
             log.warning("not enrolled: %s", error)
             return
@@ -399,7 +400,9 @@ def _log_summary(summary, several: bool) -> None:
             log.info("  %s", stream.describe())
     log.info("seen: %s", ", ".join(f"{n} ×{c}" for n, c in sorted(summary.appearances.items())) or "nobody")
     log.info("%s", summary.describe_unnamed())
-    if summary.interrupted:
+    if summary.quit:
+        log.info("stopped (q pressed in the window) after %d frames", summary.frames)
+    elif summary.interrupted:
         log.info("stopped (Ctrl-C, SIGTERM or SIGHUP) after %d frames", summary.frames)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from importlib.resources import files
 from pathlib import Path
 
 import click
@@ -34,7 +35,7 @@ from edge_runtime.io.sources import open_source
 from edge_runtime.loop.pipeline import RecognitionLoop
 
 log = logging.getLogger(__name__)
-DEMO_DATA = Path(__file__).resolve().parents[2] / "data" / "demo" / "lfw"
+DEMO_DATA = Path(str(files("edge_runtime") / "demo_data" / "lfw"))  # package data: found from any install
 FRAMES_PER_PHOTO = 10
 
 

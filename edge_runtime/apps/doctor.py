@@ -2,7 +2,8 @@
 
 Checks ONNX Runtime and its providers, whether the CUDA, cuDNN and TensorRT libraries load, the
 OpenCV build (GStreamer, FFmpeg, GUI), the cameras that open, and the TensorRT engine cache.
-Exits 1 when a provider asked for with `--provider` cannot run, 0 otherwise.
+Exits 1 when a provider asked for with `--provider` cannot run, or (without `--provider`) when a
+provider this onnxruntime build lists cannot start because its libraries do not load; 0 otherwise.
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ import cv2
 from edge_runtime.core.command_line import CONTEXT, verbose_option
 from edge_runtime.core.errors import SiameseEdgeError
 from edge_runtime.core.extras import install_command
-from edge_runtime.inference.providers import PROVIDER_NAMES, default_cache_dir
+from edge_runtime.inference.providers import (
+    PROVIDER_LIBRARIES,
+    PROVIDER_NAMES,
+    ProviderSettings,
+    default_cache_dir,
+    library_problem,
+    short_name,
+)
 from edge_runtime.io.outputs import display_available, display_problem
 
 # JetPack 6's OpenCV (4.8, with GStreamer) for Python, from the L4T apt repository: what
@@ -59,16 +67,37 @@ def check_onnxruntime() -> tuple[list[Finding], list[str]]:
     try:
         import onnxruntime as ort
     except ImportError:
-        fix = f"{install_command('cpu')}, or on a Jetson the onnxruntime-gpu wheel for your JetPack (README, Jetson)"
+        fix = f"{install_command('cpu')}, or on a Jetson the onnxruntime-gpu wheel for your JetPack (docs/jetson.md)"
         return [Finding("onnxruntime", "not installed", fix)], []
     available = ort.get_available_providers()
     findings = [Finding("onnxruntime", f"{ort.__version__}; providers: {', '.join(available)}")]
     if PROVIDER_NAMES["cuda"] not in available:
         findings.append(
             Finding("GPU providers", "CPU only: this onnxruntime build has no CUDA or TensorRT provider",
-                    f"for a GPU: pip uninstall -y onnxruntime && {install_command('gpu')} (Jetson: see README)")
+                    f"for a GPU: pip uninstall -y onnxruntime && {install_command('gpu')} (Jetson: docs/jetson.md)")
         )  # fmt: skip
     return findings, available
+
+
+def provider_problems(available: list[str]) -> dict[str, str]:
+    """The providers this build lists that cannot start here, by short name, with why (their library
+    does not load: onnxruntime-gpu then runs such a session on the CPU)."""
+    problems = {short_name(name): library_problem(name) for name in available if name in PROVIDER_LIBRARIES}
+    return {name: problem for name, problem in problems.items() if problem}
+
+
+def check_providers(available: list[str]) -> list[Finding]:
+    """Whether each GPU provider this build lists can start: its own library and what it needs load."""
+    problems = provider_problems(available)
+    findings = []
+    for name in (short_name(n) for n in available if n in PROVIDER_LIBRARIES):
+        if name in problems:
+            needs = "CUDA 12, cuDNN 9 and TensorRT 10" if name == "tensorrt" else "CUDA 12 and cuDNN 9"
+            fix = f"install {needs} and add them to LD_LIBRARY_PATH (a Jetson: JetPack 6, docs/jetson.md)"
+            findings.append(Finding(f"{name} provider", f"cannot start: {problems[name]}", fix))
+        else:
+            findings.append(Finding(f"{name} provider", "its libraries load"))
+    return findings
 
 
 def check_libraries(available: list[str]) -> list[Finding]:
@@ -153,7 +182,8 @@ def check_cache() -> list[Finding]:
 def diagnose() -> tuple[list[Finding], list[str]]:
     """Every finding, and onnxruntime's available providers."""
     runtime, available = check_onnxruntime()
-    findings = runtime + check_libraries(available) + check_opencv() + check_cameras() + check_cache()
+    findings = runtime + check_providers(available) + check_libraries(available)
+    findings += check_opencv() + check_cameras() + check_cache()
     return findings, available
 
 
@@ -162,7 +192,9 @@ def diagnose() -> tuple[list[Finding], list[str]]:
 @click.option("--provider", "providers", multiple=True, type=click.Choice(list(PROVIDER_NAMES)),
               help="Providers that must run here (repeatable); exit 1 if one cannot.")  # fmt: skip
 @click.option("--warmup", "warmup_model", type=click.Path(dir_okay=False), help="Build and cache MODEL's engine.")
-def main(providers: tuple[str, ...], warmup_model: str | None) -> None:
+@click.option("--trt-fp16", is_flag=True, help="--warmup: the FP16 engine, as edge-recognize --trt-fp16 uses.")
+@click.option("--engine-cache", type=click.Path(file_okay=False), help="--warmup: the engine cache folder.")
+def main(providers: tuple[str, ...], warmup_model: str | None, trt_fp16: bool, engine_cache: str | None) -> None:
     """Diagnose the runtime's installation: providers, GPU libraries, OpenCV, cameras, engine cache."""
     findings, available = diagnose()
     width = max(len(f.topic) for f in findings)
@@ -170,15 +202,21 @@ def main(providers: tuple[str, ...], warmup_model: str | None) -> None:
         click.echo(f"{'!!' if finding.fix else 'ok'} {finding.topic:<{width}}  {finding.found}")
         if finding.fix:
             click.echo(f"   {'':<{width}}  → {finding.fix}")
-    missing = [p for p in providers if PROVIDER_NAMES[p] not in available]
-    if missing:
-        click.echo(f"edge-doctor: {', '.join(missing)} cannot run here (see above)", err=True)
-        sys.exit(1)
-    if warmup_model:
+    broken = provider_problems(available)
+    missing = [p for p in providers if PROVIDER_NAMES[p] not in available or p in broken]
+    failed = missing or ([] if providers else list(broken))
+    if failed:
+        click.echo(f"edge-doctor: {', '.join(failed)} cannot run here (see above)", err=True)
+    if warmup_model:  # its own line on why, when TensorRT does not start
         from edge_runtime.inference.embedder import Embedder, warm_up
 
+        settings = ProviderSettings(
+            tensorrt_fp16=trt_fp16, engine_cache_dir=Path(engine_cache) if engine_cache else None
+        )
         try:
-            warm_up(Embedder(warmup_model, providers=providers or ("auto",)))
+            warm_up(Embedder(warmup_model, providers=providers or ("auto",), settings=settings))
         except SiameseEdgeError as error:
             click.echo(f"edge-doctor: {error}", err=True)
             sys.exit(1)
+    if failed:
+        sys.exit(1)

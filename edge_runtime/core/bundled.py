@@ -1,7 +1,8 @@
 """The model files shipped inside the package (edge_runtime/models), by name.
 
 - `dlib_face_resnet.int8.onnx`: the default face model, dlib's face ResNet converted
-  (`benchmarks/faces/dlib_model.sh`).
+  (`benchmarks/faces/dlib_model.sh`), and `dlib_face_resnet.fp16.onnx`, its sibling for TensorRT and
+  CUDA; both static graphs (`python -m export.static_shapes FILE` folded their padding computations).
 - `face_student.int8.onnx`: the small face model (edge-spatial backbone, 1.6 MB), distilled from the default
   one (`benchmarks/faces/distill.sh`).
 - `att_faces_demo.int8.onnx`: a tiny face model trained on 30 AT&T subjects; `att_faces_demo.json`

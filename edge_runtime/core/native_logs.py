@@ -15,7 +15,9 @@ def verbose() -> bool:
 
 
 def quiet_native_logs() -> None:
-    """Keep only errors from OpenCV, FFmpeg (through OpenCV) and ONNX Runtime, unless verbose().
+    """Keep only errors from OpenCV and FFmpeg (through OpenCV), and only fatal ones from ONNX Runtime,
+    unless verbose(): a provider that cannot start is one line of the command's own, with ONNX
+    Runtime's reason (`Embedder`), not that line and ONNX Runtime's coloured ones.
 
     The environment is set before OpenCV opens its first FFmpeg capture (FFmpeg's level is read
     then); libraries already imported are told directly. A level the user set in the environment is
@@ -32,4 +34,4 @@ def quiet_native_logs() -> None:
         logging.setLogLevel(logging.LOG_LEVEL_ERROR)
     onnxruntime = sys.modules.get("onnxruntime")
     if onnxruntime is not None and hasattr(onnxruntime, "set_default_logger_severity"):
-        onnxruntime.set_default_logger_severity(3)  # errors only
+        onnxruntime.set_default_logger_severity(4)  # fatal only

@@ -6,8 +6,10 @@ onnxruntime build has no GPU provider to run them; building TensorRT's makes its
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +27,14 @@ PROVIDER_NAMES = {
 }
 CPU = PROVIDER_NAMES["cpu"]
 AUTO_ORDER = ("tensorrt", "cuda", "cpu")
+# onnxruntime-gpu keeps each GPU provider in a library of its own, loaded when a session asks for it
+PROVIDER_LIBRARIES = {
+    TENSORRT: "libonnxruntime_providers_tensorrt.so",
+    PROVIDER_NAMES["cuda"]: "libonnxruntime_providers_cuda.so",
+}
+# Batches the TensorRT engine is tuned for: several streams (or faces in one frame) embed together,
+# about four at a time; any batch from 1 to `max_batch` runs on the same engine.
+TYPICAL_BATCH = 4
 CUDNN_SEARCH = ("EXHAUSTIVE", "HEURISTIC", "DEFAULT")
 
 
@@ -47,7 +57,7 @@ class ProviderSettings:
     tensorrt_int8: bool | None = None
     engine_cache_dir: Path | None = None
     max_batch: int = 32
-    opt_batch: int = 1
+    opt_batch: int = TYPICAL_BATCH
     workspace_bytes: int = 1 << 30
     cuda_memory_limit: int | None = None
     cudnn_search: str = "HEURISTIC"
@@ -72,13 +82,17 @@ def resolve_providers(
             continue
         missing = f"provider {short} is not in this onnxruntime build (it has {', '.join(sorted(available_set))})"
         if require_first and position == 0:
-            raise ProviderError(f"{missing}; --require-provider asks for it; install onnxruntime-gpu (see README)")
+            raise ProviderError(
+                f"{missing}; --require-provider asks for it; "
+                "install onnxruntime-gpu (docs/runtime.md, Execution providers)"
+            )
         log.warning("%s: trying the next provider listed", missing)
     names = list(dict.fromkeys(names))
     if not names:
         raise ProviderError(
             f"none of the providers listed ({', '.join(requested)}) is in this onnxruntime build; "
-            "install onnxruntime-gpu for cuda and tensorrt (see README), or add --provider cpu"
+            "install onnxruntime-gpu for cuda and tensorrt (docs/runtime.md, Execution providers), "
+            "or add --provider cpu"
         )
     return names
 
@@ -134,3 +148,26 @@ def provider_options(name: str, settings: ProviderSettings, info: ModelInfo, inp
 def short_name(name: str) -> str:
     """`TensorrtExecutionProvider` -> `tensorrt`: the name the command line uses."""
     return next((short for short, full in PROVIDER_NAMES.items() if full == name), name)
+
+
+def library_problem(name: str) -> str | None:
+    """Why onnxruntime's own library of GPU provider `name` does not load here (what the dynamic loader
+    says, such as `libcublas.so.12: cannot open shared object file`), or None when it loads or the
+    provider has none. onnxruntime-gpu lists CUDA and TensorRT whether or not their libraries load."""
+    library = PROVIDER_LIBRARIES.get(name)
+    if library is None:
+        return None
+    path = Path(onnxruntime().__file__).parent / "capi" / library
+    if not path.is_file():
+        return f"{library} is not part of this onnxruntime build"
+    try:
+        ctypes.CDLL(str(path))
+    except OSError as error:
+        return f"{library} does not load: {str(error).removeprefix(str(path) + ': ')}"
+    return None
+
+
+def runtime_reason(error: BaseException) -> str:
+    """ONNX Runtime's message for `error` on one line, without the C++ source location it starts with."""
+    line = " ".join(str(error).split()) or type(error).__name__
+    return re.sub(r"^(\[ONNXRuntimeError\] : \d+ : \w+ : )?/\S+:\d+ (\S+ )?[\w:<>~]+\([^)]*\)\s*", "", line)

@@ -18,8 +18,10 @@ but never takes another stream's place, a slow one holds the others up `batch_wa
 silent for a second (a camera reconnecting) is not waited for. Live streams hand over their newest
 frame only (between the reader and the aligner too); files and photos every frame, in order (their
 threads wait for room). A stream that ends is finished (its video finalised) while the others go
-on; the run ends when every stream has ended or passed `max_frames`, or on Ctrl-C / SIGTERM (see
-`command_line`), which finalise every video.
+on; the run ends when every stream has ended or passed `max_frames`, on `q` (or Esc) in the window,
+or on Ctrl-C / SIGTERM (see `command_line`), which finalise every video. A key handler (`e` enrols)
+runs without the gallery lock, so the other streams go on while a name is typed; it takes
+`gallery_lock` itself, only to change the gallery.
 Photos pass through `SeparateImages` instead of a tracker, and their file name goes with each
 result.
 """
@@ -53,6 +55,11 @@ UNREADABLE = "unreadable image"  # a photo's JSON "skipped" when it could not be
 BATCH_WAIT = 0.02  # seconds a batch waits, after a first frame, for the other streams' next frames
 SILENT = 1.0  # a stream that has handed over nothing for this long is not waited for
 KeyHandler = Callable[[int, np.ndarray, list[TrackedRecognition]], None]
+QUIT_KEYS = (ord("q"), 27)  # q, Esc
+
+
+class _Quit(Exception):
+    """The user pressed q (or Esc) in the window."""
 
 
 @dataclass
@@ -121,7 +128,7 @@ class RecognitionLoop:
         self.mailboxes = [Mailbox(self.bell, s.source.is_live) for s in self.streams]
         self.detected = [Mailbox(threading.Condition(), s.source.is_live, room=1) for s in self.streams]
         self.results: queue.Queue = queue.Queue(maxsize=4)
-        self.gallery_lock = threading.Lock()  # the window's `e` enrolls while the batch thread matches
+        self.gallery_lock = threading.Lock()  # held to match, and by a key handler only to change the gallery
         self.errors: list[BaseException] = []
         self.started = 0.0
 
@@ -139,6 +146,8 @@ class RecognitionLoop:
             worker.start()
         try:
             self._output(summary)
+        except _Quit:
+            summary.quit = True
         except KeyboardInterrupt:
             summary.interrupted = True
         finally:
@@ -342,12 +351,11 @@ class RecognitionLoop:
             return
         cv2.imshow("siamese-edge", view)
         key = cv2.waitKey(1) & 0xFF
-        if key in (ord("q"), 27):
-            raise KeyboardInterrupt
+        if key in QUIT_KEYS:
+            raise _Quit
         if key != 255 and self.on_key is not None:
             shown = max(frames, key=lambda f: max((box_area(r.box) for r in f.results), default=0))
-            with self.gallery_lock:
-                self.on_key(key, shown.image, shown.results)
+            self.on_key(key, shown.image, shown.results)  # unlocked: it may wait for typing
 
 
 def _as_streams(sources) -> list[Stream]:

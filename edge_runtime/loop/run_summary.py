@@ -73,7 +73,8 @@ class LoopSummary:
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     appearances: Counter = field(default_factory=Counter)
-    interrupted: bool = False
+    interrupted: bool = False  # Ctrl-C, SIGTERM or SIGHUP
+    quit: bool = False  # q (or Esc) pressed in the window
     streams: list[StreamSummary] = field(default_factory=list)
     batches: int = 0
     batched_frames: int = 0
