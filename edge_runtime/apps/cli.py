@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from edge_runtime.apps import shared_gallery
 from edge_runtime.core.bundled import DEFAULT_MODEL, packaged_model
 from edge_runtime.core.command_line import CONTEXT, one_line_errors, verbose_option
 from edge_runtime.core.errors import SiameseEdgeError
@@ -20,6 +21,8 @@ from edge_runtime.core.words import counted
 from edge_runtime.faces.face_alignment import LANDMARKS
 from edge_runtime.faces.face_quality import QualityGate
 from edge_runtime.faces.regions import DEFAULT_GATE, DEFAULT_MIN_SCORE, DETECTORS, RegionFinder, make_regions
+from edge_runtime.fleet.database import is_database
+from edge_runtime.fleet.mqtt_events import EventPublisher
 from edge_runtime.identity.enrollment import (
     add_to_saved,
     enroll_folder,
@@ -47,6 +50,11 @@ from edge_runtime.loop.streams import (
 )
 
 log = logging.getLogger("edge_runtime")
+GALLERY_HELP = "Gallery file (.npz), or postgresql://USER@HOST/DB (password: PGPASSWORD or ~/.pgpass)."
+device_option = click.option("--device", default="", help="This device's name in a shared gallery and in events "
+                             "(default: the host name).")  # fmt: skip
+copy_option = click.option("--gallery-copy", type=click.Path(dir_okay=False), help="A PostgreSQL gallery: where "
+                           "this device keeps its copy (default: under ~/.cache/siamese-edge).")  # fmt: skip
 
 
 class CosineThreshold(click.FloatRange):
@@ -189,7 +197,13 @@ def _embedder(options: dict) -> Embedder:
 @verbose_option
 @model_options
 @detector_options
-@click.option("--gallery", "-g", type=click.Path(dir_okay=False), help="Gallery file (.npz).")
+@click.option("--gallery", "-g", type=click.Path(dir_okay=False), help=GALLERY_HELP)
+@copy_option
+@device_option
+@click.option(
+    "--events",
+    help="Appearances on MQTT: mqtt://HOST:PORT/PREFIX (mqtts:// for TLS; password: SIAMESE_EDGE_MQTT_PASSWORD).",
+)
 @click.option("--enroll", type=click.Path(file_okay=False), help="Enroll this folder first (<name>/<image>).")
 @click.option(
     "--input",
@@ -245,7 +259,8 @@ def _embedder(options: dict) -> Embedder:
 @click.option("--build-engine", is_flag=True, help="Build and cache the TensorRT engine, then exit.")
 @click.option("--index", type=click.Choice(BACKENDS), default="numpy", help="Gallery search (faiss: millions).")
 @one_line_errors()
-def recognize(gallery, enroll, uris, stream_list, camera, threshold, smooth, min_votes, output, mosaic, batch_wait,
+def recognize(gallery, gallery_copy, device, events, enroll, uris,
+              stream_list, camera, threshold, smooth, min_votes, output, mosaic, batch_wait,
               headless, json_lines, max_frames, input_width, input_height, input_rate, build_engine, index,
               **options):  # fmt: skip
     """Recognise enrolled identities in cameras, streams, videos or folders (one or several), or say unknown."""
@@ -271,17 +286,24 @@ def recognize(gallery, enroll, uris, stream_list, camera, threshold, smooth, min
         return
     if not specs:
         raise click.UsageError("give --input, --inputs or --camera")
-    with changing(gallery) if gallery and enroll else contextlib.nullcontext():
-        if gallery:
-            known = open_gallery(gallery, embedder, bool(enroll), index, finder)
-        else:
-            known = new_gallery(embedder, index, finder)
+    shared = None
+    if is_database(gallery):  # a device's copy of the shared gallery, followed while it runs
         if enroll:
-            counts = enroll_folder(known, embedder, enroll, finder)
-            log.info("enrolled %s from %s", counted(len(counts), "identity", "identities"), enroll)
+            shared_gallery.enroll(gallery, embedder, finder, [Path(enroll)], None, device, folder=True)
+        known, shared = shared_gallery.open_copy(gallery, embedder, finder, index, gallery_copy, device)
+    else:
+        with changing(gallery) if gallery and enroll else contextlib.nullcontext():
             if gallery:
-                known.save(gallery)
-    if len(known) == 0 and not show:
+                known = open_gallery(gallery, embedder, bool(enroll), index, finder)
+            else:
+                known = new_gallery(embedder, index, finder)
+            if enroll:
+                counts = enroll_folder(known, embedder, enroll, finder)
+                log.info("enrolled %s from %s", counted(len(counts), "identity", "identities"), enroll)
+                if gallery:
+                    known.save(gallery)
+    publisher = EventPublisher(events, device) if events else None
+    if len(known) == 0 and not show and shared is None:
         raise GalleryError("the gallery is empty; enroll identities (--enroll, edge-gallery enroll) first")
     recognizer = Recognizer(embedder, known, finder, threshold)
     streams = open_streams(specs, input_width, input_height, input_rate)
@@ -304,13 +326,21 @@ def recognize(gallery, enroll, uris, stream_list, camera, threshold, smooth, min
             return
         if gallery:
             try:
-                add_to_saved(gallery, embedder, name, embeddings, ["live"], finder)
+                if shared is not None:
+                    shared_gallery.enroll_one(gallery, embedder.info.family, name, embeddings, device)
+                else:
+                    add_to_saved(gallery, embedder, name, embeddings, ["live"], finder)
             except SiameseEdgeError as error:
                 log.warning("enrolled %s for this run, not saved: %s", name, error)
                 return
         log.info("enrolled %s", name)
 
     grid = None
+    if shared is not None:
+        shared.on_change = lambda new: setattr(recognizer, "gallery", new)  # swapped in whole
+        shared.start()
+    if publisher is not None:
+        publisher.start([s.name for s in streams])
     try:
         for stream in streams:
             photos = stream.source.separate_images
@@ -320,17 +350,23 @@ def recognize(gallery, enroll, uris, stream_list, camera, threshold, smooth, min
         if output and mosaic and several:
             grid = VideoFileSink(output, max(s.source.rate for s in streams))
         loop = RecognitionLoop(streams, recognizer, video=grid, events=JsonLinesSink() if json_lines else None,
-                               show=show, max_frames=max_frames, on_key=enroll_live,
+                               publisher=publisher, show=show, max_frames=max_frames, on_key=enroll_live,
                                batch_wait=batch_wait / 1000)  # fmt: skip
         summary = loop.run()
     finally:
         for stream in streams:
             stream.source.close()
+        if shared is not None:
+            shared.stop()
+        if publisher is not None:
+            publisher.close()
         for video in [s.video for s in streams] + [grid]:
             if video is not None:
                 with contextlib.suppress(OutputError):  # said once, by the loop; the file is gone
                     video.close()  # a run that never started leaves no partial file
     _log_summary(summary, several)
+    if publisher is not None:
+        log.info("%s", publisher.describe())
     for name, video in [("", grid)] if grid else [(s.name, s.video) for s in streams if s.video]:
         of = f" (stream {name})" if videos else ""
         log.info("annotated video: %s", f"{video.path}{of}" if video.size else
@@ -358,14 +394,17 @@ def gallery_command():
 @verbose_option
 @model_options
 @detector_options
-@click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True)
+@click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True, help=GALLERY_HELP)
+@device_option
 @click.option("--name", help="Enroll the IMAGES (files, or folders of them) under this name.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @one_line_errors()
-def gallery_enroll(gallery, name, paths, **options):
+def gallery_enroll(gallery, device, name, paths, **options):
     """Enroll identities from folders (<name>/<image>) or, with --name, one person's images."""
     embedder = _embedder(options)
     finder = _regions(embedder, options)
+    if is_database(gallery):
+        return shared_gallery.enroll(gallery, embedder, finder, [Path(p) for p in paths], name, device)
     with changing(gallery):
         known = open_gallery(gallery, embedder, create=True, regions=finder)
         enroll_paths(known, embedder, [Path(p) for p in paths], name, finder)
@@ -379,6 +418,8 @@ def gallery_enroll(gallery, name, paths, **options):
 @one_line_errors()
 def gallery_list(gallery):
     """List the enrolled identities and their image counts."""
+    if is_database(gallery):
+        return shared_gallery.list_people(gallery)
     known = Gallery.load(gallery)
     identities = counted(len(known), "identity", "identities")
     click.echo(f"{identities}, model {known.model_hash}, embedding size {known.embedding_size}")
@@ -393,6 +434,8 @@ def gallery_list(gallery):
 @one_line_errors()
 def gallery_remove(gallery, names):
     """Remove identities."""
+    if is_database(gallery):
+        return shared_gallery.remove(gallery, list(names))
     with changing(gallery, create=False):
         known = Gallery.load(gallery)
         for name in names:
@@ -410,11 +453,27 @@ def gallery_remove(gallery, names):
 @one_line_errors()
 def gallery_rename(gallery, old, new, merge):
     """Rename an identity (onto an existing one only with --merge)."""
+    if is_database(gallery):
+        return shared_gallery.rename(gallery, old, new, merge)
     with changing(gallery, create=False):
         known = Gallery.load(gallery)
         known.rename(old, new, merge)
         known.save(gallery)
     click.echo(f"renamed {old} to {new}")
+
+
+@gallery_command.command("sync")
+@verbose_option
+@model_options
+@click.option("--gallery", "-g", required=True, help="A PostgreSQL gallery: postgresql://USER@HOST/DB.")
+@copy_option
+@device_option
+@one_line_errors()
+def gallery_sync(gallery, gallery_copy, device, **options):
+    """A PostgreSQL gallery: bring this device's copy for the model up to date now, and say where it is."""
+    if not is_database(gallery):
+        raise click.BadParameter("sync copies a PostgreSQL gallery (postgresql://…)", param_hint="'-g'")
+    click.echo(shared_gallery.sync_now(gallery, _embedder(options), gallery_copy, device))
 
 
 @click.command(context_settings=CONTEXT)
@@ -437,15 +496,19 @@ def verify(threshold, first, second, **options):
 @verbose_option
 @model_options
 @detector_options
-@click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True)
+@click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True, help=GALLERY_HELP)
+@copy_option
 @click.option("-k", type=click.IntRange(min=1), default=5, help="How many results.")
 @click.argument("query", type=click.Path(dir_okay=False))
 @one_line_errors()
-def search(gallery, k, query, **options):
+def search(gallery, gallery_copy, k, query, **options):
     """Image retrieval: the K enrolled images most similar to QUERY."""
     embedder = _embedder(options)
     finder = _regions(embedder, options)
     region = usable_region(read_image(query), finder, query)
-    known = open_gallery(gallery, embedder, regions=finder)
+    if is_database(gallery):
+        known = shared_gallery.open_copy(gallery, embedder, finder, copy=gallery_copy)[0]
+    else:
+        known = open_gallery(gallery, embedder, regions=finder)
     for rank, (name, source, score) in enumerate(known.search(embedder.embed([region])[0], k), start=1):
         click.echo(f"{rank}\t{score:.4f}\t{name}\t{source}")
