@@ -430,12 +430,13 @@ def gallery_list(gallery):
 @gallery_command.command("remove")
 @verbose_option
 @click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True)
+@device_option
 @click.argument("names", nargs=-1, required=True)
 @one_line_errors()
-def gallery_remove(gallery, names):
+def gallery_remove(gallery, device, names):
     """Remove identities."""
     if is_database(gallery):
-        return shared_gallery.remove(gallery, list(names))
+        return shared_gallery.remove(gallery, list(names), device)
     with changing(gallery, create=False):
         known = Gallery.load(gallery)
         for name in names:
@@ -450,11 +451,12 @@ def gallery_remove(gallery, names):
 @click.argument("old")
 @click.argument("new")
 @click.option("--merge", is_flag=True, help="NEW may already exist: merge OLD's images into it.")
+@device_option
 @one_line_errors()
-def gallery_rename(gallery, old, new, merge):
+def gallery_rename(gallery, old, new, merge, device):
     """Rename an identity (onto an existing one only with --merge)."""
     if is_database(gallery):
-        return shared_gallery.rename(gallery, old, new, merge)
+        return shared_gallery.rename(gallery, old, new, merge, device)
     with changing(gallery, create=False):
         known = Gallery.load(gallery)
         known.rename(old, new, merge)
