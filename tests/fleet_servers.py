@@ -7,6 +7,7 @@ Where the binaries are missing the tests are skipped with the reason; under CI=t
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import shutil
 import signal
@@ -26,6 +27,14 @@ def missing(reason: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI needs {reason}: .ci/run installs it")
     pytest.skip(reason)
+
+
+def needs_module(name: str, extra: str = "fleet"):
+    """Import `name`, or skip (fail under CI=true) saying which extra installs it."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError:
+        missing(f"the [{extra}] extra ({name} is not installed)")
 
 
 def free_port() -> int:

@@ -24,15 +24,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from fleet_servers import PASSWORD, Mosquitto, Postgres
+from fleet_servers import PASSWORD, Mosquitto, Postgres, needs_module
 
 from edge_runtime.core.bundled import ATT_FACES_MODEL, packaged_model
 from edge_runtime.identity.gallery import Gallery
 
 SCRIPTS = Path(sys.executable).parent
 MODEL = str(packaged_model(ATT_FACES_MODEL))
-pytest.importorskip("psycopg", reason="the [fleet] extra (psycopg) is not installed")
-mqtt = pytest.importorskip("paho.mqtt.client", reason="the [fleet] extra (paho-mqtt) is not installed")
+needs_module("psycopg")
+mqtt = needs_module("paho.mqtt.client")
 
 
 @pytest.fixture(scope="module")
@@ -289,7 +289,8 @@ def test_the_database_and_the_broker_restart_under_a_running_device(database, br
     try:
         assert _wait_for(lambda: len(watcher.topics("/appearance")) >= 5), log.read_text()
         broker.stop()
-        time.sleep(3)
+        assert _wait_for(lambda: "lost MQTT" in log.read_text(), 10), log.read_text()
+        time.sleep(3)  # appearances queue up meanwhile
         broker.start()
         assert _wait_for(lambda: "events: connected to MQTT" in log.read_text().split("lost MQTT")[-1]), log.read_text()
         database.stop()
@@ -315,11 +316,11 @@ def test_the_database_and_the_broker_restart_under_a_running_device(database, br
     got = sorted({m["event"] for m in watcher.topics("/appearance")})
     assert got == list(range(1, published + 1)), f"{len(got)} of {published} events arrived; {summary}"
     first = watcher.topics("/appearance")[0]
-    assert first["device"] == "door" and first["stream"] == "stream1" and first["name"] in ("ann", "unknown")
+    assert first["device"] == "door" and first["stream"] == "door" and first["name"] in ("ann", "unknown")
     assert first["first_seen"] <= first["last_seen"] and len(first["box"]) == 4
     assert cv2.imdecode(np.frombuffer(__import__("base64").b64decode(first["snapshot"]), np.uint8), 1) is not None
-    config = watcher.topics("homeassistant/sensor/siamese_edge_door/stream1/config")[-1]
-    assert config["state_topic"] == "site/door/stream1/last_person" and config["device"]["identifiers"]
+    config = watcher.topics("homeassistant/sensor/siamese_edge_door/door/config")[-1]
+    assert config["state_topic"] == "site/door/door/last_person" and config["device"]["identifiers"]
     with watcher.lock:
         availability = [m[1] for m in watcher.messages if m[0] == "site/door/availability"]
     assert availability[-1] == b"offline"
