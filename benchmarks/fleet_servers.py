@@ -1,13 +1,13 @@
-"""Real servers for the several-devices tests: a PostgreSQL cluster (initdb, pg_ctl) and a Mosquitto broker,
-each in a temporary folder on a free loopback port, stopped and restarted at will, removed after.
+"""Real servers for the several-devices tests and benchmarks: a PostgreSQL cluster (initdb, pg_ctl) and a
+Mosquitto broker, each in a temporary folder on a free loopback port, stopped and restarted at will,
+removed after; and the video they run a device on.
 
-Where the binaries are missing the tests are skipped with the reason; under CI=true that is a failure.
+Where the binaries are missing, `ServerMissing` says which (the tests skip, or fail under CI=true).
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import shutil
 import signal
@@ -17,24 +17,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import pytest
+import cv2
+import numpy as np
 
 PASSWORD = "s3cret-Of-the-test"  # the test cluster's and broker's own, given as a user would: PGPASSWORD
 
 
-def missing(reason: str) -> None:
-    """Skip the test (a developer machine), or fail it under CI=true (CI installs the servers)."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI needs {reason}: .ci/run installs it")
-    pytest.skip(reason)
-
-
-def needs_module(name: str, extra: str = "fleet"):
-    """Import `name`, or skip (fail under CI=true) saying which extra installs it."""
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError:
-        missing(f"the [{extra}] extra ({name} is not installed)")
+class ServerMissing(Exception):
+    """A server's binaries are not installed here."""
 
 
 def free_port() -> int:
@@ -58,7 +48,7 @@ class Postgres:
     def __init__(self) -> None:
         self.bin = _postgres_bin()
         if self.bin is None:
-            missing("PostgreSQL's initdb and pg_ctl (apt-get install postgresql)")
+            raise ServerMissing("PostgreSQL's initdb and pg_ctl (apt-get install postgresql)")
         self.folder = Path(tempfile.mkdtemp(prefix="siamese-pg-"))
         self.port = free_port()
         self.as_root = os.geteuid() == 0
@@ -118,7 +108,7 @@ class Mosquitto:
         )
         self.passwd = shutil.which("mosquitto_passwd")
         if self.binary is None or self.passwd is None:
-            missing("the Mosquitto broker (apt-get install mosquitto)")
+            raise ServerMissing("the Mosquitto broker (apt-get install mosquitto)")
         self.folder = Path(tempfile.mkdtemp(prefix="siamese-mqtt-"))
         self.port = free_port()
         subprocess.run(
@@ -156,3 +146,13 @@ class Mosquitto:
         """Stop it and remove its folder."""
         self.stop()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def blinking_video(path: Path, face: Path, frames: int) -> None:
+    """A 92×112 video: the photo `face` for 12 frames, a grey frame for 12, over and over, so the one
+    track's name keeps changing (the person, unknown, the person, …): an appearance every 12 frames."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (92, 112))
+    image, grey = cv2.resize(cv2.imread(str(face)), (92, 112)), np.full((112, 92, 3), 128, np.uint8)
+    for index in range(frames):
+        writer.write(image if (index // 12) % 2 == 0 else grey)
+    writer.release()
