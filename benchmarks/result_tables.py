@@ -135,6 +135,31 @@ def video_test_table(runs: list[dict]) -> str:
     return _table(header, rows, 1)
 
 
+def fleet_sync_table(runs: list[dict]) -> str:
+    """The shared gallery: a new device's sync by gallery size, and an enrolment reaching four running devices."""
+    rows = []
+    for r in runs:
+        for sync in r["sync"]:
+            rows.append([f"sync to a new device, {sync['identities']:,} identities ({r['embedding size']}-d)",
+                         f"{sync['seconds']:.2f} s", f"copy {sync['copy_mb']:.1f} MB"])  # fmt: skip
+        reach = r["reach"]
+        rows.append([f"an enrolment reaching {reach['devices']} running devices ({reach['identities']:,} identities, "
+                     f"{reach['enrolments']} enrolments)", f"p50 {reach['p50_ms']:.0f} ms",
+                     f"p95 {reach['p95_ms']:.0f} ms, max {reach['max_ms']:.0f} ms"])  # fmt: skip
+    return _table(["what", "time", "also"], rows, 1)
+
+
+def fleet_events_table(runs: list[dict]) -> str:
+    """The camera loop with the shared gallery and MQTT events off and on, and the event latency."""
+    rows = [[f"{r['frames']:,} frames, {r['repeats']} runs each", f"{r['median_fps_off']:.1f}",
+             f"{r['median_fps_on']:.1f}", f"{r['on_over_off']:.3f}×",
+             f"{r['latency_p50_ms']:.1f} ms / {r['latency_p95_ms']:.1f} ms ({r['events']:,} events)"]
+            for r in runs]  # fmt: skip
+    header = ["video", "FPS off (median)", "FPS on: sync + events (median)", "on ÷ off",
+              "event latency, frame to subscriber: p50 / p95"]  # fmt: skip
+    return _table(header, rows, 1)
+
+
 TABLES: dict[str, Callable[[list[dict]], str]] = {
     "lfw_view2": lfw_view2_table,
     "gallery_test": gallery_table,
@@ -142,4 +167,6 @@ TABLES: dict[str, Callable[[list[dict]], str]] = {
     "gate_check": gate_check_table,
     "gallery_search": gallery_search_table,
     "video_test": video_test_table,
+    "fleet_sync": fleet_sync_table,
+    "fleet_events": fleet_events_table,
 }

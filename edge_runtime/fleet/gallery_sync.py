@@ -104,34 +104,33 @@ class GallerySync:
         self.thread: threading.Thread | None = None
         self.online = False
         self.gallery: Gallery | None = None
+        self.held: tuple[str, int] = ("", -1)  # the database and change `gallery` holds
 
     def catch_up(self, database: GalleryDatabase) -> bool:
-        """Bring the copy up to date from `database`; True when it changed (`on_change` was called)."""
+        """Bring the copy up to date from `database`; True when it changed. The new gallery is handed
+        to `on_change` whole, then written to the copy, then the change it holds is recorded (a crash
+        in between leaves an older copy, which the next catch-up brings up to date again)."""
         with changing(self.copy):
             state = read_state(self.copy)
-            snapshot = database.snapshot(self.model_hash, int(state.get("seq", 0)), str(state.get("database", "")))
+            seq, source = int(state.get("seq", 0)), str(state.get("database", ""))
+            snapshot = database.snapshot(self.model_hash, seq, source)
             if snapshot is None:
                 return False
-            base = self._load() if snapshot.names is not None else None
+            base = None
+            if snapshot.names is not None:  # the gallery in memory, unless another process moved the copy on
+                held = self.gallery is not None and self.held == (source, seq)
+                base = self.gallery.copy() if held else self._load()
             gallery = apply(base, snapshot, self.model_hash, self.size, self.index)
             gallery.face_cut = gallery.face_cut or self.face_cut
-            gallery.save(self.copy)  # the copy first: a crash between the two only repeats this catch-up
-            state = {
-                "database": snapshot.database_id,
-                "seq": snapshot.head,
-                "model": self.model_hash,
-                "uri": self.shown,
-            }
+            if self.on_change is not None:
+                self.on_change(gallery)
+            gallery.save(self.copy)
+            state = {"database": snapshot.database_id, "seq": snapshot.head, "model": self.model_hash,
+                     "uri": self.shown}  # fmt: skip
             atomic_write_bytes(state_path(self.copy), json.dumps(state).encode())
-        self.gallery = gallery
-        log.info(
-            "gallery: %s from %s (change %d)",
-            counted(len(gallery), "identity", "identities"),
-            self.shown,
-            snapshot.head,
-        )
-        if self.on_change is not None:
-            self.on_change(gallery)
+            self.gallery, self.held = gallery, (snapshot.database_id, snapshot.head)
+        shown = counted(len(gallery), "identity", "identities")
+        log.info("gallery: %s from %s (change %d)", shown, self.shown, snapshot.head)
         return True
 
     def _load(self) -> Gallery | None:
@@ -155,7 +154,8 @@ class GallerySync:
                 read_state(self.copy).get("seq", "?"),
             )
         if self.gallery is None:
-            self.gallery = self._load()
+            state = read_state(self.copy)
+            self.gallery, self.held = self._load(), (str(state.get("database", "")), int(state.get("seq", 0)))
         return self.gallery
 
     def start(self) -> None:
