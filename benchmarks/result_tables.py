@@ -143,8 +143,9 @@ def fleet_sync_table(runs: list[dict]) -> str:
             rows.append([f"sync to a new device, {sync['identities']:,} identities ({r['embedding size']}-d)",
                          f"{sync['seconds']:.2f} s", f"copy {sync['copy_mb']:.1f} MB"])  # fmt: skip
         reach = r["reach"]
+        apart = f"{reach['enrolments']} enrolments {reach.get('spacing_s', 0.2):g} s apart"
         rows.append([f"an enrolment reaching {reach['devices']} running devices ({reach['identities']:,} identities, "
-                     f"{reach['enrolments']} enrolments)", f"p50 {reach['p50_ms']:.0f} ms",
+                     f"{apart})", f"p50 {reach['p50_ms']:.0f} ms",
                      f"p95 {reach['p95_ms']:.0f} ms, max {reach['max_ms']:.0f} ms"])  # fmt: skip
     return _table(["what", "time", "also"], rows, 1)
 

@@ -43,7 +43,7 @@ def enroll(
     """`edge-gallery enroll -g URI` (or `edge-recognize --enroll` with `folder`): embed here, add to the database."""
     gallery = new_gallery(embedder, regions=finder)
     with GalleryDatabase(uri, device) as database:
-        database.migrate()  # before the embedding work: a read-only role is told at once
+        database.require_write()  # before the embedding work: a read-only role is told at once
         if folder:
             enroll_folder(gallery, embedder, paths[0], finder)
         else:

@@ -143,7 +143,11 @@ class GalleryDatabase:
             return int(version.fetchone()[0])
 
     def migrate(self) -> int:
-        """Apply the migrations this database lacks (as a role that may write); returns the version."""
+        """Apply the migrations this database lacks (as a role that may write); returns the version. One
+        already up to date is left alone (a read-only role may list it)."""
+        latest = migrations()[-1][0]
+        if self.schema_version() == latest:
+            return latest
         with self._errors(writing=True), self.connection.transaction():
             self.connection.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
             self.connection.execute(
@@ -158,7 +162,20 @@ class GalleryDatabase:
                         "INSERT INTO siamese_edge_migrations (version, name) VALUES (%s, %s)", (version, name)
                     )
                     log.info("gallery database %s: applied migration %s", self.shown, name)
-        return migrations()[-1][0]
+        return latest
+
+    def require_write(self) -> None:
+        """Refuse, before any work, a role that may not change the gallery (a device's read-only role)."""
+        self.migrate()
+        with self._errors():
+            allowed = self.connection.execute(
+                "SELECT has_table_privilege('changes', 'INSERT') AND has_table_privilege('embeddings', 'INSERT')"
+            ).fetchone()[0]
+        if not allowed:
+            raise GalleryError(
+                f"gallery database {self.shown}: the role {self.connection.info.user!r} may not change "
+                "the gallery (read-only); enrolling, removing and renaming need a role that may write"
+            )
 
     def require_schema(self) -> None:
         """Refuse a database this package cannot read: no schema yet, or one newer than it knows."""

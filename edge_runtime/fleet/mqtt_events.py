@@ -88,7 +88,9 @@ class EventPublisher:
         options = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
         self.tls = scheme == "mqtts://"
         host, _, port = address.rpartition(":") if ":" in address.lstrip("[").split("]")[-1] else (address, "", "")
-        self.host, self.port = host.strip("[]"), int(port) if port.isdigit() else (8883 if self.tls else 1883)
+        if port and not port.isdigit():
+            raise EventsError(f"--events {hide_password(uri)}: the port {port!r} is not a number")
+        self.host, self.port = host.strip("[]"), int(port) if port else (8883 if self.tls else 1883)
         self.shown = hide_password(uri)
         self.device = topic_part(device or socket.gethostname())
         self.prefix = "/".join(topic_part(p) for p in path.strip("/").split("/") if p) or "siamese-edge"
@@ -101,7 +103,9 @@ class EventPublisher:
         self.streams: list[str] = []
         self.first_seen: dict = {}
         self.connected = False
-        self.sent = self.acked = self.dropped = self.dropped_said = self.events = 0
+        self.acked = self.dropped = self.dropped_said = self.events = 0
+        self.waiting: set[int] = set()  # message ids of queued messages sent and not yet acknowledged
+        self.early: set[int] = set()  # acknowledged before their sender noted them (and availability's own)
         self.closing = False
         self.client = self._client(
             unquote(credentials) if credentials else os.environ.get("SIAMESE_EDGE_MQTT_USER"), options.get("ca")
@@ -115,7 +119,7 @@ class EventPublisher:
             raise EventsError(
                 f"--events on MQTT needs the [fleet] extra (paho-mqtt is not installed): {install_command('fleet')}"
             ) from None
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"siamese-edge-{self.device}")
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"siamese-edge-{self.device}-{os.getpid()}")
         if user:
             client.username_pw_set(user, _password())
         if self.tls:
@@ -167,7 +171,11 @@ class EventPublisher:
 
     def _acked(self, client, userdata, mid, reason=None, properties=None) -> None:
         with self.condition:
-            self.acked += 1
+            if mid in self.waiting:
+                self.waiting.discard(mid)
+                self.acked += 1
+            else:
+                self.early.add(mid)
             self.condition.notify_all()
 
     def _discovery_topic(self, stream: str) -> str:
@@ -240,13 +248,18 @@ class EventPublisher:
         """The sender thread: hand queued messages to the client while connected, IN_FLIGHT at most unacknowledged."""
         while True:
             with self.condition:
-                while not (self.connected and self.queue and self.sent - self.acked < IN_FLIGHT):
+                while not (self.connected and self.queue and len(self.waiting) < IN_FLIGHT):
                     if self.closing and not self.queue:
                         return
                     self.condition.wait(0.5)
                 topic, payload, retain = self.queue.popleft()
-                self.sent += 1
-            self.client.publish(topic, payload, qos=1, retain=retain)
+            mid = self.client.publish(topic, payload, qos=1, retain=retain).mid
+            with self.condition:
+                if mid in self.early:
+                    self.early.discard(mid)
+                    self.acked += 1
+                else:
+                    self.waiting.add(mid)
 
     def close(self, seconds: float = 5.0) -> None:
         """Send what is queued (`seconds` at most), say `offline`, disconnect."""
@@ -254,7 +267,7 @@ class EventPublisher:
         with self.condition:
             self.closing = True
             self.condition.notify_all()
-            while (self.queue or self.sent > self.acked) and self.connected and time.monotonic() < deadline:
+            while (self.queue or self.waiting) and self.connected and time.monotonic() < deadline:
                 self.condition.wait(0.1)
         if self.connected:
             self.client.publish(f"{self.base}/availability", "offline", qos=1, retain=True).wait_for_publish(2)
@@ -263,7 +276,7 @@ class EventPublisher:
 
     def describe(self) -> str:
         """One line for the run's summary: events published, dropped and left unsent."""
-        unsent = len(self.queue) + max(0, self.sent - self.acked)
+        unsent = len(self.queue) + len(self.waiting)
         return (
             f"events: {self.events} appearances to MQTT {self.shown}, {self.acked} messages acknowledged, "
             f"{self.dropped} dropped (queue of {self.bound} full), {unsent} unsent"
