@@ -148,11 +148,11 @@ class Mosquitto:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def blinking_video(path: Path, face: Path, frames: int) -> None:
-    """A 92×112 video: the photo `face` for 12 frames, a grey frame for 12, over and over, so the one
-    track's name keeps changing (the person, unknown, the person, …): an appearance every 12 frames."""
+def blinking_video(path: Path, face: Path, frames: int, period: int = 12) -> None:
+    """A 92×112 video: the photo `face` for `period` frames, a grey frame for as many, over and over, so the
+    one track's name keeps changing (the person, unknown, the person, …): an appearance every `period` frames."""
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (92, 112))
     image, grey = cv2.resize(cv2.imread(str(face)), (92, 112)), np.full((112, 92, 3), 128, np.uint8)
     for index in range(frames):
-        writer.write(image if (index // 12) % 2 == 0 else grey)
+        writer.write(image if (index // period) % 2 == 0 else grey)
     writer.release()

@@ -152,7 +152,8 @@ def fleet_sync_table(runs: list[dict]) -> str:
 
 def fleet_events_table(runs: list[dict]) -> str:
     """The camera loop with the shared gallery and MQTT events off and on, and the event latency."""
-    rows = [[f"{r['frames']:,} frames, {r['repeats']} runs each", f"{r['median_fps_off']:.1f}",
+    rows = [[f"{r['frames']:,} frames, an appearance every {r.get('period', 12)}, {r['repeats']} runs each",
+             f"{r['median_fps_off']:.1f}",
              f"{r['median_fps_on']:.1f}", f"{r['on_over_off']:.3f}×",
              f"{r['latency_p50_ms']:.1f} ms / {r['latency_p95_ms']:.1f} ms ({r['events']:,} events)"]
             for r in runs]  # fmt: skip
