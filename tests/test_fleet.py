@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 
 from benchmarks.fleet_servers import PASSWORD, Mosquitto, Postgres, ServerMissing, blinking_video
-from edge_runtime.core.bundled import ATT_FACES_MODEL, packaged_model
+from edge_runtime.core.bundled import ATT_FACES_MODEL, DEFAULT_MODEL, SMALL_FACE_MODEL, packaged_model
 from edge_runtime.identity.gallery import Gallery
 
 SCRIPTS = Path(sys.executable).parent
@@ -378,3 +378,29 @@ def test_a_killed_device_is_offline_by_its_last_will(broker, database, faces_roo
         device.wait()
     assert _wait_for(lambda: [m[1] for m in watcher.messages if m[0] == "site/door/availability"][-1:] == [b"offline"])
     watcher.close()
+
+
+def test_kept_faces_enrol_everyone_for_a_new_model(database, tmp_path):
+    lfw = Path(__file__).resolve().parent.parent / "data" / "demo" / "lfw" / "enrolled"
+    people = sorted(p for p in lfw.iterdir() if p.is_dir())[:3]
+    default, student = packaged_model(DEFAULT_MODEL), packaged_model(SMALL_FACE_MODEL)
+    for person in people[:2]:  # their aligned faces kept; the third's not (the default)
+        done = _run("edge-gallery", "enroll", "-m", default, "-g", database.uri(), "--keep-faces", "--name",
+                    person.name, sorted(person.glob("*.jpg"))[0])  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    _run("edge-gallery", "enroll", "-m", default, "-g", database.uri(), "--name", people[2].name,
+         sorted(people[2].glob("*.jpg"))[0])  # fmt: skip
+    assert database.sql("SELECT count(*) FROM embeddings WHERE face IS NOT NULL") == "2\n"
+    done = _run("edge-gallery", "reembed", "-m", student, "-g", database.uri())
+    assert done.returncode == 0, done.stderr
+    assert "2 embeddings of 2 people" in done.stdout and f"enrol them again): {people[2].name}" in done.stderr
+    assert _run("edge-gallery", "reembed", "-m", student, "-g", database.uri()).stdout.startswith("0 embeddings")
+    copy = tmp_path / "student.npz"
+    found = _run("edge-search", "-m", student, "-g", database.uri(), "--gallery-copy", copy, "-k", "1",
+                 sorted(people[0].glob("*.jpg"))[0])  # fmt: skip
+    rank, score, name, _ = found.stdout.split("\t")
+    assert name == people[0].name and float(score) > 0.95, found.stdout
+    assert Gallery.load(copy).counts() == {people[0].name: 1, people[1].name: 1}
+    refused = _run("edge-gallery", "enroll", "-m", MODEL, "-g", tmp_path / "g.npz", "--keep-faces", "--name", "x",
+                   sorted(people[0].glob("*.jpg"))[0])  # fmt: skip
+    assert refused.returncode == 2 and "PostgreSQL gallery only" in refused.stderr

@@ -396,15 +396,25 @@ def gallery_command():
 @detector_options
 @click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True, help=GALLERY_HELP)
 @device_option
+@click.option(
+    "--keep-faces",
+    is_flag=True,
+    help="A PostgreSQL gallery: store the aligned faces too (personal data), "
+    "so edge-gallery reembed can enrol everyone for a new model.",
+)
 @click.option("--name", help="Enroll the IMAGES (files, or folders of them) under this name.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @one_line_errors()
-def gallery_enroll(gallery, device, name, paths, **options):
+def gallery_enroll(gallery, device, keep_faces, name, paths, **options):
     """Enroll identities from folders (<name>/<image>) or, with --name, one person's images."""
     embedder = _embedder(options)
     finder = _regions(embedder, options)
     if is_database(gallery):
-        return shared_gallery.enroll(gallery, embedder, finder, [Path(p) for p in paths], name, device)
+        return shared_gallery.enroll(gallery, embedder, finder, [Path(p) for p in paths], name, device,
+                                     keep_faces=keep_faces)  # fmt: skip
+    if keep_faces:
+        raise click.BadParameter("faces are kept in a PostgreSQL gallery only (-g postgresql://…)",
+                                 param_hint="'--keep-faces'")  # fmt: skip
     with changing(gallery):
         known = open_gallery(gallery, embedder, create=True, regions=finder)
         enroll_paths(known, embedder, [Path(p) for p in paths], name, finder)
@@ -462,6 +472,19 @@ def gallery_rename(gallery, old, new, merge, device):
         known.rename(old, new, merge)
         known.save(gallery)
     click.echo(f"renamed {old} to {new}")
+
+
+@gallery_command.command("reembed")
+@verbose_option
+@model_options
+@click.option("--gallery", "-g", required=True, help="A PostgreSQL gallery: postgresql://USER@HOST/DB.")
+@device_option
+@one_line_errors()
+def gallery_reembed(gallery, device, **options):
+    """A PostgreSQL gallery: enrol everyone whose faces were kept (--keep-faces) for this model (-m) too."""
+    if not is_database(gallery):
+        raise click.BadParameter("reembed works on a PostgreSQL gallery (postgresql://…)", param_hint="'-g'")
+    shared_gallery.reembed(gallery, _embedder(options), device)
 
 
 @gallery_command.command("sync")

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 import click
+import cv2
 import numpy as np
 
 from edge_runtime.core.words import counted
@@ -20,14 +21,31 @@ from edge_runtime.inference.embedder import Embedder
 log = logging.getLogger(__name__)
 
 
-def push(database: GalleryDatabase, gallery: Gallery) -> int:
-    """Add every identity of an in-memory `gallery` to the database; returns the embeddings added."""
+class FaceKeeper:
+    """An embedder that keeps every face it embeds, as PNG (lossless), in order (`--keep-faces`)."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder, self.faces = embedder, []
+
+    def __getattr__(self, name: str):
+        return getattr(self.embedder, name)
+
+    def embed(self, images: list[np.ndarray]) -> np.ndarray:
+        """Embed as the embedder does, keeping each image."""
+        self.faces += [cv2.imencode(".png", image)[1].tobytes() for image in images]
+        return self.embedder.embed(images)
+
+
+def push(database: GalleryDatabase, gallery: Gallery, faces: list[bytes] | None = None) -> int:
+    """Add every identity of an in-memory `gallery` to the database (with `faces`, one per embedding in
+    order, the faces they were made from); returns the embeddings added."""
     added = 0
     for name in gallery.names:
         rows = gallery.owners == gallery.names.index(name)
         sources = [s for s, keep in zip(gallery.sources, rows, strict=True) if keep]
         digests = [d for d, keep in zip(gallery.digests, rows, strict=True) if keep]
-        added += database.enroll(gallery.model_hash, name, gallery.embeddings[rows], sources, digests)
+        kept = [f for f, keep in zip(faces, rows, strict=True) if keep] if faces else None
+        added += database.enroll(gallery.model_hash, name, gallery.embeddings[rows], sources, digests, kept)
     return added
 
 
@@ -39,16 +57,20 @@ def enroll(
     name: str | None,
     device: str = "",
     folder: bool = False,
+    keep_faces: bool = False,
 ) -> None:
-    """`edge-gallery enroll -g URI` (or `edge-recognize --enroll` with `folder`): embed here, add to the database."""
+    """`edge-gallery enroll -g URI` (or `edge-recognize --enroll` with `folder`): embed here, add to the
+    database; with `keep_faces` the aligned faces too (personal data: off by default), for `reembed`."""
     gallery = new_gallery(embedder, regions=finder)
+    keeper = FaceKeeper(embedder) if keep_faces else None
+    embedder = keeper or embedder
     with GalleryDatabase(uri, device) as database:
         database.require_write()  # before the embedding work: a read-only role is told at once
         if folder:
             enroll_folder(gallery, embedder, paths[0], finder)
         else:
             enroll_paths(gallery, embedder, paths, name, finder)
-        added = push(database, gallery)
+        added = push(database, gallery, keeper.faces if keeper else None)
         people = len(database.people())
         log.info("added %s to %s", counted(added, "embedding"), database.shown)
         if not folder:
@@ -108,3 +130,34 @@ def sync_now(uri: str, embedder: Embedder, copy: str | None = None, device: str 
         sync.catch_up(database)
     gallery = Gallery.load(sync.copy, info.family)
     return f"{counted(len(gallery), 'identity', 'identities')} in {sync.copy}"
+
+
+def reembed(uri: str, embedder: Embedder, device: str = "") -> None:
+    """`edge-gallery reembed -g URI -m MODEL`: enrol everyone whose faces were kept (`--keep-faces`) for this
+    model too, from those faces; people without a kept face are named (enrol them again)."""
+    info = embedder.info
+    with GalleryDatabase(uri, device) as database:
+        database.require_write()
+        faces, without = database.kept_faces(info.family)
+        people: dict[str, list[tuple[np.ndarray, str, str]]] = {}
+        for name, face, source, digest in faces:
+            image = cv2.imdecode(np.frombuffer(face, np.uint8), cv2.IMREAD_UNCHANGED)
+            if image is None:
+                log.warning("skipped a kept face of %s (%s): not a readable image", name, source)
+                continue
+            people.setdefault(name, []).append((image, source, digest))
+        added = 0
+        for name, rows in people.items():
+            vectors = embedder.embed([r[0] for r in rows])
+            png = [cv2.imencode(".png", r[0])[1].tobytes() for r in rows]
+            added += database.enroll(info.family, name, vectors, [r[1] for r in rows], [r[2] for r in rows], png)
+        click.echo(
+            f"{counted(added, 'embedding')} of {counted(len(people), 'person', 'people')} for model "
+            f"{info.family} in {database.shown}"
+        )
+        if without:
+            log.warning(
+                "%s no kept face to re-embed (enrol them again): %s",
+                counted(len(without), "person has", "people have"),
+                ", ".join(without),
+            )

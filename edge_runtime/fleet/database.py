@@ -301,6 +301,25 @@ class GalleryDatabase:
                 ).fetchall()
             ]
 
+    def kept_faces(self, model_hash: str) -> tuple[list[tuple[str, bytes, str, str]], list[str]]:
+        """The faces kept for other models (name, PNG, source, digest; one per photo) that have no embedding
+        for `model_hash` yet, and the names of people with neither a kept face nor such an embedding."""
+        with self._errors():
+            faces = self.connection.execute(
+                "SELECT DISTINCT ON (p.id, e.digest, CASE WHEN e.digest = '' THEN e.id END) p.name, e.face, e.source, "
+                "e.digest FROM embeddings e JOIN people p ON p.id = e.person_id WHERE e.face IS NOT NULL "
+                "AND e.model_hash <> %s AND NOT EXISTS (SELECT 1 FROM embeddings x WHERE x.person_id = e.person_id "
+                "AND x.model_hash = %s AND x.digest = e.digest AND e.digest <> '') ORDER BY p.id, e.digest, "
+                "CASE WHEN e.digest = '' THEN e.id END, e.id",
+                (model_hash, model_hash),
+            ).fetchall()
+            without = self.connection.execute(
+                "SELECT p.name FROM people p WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.person_id = p.id "
+                "AND (e.face IS NOT NULL OR e.model_hash = %s)) ORDER BY p.id",
+                (model_hash,),
+            ).fetchall()
+        return [(n, bytes(f), s, d) for n, f, s, d in faces], [n for (n,) in without]
+
     def head(self) -> int:
         """The newest change's number (0: none yet)."""
         with self._errors():
