@@ -38,7 +38,7 @@ def missing(reason: str) -> None:
     """Skip the test (a developer machine), or fail it under CI=true (CI installs the servers)."""
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI needs {reason}: .ci/run installs it")
-    pytest.skip(reason)
+    pytest.skip(reason, allow_module_level=True)
 
 
 def needs_module(name: str):
@@ -404,3 +404,24 @@ def test_kept_faces_enrol_everyone_for_a_new_model(database, tmp_path):
     refused = _run("edge-gallery", "enroll", "-m", MODEL, "-g", tmp_path / "g.npz", "--keep-faces", "--name", "x",
                    sorted(people[0].glob("*.jpg"))[0])  # fmt: skip
     assert refused.returncode == 2 and "PostgreSQL gallery only" in refused.stderr
+
+
+def test_a_missing_server_skips_here_and_fails_under_ci(monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI needs PostgreSQL"):
+        missing("PostgreSQL's initdb")
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception, match="PostgreSQL's initdb"):
+        missing("PostgreSQL's initdb")
+
+
+def test_edge_recognize_enrols_a_folder_into_the_database_first(database, faces_root, tmp_path):
+    folder = tmp_path / "people"
+    for subject, name in (("s1", "ann"), ("s2", "bob")):
+        (folder / name).mkdir(parents=True)
+        (folder / name / "1.png").write_bytes((faces_root / subject / "1.png").read_bytes())
+    done = _run("edge-recognize", "--headless", "--json", "-m", MODEL, "-g", database.uri(), "--gallery-copy",
+                tmp_path / "copy.npz", "--enroll", folder, "-i", faces_root / "s2" / "1.png")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert _people(database) == {"ann": 1, "bob": 1}
+    assert json.loads(done.stdout.splitlines()[0])["name"] == "bob"
