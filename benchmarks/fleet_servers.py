@@ -100,9 +100,10 @@ class Postgres:
 
 
 class Mosquitto:
-    """A Mosquitto broker of its own on loopback: user `device` (password `PASSWORD`), persistence on."""
+    """A Mosquitto broker of its own on loopback: user `device` (password `PASSWORD`), persistence on; with
+    `tls`, the listener speaks TLS only, with a certificate for 127.0.0.1 signed by a CA made here (`ca`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: bool = False) -> None:
         self.binary = shutil.which("mosquitto") or (
             "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
         )
@@ -115,12 +116,29 @@ class Mosquitto:
             [self.passwd, "-b", "-c", str(self.folder / "users"), "device", PASSWORD], check=True, capture_output=True
         )
         user = "user root\n" if os.geteuid() == 0 else ""
+        self.ca = self.folder / "ca.crt"
+        certificates = self._certificates() if tls else ""
         (self.folder / "mosquitto.conf").write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous false\npassword_file {self.folder}/users\n"
+            f"listener {self.port} 127.0.0.1\n{certificates}allow_anonymous false\npassword_file {self.folder}/users\n"
             f"persistence true\npersistence_location {self.folder}/\n{user}log_dest file {self.folder}/log\n"
         )
         self.process: subprocess.Popen | None = None
         self.start()
+
+    def _certificates(self) -> str:
+        """A CA and a server certificate for 127.0.0.1 signed by it (openssl); the listener's TLS lines."""
+        if shutil.which("openssl") is None:
+            raise ServerMissing("openssl, to make the test broker's TLS certificate")
+        f = self.folder
+        for command in (
+            f"openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca -keyout {f}/ca.key -out {f}/ca.crt",
+            f"openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout {f}/server.key -out {f}/server.csr",
+            f"openssl x509 -req -in {f}/server.csr -CA {f}/ca.crt -CAkey {f}/ca.key -CAcreateserial -days 2 "
+            f"-extfile {f}/san -out {f}/server.crt",
+        ):
+            (f / "san").write_text("subjectAltName=IP:127.0.0.1\n")
+            subprocess.run(command.split(), check=True, capture_output=True)
+        return f"cafile {f}/ca.crt\ncertfile {f}/server.crt\nkeyfile {f}/server.key\n"
 
     def start(self) -> None:
         """Start the broker (again) on its port; returns once it accepts connections."""

@@ -425,3 +425,25 @@ def test_edge_recognize_enrols_a_folder_into_the_database_first(database, faces_
     assert done.returncode == 0, done.stderr
     assert _people(database) == {"ann": 1, "bob": 1}
     assert json.loads(done.stdout.splitlines()[0])["name"] == "bob"
+
+
+def test_events_over_tls_with_the_password_from_a_file(database, faces_root, tmp_path):
+    broker = _server(lambda: Mosquitto(tls=True))
+    try:
+        _enroll(database, "ann", faces_root / "s1")
+        video = tmp_path / "door.mp4"
+        _blinking_video(video, faces_root, 600)
+        secret = tmp_path / "mqtt-password"
+        secret.write_text(PASSWORD + "\n")
+        env = {k: v for k, v in _env(SIAMESE_EDGE_MQTT_PASSWORD_FILE=str(secret)).items()
+               if k != "SIAMESE_EDGE_MQTT_PASSWORD"}  # fmt: skip
+        done = _run("edge-recognize", "--headless", "-m", MODEL, "-i", video, "-g", database.uri(), "--gallery-copy",
+                    tmp_path / "copy.npz", "--device", "door", "--events",
+                    f"mqtts://device@127.0.0.1:{broker.port}/site?ca={broker.ca}", env=env)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        summary = next(line for line in done.stderr.splitlines() if "appearances to MQTT" in line)
+        events = int(summary.split(" appearances")[0].split()[-1])
+        assert events >= 20 and f"{2 * events} messages acknowledged, 0 dropped" in summary, summary
+        assert "mqtts://device@127.0.0.1" in summary and PASSWORD not in done.stderr
+    finally:
+        broker.close()
