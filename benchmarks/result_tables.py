@@ -205,6 +205,33 @@ def gpu_check_table(runs: list[dict]) -> str:
     return "\n".join(markdown(run) for run in runs).rstrip("\n")
 
 
+def fleet_sync_table(runs: list[dict]) -> str:
+    """The shared gallery: a new device's sync by gallery size, and an enrolment reaching four running devices."""
+    rows = []
+    for r in runs:
+        for sync in r["sync"]:
+            rows.append([f"sync to a new device, {sync['identities']:,} identities ({r['embedding size']}-d)",
+                         f"{sync['seconds']:.2f} s", f"copy {sync['copy_mb']:.1f} MB"])  # fmt: skip
+        reach = r["reach"]
+        apart = f"{reach['enrolments']} enrolments {reach.get('spacing_s', 0.2):g} s apart"
+        rows.append([f"an enrolment reaching {reach['devices']} running devices ({reach['identities']:,} identities, "
+                     f"{apart})", f"p50 {reach['p50_ms']:.0f} ms",
+                     f"p95 {reach['p95_ms']:.0f} ms, max {reach['max_ms']:.0f} ms"])  # fmt: skip
+    return _table(["what", "time", "also"], rows, 1)
+
+
+def fleet_events_table(runs: list[dict]) -> str:
+    """The camera loop with the shared gallery and MQTT events off and on, and the event latency."""
+    rows = [[f"{r['frames']:,} frames, an appearance every {r.get('period', 12)}, {r['repeats']} runs each",
+             f"{r['median_fps_off']:.1f}",
+             f"{r['median_fps_on']:.1f}", f"{r['on_over_off']:.3f}×",
+             f"{r['latency_p50_ms']:.1f} ms / {r['latency_p95_ms']:.1f} ms ({r['events']:,} events)"]
+            for r in runs]  # fmt: skip
+    header = ["video", "FPS off (median)", "FPS on: sync + events (median)", "on ÷ off",
+              "event latency, frame to subscriber: p50 / p95"]  # fmt: skip
+    return _table(header, rows, 1)
+
+
 TABLES: dict[str, Callable[[list[dict]], str]] = {
     "lfw_view2": lfw_view2_table,
     "gallery_test": gallery_table,
@@ -217,4 +244,6 @@ TABLES: dict[str, Callable[[list[dict]], str]] = {
     "web_viewer": web_viewer_table,
     "web_recognize": web_recognize_table,
     "gpu_check": gpu_check_table,
+    "fleet_sync": fleet_sync_table,
+    "fleet_events": fleet_events_table,
 }

@@ -1,7 +1,7 @@
 """The lightweight runtime of siamese-edge: numpy, OpenCV and ONNX Runtime only, never torch.
 
 The runtime is in layers, each a subpackage that imports only from those before it: `core`,
-`imaging`, `inference`, `faces`, `identity`, `io`, `loop`, `serve`, `apps`. The names below are its public
+`imaging`, `inference`, `faces`, `identity`, `io`, `fleet`, `loop`, `serve`, `apps`. The names below are its public
 API; each is imported on first use, so `import edge_runtime` alone loads none of them (training
 and export, which need preprocessing and model metadata, do not pay for OpenCV's detectors, the
 gallery or the recognizer).
@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-LAYERS = ("core", "imaging", "inference", "faces", "identity", "io", "loop", "serve", "apps")
+LAYERS = ("core", "imaging", "inference", "faces", "identity", "io", "fleet", "loop", "serve", "apps")
 
 _PUBLIC = {
     "Embedder": "edge_runtime.inference.embedder",

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from edge_runtime.apps import shared_gallery
 from edge_runtime.apps.serving import plan_serving, start_beside_loop, token_options
 from edge_runtime.core.bundled import DEFAULT_MODEL, packaged_model
 from edge_runtime.core.command_line import CONTEXT, one_line_errors, verbose_option
@@ -22,6 +23,8 @@ from edge_runtime.core.words import counted
 from edge_runtime.faces.face_alignment import LANDMARKS
 from edge_runtime.faces.face_quality import QualityGate
 from edge_runtime.faces.regions import DEFAULT_GATE, DEFAULT_MIN_SCORE, DETECTORS, RegionFinder, make_regions
+from edge_runtime.fleet.database import is_database
+from edge_runtime.fleet.mqtt_events import EventPublisher
 from edge_runtime.identity.calibration import calibration_rows, candidate_thresholds, recognise_photos
 from edge_runtime.identity.enrollment import (
     add_to_saved,
@@ -53,6 +56,11 @@ from edge_runtime.loop.streams import (
 )
 
 log = logging.getLogger("edge_runtime")
+GALLERY_HELP = "Gallery file (.npz), or postgresql://USER@HOST/DB (password: PGPASSWORD or ~/.pgpass)."
+device_option = click.option("--device", default="", help="This device's name in a shared gallery and in events "
+                             "(default: the host name).")  # fmt: skip
+copy_option = click.option("--gallery-copy", type=click.Path(dir_okay=False), help="A PostgreSQL gallery: where "
+                           "this device keeps its copy (default: under ~/.cache/siamese-edge).")  # fmt: skip
 
 
 class CosineThreshold(click.FloatRange):
@@ -233,7 +241,13 @@ def _embedder(options: dict) -> Embedder:
 @verbose_option
 @model_options
 @detector_options
-@click.option("--gallery", "-g", type=click.Path(dir_okay=False), help="Gallery file (.npz).")
+@click.option("--gallery", "-g", type=click.Path(dir_okay=False), help=GALLERY_HELP)
+@copy_option
+@device_option
+@click.option(
+    "--events",
+    help="Appearances on MQTT: mqtt://HOST:PORT/PREFIX (mqtts:// for TLS; password: SIAMESE_EDGE_MQTT_PASSWORD).",
+)
 @click.option("--enroll", type=click.Path(file_okay=False), help="Enroll this folder first (<name>/<image>).")
 @click.option(
     "--input",
@@ -289,7 +303,8 @@ def _embedder(options: dict) -> Embedder:
 @click.option("--serve", "address", help="Serve the page and API on HOST:PORT while recognising (see docs/web.md).")
 @token_options
 @one_line_errors()
-def recognize(gallery, enroll, uris, stream_list, camera, smooth, min_votes, output, mosaic, batch_wait,
+def recognize(gallery, gallery_copy, device, events, enroll, uris, stream_list, camera, smooth, min_votes, output,
+              mosaic, batch_wait,
               headless, json_lines, max_frames, input_width, input_height, input_rate, build_engine, index,
               address, token_file, no_auth, **options):  # fmt: skip
     """Recognise enrolled identities in cameras, streams, videos or folders (one or several), or say unknown."""
@@ -317,17 +332,24 @@ def recognize(gallery, enroll, uris, stream_list, camera, smooth, min_votes, out
         return
     if not specs:
         raise click.UsageError("give --input, --inputs or --camera")
-    with changing(gallery) if gallery and enroll else contextlib.nullcontext():
-        if gallery:
-            known = open_gallery(gallery, embedder, bool(enroll), index, finder)
-        else:
-            known = new_gallery(embedder, index, finder)
+    shared = None
+    if is_database(gallery):  # a device's copy of the shared gallery, followed while it runs
         if enroll:
-            counts = enroll_folder(known, embedder, enroll, finder)
-            log.info("enrolled %s from %s", counted(len(counts), "identity", "identities"), enroll)
+            shared_gallery.enroll(gallery, embedder, finder, [Path(enroll)], None, device, folder=True)
+        known, shared = shared_gallery.open_copy(gallery, embedder, finder, index, gallery_copy, device)
+    else:
+        with changing(gallery) if gallery and enroll else contextlib.nullcontext():
             if gallery:
-                known.save(gallery)
-    if len(known) == 0 and not show and not address:  # (a server enrols from its page)
+                known = open_gallery(gallery, embedder, bool(enroll), index, finder)
+            else:
+                known = new_gallery(embedder, index, finder)
+            if enroll:
+                counts = enroll_folder(known, embedder, enroll, finder)
+                log.info("enrolled %s from %s", counted(len(counts), "identity", "identities"), enroll)
+                if gallery:
+                    known.save(gallery)
+    publisher = EventPublisher(events, device) if events else None
+    if len(known) == 0 and not show and shared is None and not address:  # (a server enrols from its page)
         raise GalleryError("the gallery is empty; enroll identities (--enroll, edge-gallery enroll) first")
     choice = _threshold(embedder, options, known)
     recognizer = Recognizer(embedder, known, finder, choice.threshold)
@@ -352,13 +374,21 @@ def recognize(gallery, enroll, uris, stream_list, camera, smooth, min_votes, out
             return
         if gallery:
             try:
-                add_to_saved(gallery, embedder, name, embeddings, ["live"], finder)
+                if shared is not None:
+                    shared_gallery.enroll_one(gallery, embedder.info.family, name, embeddings, device)
+                else:
+                    add_to_saved(gallery, embedder, name, embeddings, ["live"], finder)
             except SiameseEdgeError as error:
                 log.warning("enrolled %s for this run, not saved: %s", name, error)
                 return
         log.info("enrolled %s", name)
 
     grid, server, service = None, None, None
+    if shared is not None:
+        shared.on_change = lambda new: setattr(recognizer, "gallery", new)  # swapped in whole
+        shared.start()
+    if publisher is not None:
+        publisher.start([s.name for s in streams])
     try:
         if address:  # the web server, beside the loop: its recognizer, its gallery, every frame
             server, service = start_beside_loop(serving, recognizer, gallery, index, [s.name for s in streams])
@@ -370,7 +400,7 @@ def recognize(gallery, enroll, uris, stream_list, camera, smooth, min_votes, out
         if output and mosaic and several:
             grid = VideoFileSink(output, max(s.source.rate for s in streams))
         loop = RecognitionLoop(streams, recognizer, video=grid, events=JsonLinesSink() if json_lines else None,
-                               show=show, max_frames=max_frames, on_key=enroll_live,
+                               publisher=publisher, show=show, max_frames=max_frames, on_key=enroll_live,
                                batch_wait=batch_wait / 1000, live=service.hub if service else None)  # fmt: skip
         if service is not None:
             loop.gallery_lock = service.lock
@@ -380,11 +410,17 @@ def recognize(gallery, enroll, uris, stream_list, camera, smooth, min_votes, out
             server.stop()
         for stream in streams:
             stream.source.close()
+        if shared is not None:
+            shared.stop()
+        if publisher is not None:
+            publisher.close()
         for video in [s.video for s in streams] + [grid]:
             if video is not None:
                 with contextlib.suppress(OutputError):  # said once, by the loop; the file is gone
                     video.close()  # a run that never started leaves no partial file
     _log_summary(summary, several)
+    if publisher is not None:
+        log.info("%s", publisher.describe())
     for name, video in [("", grid)] if grid else [(s.name, s.video) for s in streams if s.video]:
         of = f" (stream {name})" if videos else ""
         log.info("annotated video: %s", f"{video.path}{of}" if video.size else
@@ -415,14 +451,27 @@ def gallery_command():
 @verbose_option
 @model_options
 @detector_options
-@click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True)
+@click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True, help=GALLERY_HELP)
+@device_option
+@click.option(
+    "--keep-faces",
+    is_flag=True,
+    help="A PostgreSQL gallery: store the aligned faces too (personal data), "
+    "so edge-gallery reembed can enrol everyone for a new model.",
+)
 @click.option("--name", help="Enroll the IMAGES (files, or folders of them) under this name.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @one_line_errors()
-def gallery_enroll(gallery, name, paths, **options):
+def gallery_enroll(gallery, device, keep_faces, name, paths, **options):
     """Enroll identities from folders (<name>/<image>) or, with --name, one person's images."""
     embedder = _embedder(options)
     finder = _regions(embedder, options)
+    if is_database(gallery):
+        return shared_gallery.enroll(gallery, embedder, finder, [Path(p) for p in paths], name, device,
+                                     keep_faces=keep_faces)  # fmt: skip
+    if keep_faces:
+        raise click.BadParameter("faces are kept in a PostgreSQL gallery only (-g postgresql://…)",
+                                 param_hint="'--keep-faces'")  # fmt: skip
     with changing(gallery):
         known = open_gallery(gallery, embedder, create=True, regions=finder)
         enroll_paths(known, embedder, [Path(p) for p in paths], name, finder)
@@ -453,6 +502,9 @@ def gallery_calibrate(gallery, people, strangers, store, **options):
     """Measure each candidate threshold on your own photos (enrolled people named, strangers named) and
     store the one you choose in the gallery: runs with it use it unless given --threshold, --far or
     --false-name-rate."""
+    if is_database(gallery):
+        where = "give this device's copy of the PostgreSQL gallery (edge-gallery sync says where it is)"
+        raise click.BadParameter(f"calibrate stores its choice in a gallery file: {where}", param_hint="'-g'")
     embedder = _embedder(options)
     finder = _regions(embedder, options)
     known = open_gallery(gallery, embedder, create=False, regions=finder)
@@ -508,6 +560,8 @@ def _calibration_photos(known: Gallery, people: Path, strangers: Path) -> list[t
 @one_line_errors()
 def gallery_list(gallery):
     """List the enrolled identities and their image counts."""
+    if is_database(gallery):
+        return shared_gallery.list_people(gallery)
     known = Gallery.load(gallery)
     identities = counted(len(known), "identity", "identities")
     click.echo(f"{identities}, model {known.model_hash}, embedding size {known.embedding_size}")
@@ -518,10 +572,13 @@ def gallery_list(gallery):
 @gallery_command.command("remove")
 @verbose_option
 @click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True)
+@device_option
 @click.argument("names", nargs=-1, required=True)
 @one_line_errors()
-def gallery_remove(gallery, names):
+def gallery_remove(gallery, device, names):
     """Remove identities."""
+    if is_database(gallery):
+        return shared_gallery.remove(gallery, list(names), device)
     with changing(gallery, create=False):
         known = Gallery.load(gallery)
         for name in names:
@@ -536,14 +593,44 @@ def gallery_remove(gallery, names):
 @click.argument("old")
 @click.argument("new")
 @click.option("--merge", is_flag=True, help="NEW may already exist: merge OLD's images into it.")
+@device_option
 @one_line_errors()
-def gallery_rename(gallery, old, new, merge):
+def gallery_rename(gallery, old, new, merge, device):
     """Rename an identity (onto an existing one only with --merge)."""
+    if is_database(gallery):
+        return shared_gallery.rename(gallery, old, new, merge, device)
     with changing(gallery, create=False):
         known = Gallery.load(gallery)
         known.rename(old, new, merge)
         known.save(gallery)
     click.echo(f"renamed {old} to {new}")
+
+
+@gallery_command.command("reembed")
+@verbose_option
+@model_options
+@click.option("--gallery", "-g", required=True, help="A PostgreSQL gallery: postgresql://USER@HOST/DB.")
+@device_option
+@one_line_errors()
+def gallery_reembed(gallery, device, **options):
+    """A PostgreSQL gallery: enrol everyone whose faces were kept (--keep-faces) for this model (-m) too."""
+    if not is_database(gallery):
+        raise click.BadParameter("reembed works on a PostgreSQL gallery (postgresql://…)", param_hint="'-g'")
+    shared_gallery.reembed(gallery, _embedder(options), device)
+
+
+@gallery_command.command("sync")
+@verbose_option
+@model_options
+@click.option("--gallery", "-g", required=True, help="A PostgreSQL gallery: postgresql://USER@HOST/DB.")
+@copy_option
+@device_option
+@one_line_errors()
+def gallery_sync(gallery, gallery_copy, device, **options):
+    """A PostgreSQL gallery: bring this device's copy for the model up to date now, and say where it is."""
+    if not is_database(gallery):
+        raise click.BadParameter("sync copies a PostgreSQL gallery (postgresql://…)", param_hint="'-g'")
+    click.echo(shared_gallery.sync_now(gallery, _embedder(options), gallery_copy, device))
 
 
 @click.command(context_settings=CONTEXT)
@@ -567,15 +654,19 @@ def verify(first, second, **options):
 @verbose_option
 @model_options
 @detector_options
-@click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True)
+@click.option("--gallery", "-g", type=click.Path(dir_okay=False), required=True, help=GALLERY_HELP)
+@copy_option
 @click.option("-k", type=click.IntRange(min=1), default=5, help="How many results.")
 @click.argument("query", type=click.Path(dir_okay=False))
 @one_line_errors()
-def search(gallery, k, query, **options):
+def search(gallery, gallery_copy, k, query, **options):
     """Image retrieval: the K enrolled images most similar to QUERY."""
     embedder = _embedder(options)
     finder = _regions(embedder, options)
     region = usable_region(read_image(query), finder, query)
-    known = open_gallery(gallery, embedder, regions=finder)
+    if is_database(gallery):
+        known = shared_gallery.open_copy(gallery, embedder, finder, copy=gallery_copy)[0]
+    else:
+        known = open_gallery(gallery, embedder, regions=finder)
     for rank, (name, source, score) in enumerate(known.search(embedder.embed([region])[0], k), start=1):
         click.echo(f"{rank}\t{score:.4f}\t{name}\t{source}")

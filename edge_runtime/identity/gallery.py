@@ -184,6 +184,15 @@ class Gallery:
             self.names[owner] = new
         self._changed(renamed=True)
 
+    def copy(self) -> Gallery:
+        """An independent copy: changing one leaves the other as it was (a sync builds the next gallery so)."""
+        other = Gallery(self.model_hash, self.embedding_size, self.index_backend)
+        other.face_cut, other.stored_threshold = self.face_cut, self.stored_threshold
+        other._embeddings, other._owners = self.embeddings.copy(), self.owners.copy()
+        other.names, other.sources, other.digests = list(self.names), list(self.sources), list(self.digests)
+        other._changed(renamed=True)
+        return other
+
     def counts(self) -> dict[str, int]:
         """How many embeddings each identity has."""
         tally = np.bincount(self.owners, minlength=len(self.names))

@@ -47,6 +47,12 @@ def _visible(name: str) -> str:
 
 def check_name(name: str) -> str:
     """`name` as a gallery stores it (NFC), or InvalidName saying what is wrong with it."""
+    if name.isascii() and name.isprintable() and name == name.strip() and name:  # the common case, quickly
+        if name.casefold() in RESERVED:
+            raise InvalidName(
+                f"{name!r} is reserved: the runtime says {UNKNOWN!r} for anyone not enrolled; choose another"
+            )
+        return name
     if not name.strip():
         raise InvalidName("an identity needs a name that is not empty or only spaces")
     if name != name.strip():

@@ -65,8 +65,9 @@ class Recognizer:
         """The regions of several frames (of several streams) embedded in one batch and matched."""
         usable = [(f, i) for f, regions in enumerate(frames) for i, r in enumerate(regions) if r.skipped is None]
         named: dict[tuple[int, int], tuple[str, float]] = {}
-        if usable and len(self.gallery):
-            matches = self.gallery.match(self.embedder.embed([frames[f][i].image for f, i in usable]), k=1)
+        gallery = self.gallery  # once: a sync may swap in a new gallery whole at any moment
+        if usable and len(gallery):
+            matches = gallery.match(self.embedder.embed([frames[f][i].image for f, i in usable]), k=1)
             for key, (best,) in zip(usable, matches, strict=True):
                 named[key] = (best.name if best.score >= self.threshold else UNKNOWN, best.score)
         return [

@@ -39,6 +39,7 @@ import cv2
 import numpy as np
 
 from edge_runtime.faces.regions import Region, image_problem
+from edge_runtime.fleet.mqtt_events import EventPublisher
 from edge_runtime.identity.recognizer import Recognizer
 from edge_runtime.identity.tracker import IouTracker, SeparateImages, TrackedRecognition
 from edge_runtime.imaging.detectors import Detection, box_area
@@ -103,6 +104,7 @@ class RecognitionLoop:
         *,
         video: VideoFileSink | None = None,
         events: JsonLinesSink | None = None,
+        publisher: EventPublisher | None = None,
         show: bool = False,
         max_frames: int | None = None,
         on_key: KeyHandler | None = None,
@@ -122,6 +124,7 @@ class RecognitionLoop:
         self.recognizer, self.grid_video, self.events, self.show = recognizer, video, events, show
         self.max_frames, self.on_key, self.batch_wait = max_frames, on_key, batch_wait
         self.live = live  # the web server's view of every frame (`serve.live.LiveHub`), or None
+        self.publisher = publisher  # appearances on MQTT (--events): queued, never waited for
         self.mosaic = Mosaic([s.name for s in self.streams]) if show or video is not None else None
         self.stop = threading.Event()
         self.bell = threading.Condition()
@@ -316,6 +319,8 @@ class RecognitionLoop:
         summary.note_frame(frame.results)
         if self.events is not None:
             self.events.write(frame.index, frame.timestamp, frame.results, frame.file, frame.note, stream.name)
+        if self.publisher is not None:
+            self.publisher.publish(stream.name, frame.timestamp, frame.results, frame.image)
         if frame.image is not None and (stream.video is not None or self.mosaic is not None):
             fps = (stats.frames + 1) / max(1e-6, started - self.started)
             canvas = annotate(frame.image, frame.results, fps)

@@ -1,7 +1,9 @@
 """The gallery as the server changes it: list, enrol (an uploaded photo or a face from the live
 view), rename and remove, each through the `Gallery` API. With a gallery file every change is a
 read-modify-write of the file under its lock (`changing`), so edge-gallery and other processes
-changing it at the same time lose nothing; the recognizer then takes the saved gallery at once."""
+changing it at the same time lose nothing; the recognizer then takes the saved gallery at once.
+With a PostgreSQL gallery (`postgresql://…`) a change is checked on a copy of the gallery in memory,
+written to the database (which tells every other device), and the copy taken at once here."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import TypeVar
 import numpy as np
 
 from edge_runtime.faces.regions import RegionFinder
+from edge_runtime.fleet.database import GalleryDatabase, is_database
 from edge_runtime.identity.enrollment import open_gallery, usable_region
 from edge_runtime.identity.gallery import Gallery, GalleryError, changing
 from edge_runtime.identity.names import check_name
@@ -38,7 +41,8 @@ class People:
     def __init__(self, recognizer: Recognizer, finder: RegionFinder, gallery_path: str | Path | None,
                  lock: threading.Lock, index: str = "numpy") -> None:  # fmt: skip
         self.recognizer, self.finder, self.lock, self.index = recognizer, finder, lock, index
-        self.path = Path(gallery_path) if gallery_path else None
+        self.database = str(gallery_path) if is_database(str(gallery_path) if gallery_path else None) else None
+        self.path = Path(gallery_path) if gallery_path and self.database is None else None
         self.faces = FaceStore(self.path)
 
     @property
@@ -62,9 +66,19 @@ class People:
             digests = [d for d, o in zip(gallery.digests, gallery.owners, strict=True) if o == owner]
         return self.faces.get(digests)
 
-    def _change(self, change: Callable[[Gallery], T]) -> T:
+    def _change(self, change: Callable[[Gallery], T], in_database: Callable[[GalleryDatabase], object]) -> T:
         """Apply `change` to the gallery: to the file's current content under its lock, then saved
-        and handed to the recognizer; without a file, to the gallery in memory."""
+        and handed to the recognizer; with a database, to a copy (which refuses what the gallery
+        would), then `in_database` there; without either, to the gallery in memory."""
+        if self.database is not None:
+            with self.lock:
+                gallery = self.gallery.copy()
+            result = change(gallery)
+            with GalleryDatabase(self.database) as database:
+                in_database(database)
+            with self.lock:
+                self.recognizer.gallery = gallery  # here at once; the other devices by NOTIFY
+            return result
         if self.path is None:
             with self.lock:
                 return change(self.gallery)
@@ -102,7 +116,8 @@ class People:
                 gallery.add(name, embedding, [source], [digest])
             return {"name": name, "images": gallery.counts()[name], "added": owner is None}
 
-        result = self._change(add)
+        family = self.recognizer.embedder.info.family
+        result = self._change(add, lambda database: database.enroll(family, name, embedding, [source], [digest]))
         self.faces.put(digest, jpeg)
         return result
 
@@ -117,7 +132,7 @@ class People:
             gallery.rename(old, new, merge)
             return {"name": new, "images": gallery.counts()[new]}
 
-        return self._change(rename)
+        return self._change(rename, lambda database: database.rename(old, new, merge))
 
     def remove(self, name: str) -> dict:
         """Forget `name` and every image of them."""
@@ -127,7 +142,7 @@ class People:
             gallery.remove(name)
             return {"removed": name, "people": len(gallery)}
 
-        return self._change(remove)
+        return self._change(remove, lambda database: database.remove([name]))
 
     @staticmethod
     def _known(gallery: Gallery, name: str) -> None:

@@ -1,0 +1,1 @@
+"""Several devices: one gallery in PostgreSQL that every device syncs a local copy of, and events on MQTT."""
