@@ -381,7 +381,7 @@ def test_a_killed_device_is_offline_by_its_last_will(broker, database, faces_roo
 
 
 def test_kept_faces_enrol_everyone_for_a_new_model(database, tmp_path):
-    lfw = Path(__file__).resolve().parent.parent / "data" / "demo" / "lfw" / "enrolled"
+    lfw = Path(__file__).resolve().parent.parent / "edge_runtime" / "demo_data" / "lfw" / "enrolled"
     people = sorted(p for p in lfw.iterdir() if p.is_dir())[:3]
     default, student = packaged_model(DEFAULT_MODEL), packaged_model(SMALL_FACE_MODEL)
     for person in people[:2]:  # their aligned faces kept; the third's not (the default)
