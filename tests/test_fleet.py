@@ -331,7 +331,7 @@ def test_the_database_and_the_broker_restart_under_a_running_device(database, br
     published, dropped, unsent = (int(summary.split(what)[0].split()[-1]) for what in
                                   (" appearances", " dropped", " unsent"))  # fmt: skip
     assert dropped == 0 and unsent == 0, summary  # a bound of 100,000 is never reached here
-    time.sleep(1)
+    _wait_for(lambda: len({m["event"] for m in watcher.topics("/appearance")}) >= published, 10)
     got = sorted({m["event"] for m in watcher.topics("/appearance")})
     assert got == list(range(1, published + 1)), f"{len(got)} of {published} events arrived; {summary}"
     first = watcher.topics("/appearance")[0]

@@ -105,6 +105,7 @@ class EventPublisher:
         self.connected = False
         self.acked = self.dropped = self.dropped_said = self.events = 0
         self.waiting: set[int] = set()  # message ids of queued messages sent and not yet acknowledged
+        self.handing = 0  # messages taken off the queue and not yet handed to the client (not yet in `waiting`)
         self.early: set[int] = set()  # acknowledged before their sender noted them (and availability's own)
         self.closing = False
         self.client = self._client(
@@ -253,8 +254,11 @@ class EventPublisher:
                         return
                     self.condition.wait(0.5)
                 topic, payload, retain = self.queue.popleft()
+                self.handing += 1  # neither queued nor waiting meanwhile: close() must still wait for it
             mid = self.client.publish(topic, payload, qos=1, retain=retain).mid
             with self.condition:
+                self.handing -= 1
+                self.condition.notify_all()
                 if mid in self.early:
                     self.early.discard(mid)
                     self.acked += 1
@@ -267,7 +271,7 @@ class EventPublisher:
         with self.condition:
             self.closing = True
             self.condition.notify_all()
-            while (self.queue or self.waiting) and self.connected and time.monotonic() < deadline:
+            while (self.queue or self.waiting or self.handing) and self.connected and time.monotonic() < deadline:
                 self.condition.wait(0.1)
         if self.connected:
             self.client.publish(f"{self.base}/availability", "offline", qos=1, retain=True).wait_for_publish(2)
@@ -276,7 +280,7 @@ class EventPublisher:
 
     def describe(self) -> str:
         """One line for the run's summary: events published, dropped and left unsent."""
-        unsent = len(self.queue) + len(self.waiting)
+        unsent = len(self.queue) + len(self.waiting) + self.handing
         return (
             f"events: {self.events} appearances to MQTT {self.shown}, {self.acked} messages acknowledged, "
             f"{self.dropped} dropped (queue of {self.bound} full), {unsent} unsent"
