@@ -191,3 +191,47 @@ def test_the_summary_says_why_faces_got_no_name(tmp_path, enrolled):
     alone = _command("recognize", "--enroll", str(enrolled), "-i", str(small), "--headless", "--json")
     lines = [json.loads(line) for line in alone.stdout.splitlines()]
     assert [(r["status"], r["name"], r["score"], r["skipped"]) for r in lines] == [("skipped", None, None, "small")]
+
+
+def test_a_false_name_rate_threshold_follows_the_gallery_as_the_page_enrols(table, tmp_path):
+    pytest.importorskip("fastapi")  # the [serve] extra (CI installs it)
+    from tests.web_server import call, free_port, running, upload
+
+    by_far = {row.far: row.threshold for row in table}
+    port = free_port()
+    command = [str(Path(sys.executable).parent / "edge-serve"), "--listen", f"127.0.0.1:{port}", "-g",
+               str(tmp_path / "g.npz"), "--false-name-rate", "1e-2"]  # fmt: skip
+    with running(command, port) as server:
+        url = f"http://127.0.0.1:{port}"
+        assert call("GET", f"{url}/api/about")[1]["threshold"] == pytest.approx(by_far[1e-2], abs=5e-5)  # 1 person
+        for person in sorted((LFW / "enrolled").iterdir()):  # 8 people: about 1.3e-3 a pair, so the 1e-3 row
+            photo = sorted(person.iterdir())[0]
+            assert (
+                upload(f"{url}/api/people", {"file": (photo.name, photo.read_bytes())}, {"name": person.name})[0] == 201
+            )
+        about = call("GET", f"{url}/api/about")[1]
+        assert about["people"] == 8 and about["threshold"] == pytest.approx(by_far[1e-3], abs=5e-5)
+        assert "8 people enrolled now: threshold" in server.log.read_text()
+
+
+def test_nan_rates_and_enrolled_strangers_are_refused(tmp_path, enrolled):
+    photo = str(LFW / "enrolled" / "Ann_Veneman" / "Ann_Veneman_0001.jpg")
+    for option in ("--far", "--false-name-rate"):
+        done = _command("recognize", "--enroll", str(enrolled), "-i", photo, "--headless", option, "nan")
+        assert done.returncode == 2
+        assert done.stderr.strip().splitlines()[-1] == (
+            f"Error: Invalid value for '{option}': 'nan' is not a number; give one in the range 0<x<1"
+        )
+    gallery = tmp_path / "gallery.npz"
+    assert _command("gallery_command", "enroll", "-g", str(gallery), str(enrolled)).returncode == 0
+    mixed = tmp_path / "strangers"
+    shutil.copytree(LFW / "strangers", mixed)
+    shutil.copytree(LFW / "enrolled" / "Ann_Veneman", mixed / "Ann_Veneman")
+    done = _command("gallery_command", "calibrate", "-g", str(gallery), "--people", str(LFW / "enrolled"),
+                    "--strangers", str(mixed))  # fmt: skip
+    assert done.returncode == 2
+    assert (
+        done.stderr.strip()
+        .splitlines()[-1]
+        .endswith("Ann_Veneman is enrolled in the gallery; put those photos in --people")
+    )

@@ -63,6 +63,22 @@ copy_option = click.option("--gallery-copy", type=click.Path(dir_okay=False), he
                            "this device keeps its copy (default: under ~/.cache/siamese-edge).")  # fmt: skip
 
 
+class Rate(click.FloatRange):
+    """A rate strictly between 0 and 1 (a FAR, a false-name rate); NaN is refused, not compared."""
+
+    name = "rate"
+
+    def __init__(self) -> None:
+        super().__init__(0, 1, min_open=True, max_open=True)
+
+    def convert(self, value, param, ctx):
+        """The number `value` gives, refused (a usage error) outside 0<x<1 or NaN."""
+        number = super().convert(value, param, ctx)  # NaN passes FloatRange: it is in no order
+        if math.isnan(number):
+            self.fail(f"{value!r} is not a number; give one in the range 0<x<1", param, ctx)
+        return number
+
+
 class CosineThreshold(click.FloatRange):
     """A cosine threshold: a number strictly between -1 and 1. Cosine scores lie in [-1, 1]: at -1 or
     below everyone would be named (nobody unknown), at 1 or above nobody (but an image enrolled
@@ -192,12 +208,12 @@ def threshold_options(command):
         ),
         click.option(
             "--far",
-            type=click.FloatRange(0, 1, min_open=True, max_open=True),
+            type=Rate(),
             help="The threshold of this pairwise false accept rate in the model's FAR table (1e-1 … 1e-5).",
         ),
         click.option(
             "--false-name-rate",
-            type=click.FloatRange(0, 1, min_open=True, max_open=True),
+            type=Rate(),
             help="The chance a stranger gets some enrolled name: sets the pairwise FAR from it and the gallery's size.",
         ),
     ]
@@ -352,7 +368,7 @@ def recognize(gallery, gallery_copy, device, events, enroll, uris, stream_list, 
     if len(known) == 0 and not show and shared is None and not address:  # (a server enrols from its page)
         raise GalleryError("the gallery is empty; enroll identities (--enroll, edge-gallery enroll) first")
     choice = _threshold(embedder, options, known)
-    recognizer = Recognizer(embedder, known, finder, choice.threshold)
+    recognizer = Recognizer(embedder, known, finder, choice.threshold, choice.by_size)
     streams = open_streams(specs, input_width, input_height, input_rate)
     for stream in streams:
         log.info("input%s: %s", f" {stream.name}" if several else "", stream.source.description)
@@ -548,6 +564,9 @@ def _calibration_photos(known: Gallery, people: Path, strangers: Path) -> list[t
         if name not in known.names:
             raise SiameseEdgeError(f"{people / name} is not enrolled in the gallery; put those photos in --strangers")
         photos += [(name, path) for path in paths]
+    enrolled = sorted({part for p in strangers.rglob("*") for part in (p.name, p.stem) if part in known.names})
+    if enrolled:
+        raise SiameseEdgeError(f"{strangers / enrolled[0]} is enrolled in the gallery; put those photos in --people")
     found = [p for p in sorted(strangers.rglob("*")) if is_image_file(p)]
     if not found:
         raise SiameseEdgeError(f"no photos of strangers in {strangers}")
@@ -645,7 +664,9 @@ def verify(first, second, **options):
     """1:1 verification: is SECOND the same identity as FIRST (for signature models: genuine or forged)?"""
     embedder = _embedder(options)
     finder = _regions(embedder, options)
-    threshold = _threshold(embedder, options).threshold
+    choice = _threshold(embedder, options)
+    log.info("threshold %.4f (%s)", choice.threshold, choice.why)
+    threshold = choice.threshold
     reference, questioned = (usable_region(read_image(path), finder, path) for path in (first, second))
     click.echo(json.dumps(verify_regions(embedder, reference, questioned, threshold).to_dict()))
 

@@ -35,7 +35,7 @@ def serve(listen, gallery, index, token_file, no_auth, **options):
     finder = _regions(embedder, options)
     known = open_gallery(gallery, embedder, True, index, finder) if gallery else new_gallery(embedder, index, finder)
     choice = _threshold(embedder, options, known)
-    recognizer = Recognizer(embedder, known, finder, choice.threshold)
+    recognizer = Recognizer(embedder, known, finder, choice.threshold, choice.by_size)
     service = service_module.Service(recognizer, gallery, index=index)
     log.info("serving the page and API on http://%s:%d/%s; %d people; threshold %.4f (%s)", host, port,
              "" if token else " (no token)", len(known), choice.threshold, choice.why)  # fmt: skip

@@ -16,6 +16,7 @@ else the model's own.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,10 +91,12 @@ def pairwise_far(false_name_rate: float, people: int) -> float:
 
 @dataclass(frozen=True)
 class ThresholdChoice:
-    """The threshold a run uses and, in words, where it came from."""
+    """The threshold a run uses and, in words, where it came from; `by_size` gives it again for
+    another number of people enrolled, where it depends on that (--false-name-rate)."""
 
     threshold: float
     why: str
+    by_size: Callable[[int], ThresholdChoice] | None = None
 
 
 def _row_for_far(table: list[FarRow], far: float) -> FarRow:
@@ -179,10 +182,13 @@ def choose_threshold(
             f"for --false-name-rate {false_name_rate:g} with {counted(people, 'person', 'people')} enrolled: "
             "pairwise FAR at most "
             f"{wanted:.2g}, the table's {row.describe()}",
+            lambda size: choose_threshold(model_threshold, rows, false_name_rate=false_name_rate, people=size),
         )
     if stored is not None:
         return ThresholdChoice(float(stored[0]), f"stored in the gallery ({stored[1]})")
     if model_threshold is None:
         raise ThresholdError("the model carries no calibrated threshold; pass --threshold")
-    calibrated = f", calibrated for FAR {model_far:g} on held-out people" if model_far else ""
-    return ThresholdChoice(float(model_threshold), f"the model's own{calibrated}")
+    calibrated = f", set for FAR {model_far:g} at export" if model_far else ""
+    row = next((r for r in table if model_far and r.threshold is not None and math.isclose(r.far, model_far)), None)
+    measured = f"; this file's FAR table puts FAR {row.far:g} at {row.threshold:.4f}" if row else ""
+    return ThresholdChoice(float(model_threshold), f"the model's own{calibrated}{measured}")
