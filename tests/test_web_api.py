@@ -6,7 +6,9 @@ events, live view and metrics."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
 import struct
 import subprocess
 import time
@@ -172,6 +174,15 @@ def test_any_address_but_loopback_needs_a_token_or_no_auth(tmp_path):
         assert call("GET", f"http://127.0.0.1:{port}/api/people")[0] == 200
 
 
+def test_an_address_that_is_not_one_names_the_option_given(tmp_path):
+    for command, option in (("edge-serve", "--listen"), ("edge-recognize", "--serve")):
+        done = subprocess.run([str(SCRIPTS / command), "-i", str(ANN[0]), option, "127.0.0.1:99999"]
+                              if command == "edge-recognize" else [str(SCRIPTS / command), option, "127.0.0.1:99999"],
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith(f"{command}: error: {option} '127.0.0.1:99999': give HOST:PORT"), done.stderr
+
+
 @pytest.fixture(scope="module")
 def door(tmp_path_factory):
     """A 640×480 video of Ann's second photo and a stranger, again and again (long enough to watch)."""
@@ -255,3 +266,23 @@ def test_the_benchmarks_measure_and_write_their_result_files(tmp_path, monkeypat
     assert rows["serving, one viewer"]["live frames received"][0] > 0  # the viewer saw the live view
     assert rows["alone"]["live frames received"] == rows["serving, nobody watching"]["live frames received"] == [0]
     assert "serving, one viewer" in TABLES[watched["benchmark"]]([watched["figures"]])
+
+
+def test_a_port_in_use_or_an_address_not_here_is_one_line_before_anything_is_announced(door):
+    env = {**os.environ, "SIAMESE_EDGE_TOKEN": TOKEN}
+    video = ["-i", str(door / "door.mp4"), "--headless"]
+    with socket.socket() as taken:  # another server on the port
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for command, option, more in (("edge-serve", "--listen", []), ("edge-recognize", "--serve", video)):
+            done = subprocess.run([str(SCRIPTS / command), "--provider", "cpu", *more, option, f"0.0.0.0:{port}"],
+                                  capture_output=True, text=True, timeout=120, env=env)  # fmt: skip
+            said = f"{command}: error: cannot listen on 0.0.0.0:{port}: address already in use\n"
+            assert (done.returncode, done.stderr) == (2, said), done.stderr  # before the model, camera or loop
+    for command, option, more in (("edge-serve", "--listen", []), ("edge-recognize", "--serve", video)):
+        nowhere = f"192.0.2.7:{port}"  # TEST-NET-1: no machine's address
+        done = subprocess.run([str(SCRIPTS / command), *more, option, nowhere], capture_output=True, text=True,
+                              timeout=120, env=env)  # fmt: skip
+        said = f"{command}: error: cannot listen on 192.0.2.7:{port}: not an address of this machine\n"
+        assert (done.returncode, done.stderr) == (2, said), done.stderr
