@@ -286,3 +286,21 @@ def test_a_port_in_use_or_an_address_not_here_is_one_line_before_anything_is_ann
                               timeout=120, env=env)  # fmt: skip
         said = f"{command}: error: cannot listen on 192.0.2.7:{port}: not an address of this machine\n"
         assert (done.returncode, done.stderr) == (2, said), done.stderr
+
+
+def test_the_loop_serves_with_a_gallery_file_not_made_yet_and_makes_it_at_the_first_enrolment(door, tmp_path):
+    port = free_port()
+    url, gallery = f"http://127.0.0.1:{port}", tmp_path / "new.npz"
+    command = [str(SCRIPTS / "edge-recognize"), "--headless", "--provider", "cpu", "-g", str(gallery), "-i",
+               str(door / "door.mp4"), "--serve", f"127.0.0.1:{port}"]  # fmt: skip
+    with running(command, port):
+        assert call("GET", f"{url}/api/people") == (200, [])
+        assert {e["name"] for e in _sse_events(f"{url}/api/events/stream?after=0", 3, 60)} == {"unknown"}
+        assert not gallery.exists()  # nothing written until someone is enrolled
+        status, body = upload(f"{url}/api/people", {"file": ("ann.jpg", ANN[0].read_bytes())}, {"name": "Ann"})
+        assert status == 201, body
+        assert Gallery.load(gallery).names == ["Ann"]
+        deadline = time.monotonic() + 60
+        while "Ann" not in {e["name"] for e in call("GET", f"{url}/api/events?count=200")[1]}:
+            assert time.monotonic() < deadline, "Ann never named by the loop after her enrolment"
+            time.sleep(0.5)
