@@ -174,6 +174,27 @@ def test_any_address_but_loopback_needs_a_token_or_no_auth(tmp_path):
         assert call("GET", f"http://127.0.0.1:{port}/api/people")[0] == 200
 
 
+def test_every_refusal_is_the_json_error_shape_unknown_routes_methods_and_values_too(server):
+    url, _ = server
+    cases = [
+        ("GET", "/nowhere", 404, "nothing at /nowhere"),
+        ("GET", "/api/nobody", 404, "nothing at /api/nobody"),
+        ("DELETE", "/api/about", 405, "DELETE is not allowed on /api/about"),
+        ("GET", "/api/events?count=-5", 422, "count"),
+        ("GET", "/api/events?count=0", 422, "count"),
+        ("GET", "/api/events?count=100000", 422, "count"),
+        ("GET", "/api/events?count=many", 422, "count"),
+        ("GET", "/api/events/first/thumbnail", 422, "event_id"),
+    ]
+    for method, path, status, words in cases:
+        got, body = call(method, url + path)
+        assert got == status and isinstance(body, dict) and list(body) == ["error"], (path, got, body)
+        assert words in body["error"], (path, body)
+    got, body = call("PATCH", f"{url}/api/people/Ann", b"{not json", "application/json")
+    assert got == 422 and list(body) == ["error"], body
+    assert call("GET", f"{url}/api/events?count=200")[0] == 200
+
+
 def test_an_address_that_is_not_one_names_the_option_given(tmp_path):
     for command, option in (("edge-serve", "--listen"), ("edge-recognize", "--serve")):
         done = subprocess.run([str(SCRIPTS / command), "-i", str(ANN[0]), option, "127.0.0.1:99999"]
