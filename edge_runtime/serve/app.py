@@ -56,7 +56,8 @@ def bind(host: str, port: int) -> socket.socket:
     announced, so a port in use or an address not on this machine is one SiameseEdgeError."""
     where = f"{host}:{port}"
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET  # as uvicorn: localhost is 127.0.0.1
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM,
                                                              flags=socket.AI_PASSIVE)[0]  # fmt: skip
     except socket.gaierror:
         raise SiameseEdgeError(f"cannot listen on {where}: no such host or address") from None
