@@ -6,7 +6,9 @@ events, live view and metrics."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
 import struct
 import subprocess
 import time
@@ -172,6 +174,36 @@ def test_any_address_but_loopback_needs_a_token_or_no_auth(tmp_path):
         assert call("GET", f"http://127.0.0.1:{port}/api/people")[0] == 200
 
 
+def test_every_refusal_is_the_json_error_shape_unknown_routes_methods_and_values_too(server):
+    url, _ = server
+    cases = [
+        ("GET", "/nowhere", 404, "nothing at /nowhere"),
+        ("GET", "/api/nobody", 404, "nothing at /api/nobody"),
+        ("DELETE", "/api/about", 405, "DELETE is not allowed on /api/about"),
+        ("GET", "/api/events?count=-5", 422, "count"),
+        ("GET", "/api/events?count=0", 422, "count"),
+        ("GET", "/api/events?count=100000", 422, "count"),
+        ("GET", "/api/events?count=many", 422, "count"),
+        ("GET", "/api/events/first/thumbnail", 422, "event_id"),
+    ]
+    for method, path, status, words in cases:
+        got, body = call(method, url + path)
+        assert got == status and isinstance(body, dict) and list(body) == ["error"], (path, got, body)
+        assert words in body["error"], (path, body)
+    got, body = call("PATCH", f"{url}/api/people/Ann", b"{not json", "application/json")
+    assert got == 422 and list(body) == ["error"], body
+    assert call("GET", f"{url}/api/events?count=200")[0] == 200
+
+
+def test_an_address_that_is_not_one_names_the_option_given(tmp_path):
+    for command, option in (("edge-serve", "--listen"), ("edge-recognize", "--serve")):
+        done = subprocess.run([str(SCRIPTS / command), "-i", str(ANN[0]), option, "127.0.0.1:99999"]
+                              if command == "edge-recognize" else [str(SCRIPTS / command), option, "127.0.0.1:99999"],
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith(f"{command}: error: {option} '127.0.0.1:99999': give HOST:PORT"), done.stderr
+
+
 @pytest.fixture(scope="module")
 def door(tmp_path_factory):
     """A 640×480 video of Ann's second photo and a stranger, again and again (long enough to watch)."""
@@ -255,3 +287,41 @@ def test_the_benchmarks_measure_and_write_their_result_files(tmp_path, monkeypat
     assert rows["serving, one viewer"]["live frames received"][0] > 0  # the viewer saw the live view
     assert rows["alone"]["live frames received"] == rows["serving, nobody watching"]["live frames received"] == [0]
     assert "serving, one viewer" in TABLES[watched["benchmark"]]([watched["figures"]])
+
+
+def test_a_port_in_use_or_an_address_not_here_is_one_line_before_anything_is_announced(door):
+    env = {**os.environ, "SIAMESE_EDGE_TOKEN": TOKEN}
+    video = ["-i", str(door / "door.mp4"), "--headless"]
+    with socket.socket() as taken:  # another server on the port
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for command, option, more in (("edge-serve", "--listen", []), ("edge-recognize", "--serve", video)):
+            done = subprocess.run([str(SCRIPTS / command), "--provider", "cpu", *more, option, f"0.0.0.0:{port}"],
+                                  capture_output=True, text=True, timeout=120, env=env)  # fmt: skip
+            said = f"{command}: error: cannot listen on 0.0.0.0:{port}: address already in use\n"
+            assert (done.returncode, done.stderr) == (2, said), done.stderr  # before the model, camera or loop
+    for command, option, more in (("edge-serve", "--listen", []), ("edge-recognize", "--serve", video)):
+        nowhere = f"192.0.2.7:{port}"  # TEST-NET-1: no machine's address
+        done = subprocess.run([str(SCRIPTS / command), *more, option, nowhere], capture_output=True, text=True,
+                              timeout=120, env=env)  # fmt: skip
+        said = f"{command}: error: cannot listen on 192.0.2.7:{port}: not an address of this machine\n"
+        assert (done.returncode, done.stderr) == (2, said), done.stderr
+
+
+def test_the_loop_serves_with_a_gallery_file_not_made_yet_and_makes_it_at_the_first_enrolment(door, tmp_path):
+    port = free_port()
+    url, gallery = f"http://127.0.0.1:{port}", tmp_path / "new.npz"
+    command = [str(SCRIPTS / "edge-recognize"), "--headless", "--provider", "cpu", "-g", str(gallery), "-i",
+               str(door / "door.mp4"), "--serve", f"127.0.0.1:{port}"]  # fmt: skip
+    with running(command, port):
+        assert call("GET", f"{url}/api/people") == (200, [])
+        assert {e["name"] for e in _sse_events(f"{url}/api/events/stream?after=0", 3, 60)} == {"unknown"}
+        assert not gallery.exists()  # nothing written until someone is enrolled
+        status, body = upload(f"{url}/api/people", {"file": ("ann.jpg", ANN[0].read_bytes())}, {"name": "Ann"})
+        assert status == 201, body
+        assert Gallery.load(gallery).names == ["Ann"]
+        deadline = time.monotonic() + 60
+        while "Ann" not in {e["name"] for e in call("GET", f"{url}/api/events?count=200")[1]}:
+            assert time.monotonic() < deadline, "Ann never named by the loop after her enrolment"
+            time.sleep(0.5)

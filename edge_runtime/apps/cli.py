@@ -356,7 +356,7 @@ def recognize(gallery, gallery_copy, device, events, enroll, uris, stream_list, 
     else:
         with changing(gallery) if gallery and enroll else contextlib.nullcontext():
             if gallery:
-                known = open_gallery(gallery, embedder, bool(enroll), index, finder)
+                known = open_gallery(gallery, embedder, bool(enroll or address), index, finder)  # (--serve: enrols)
             else:
                 known = new_gallery(embedder, index, finder)
             if enroll:

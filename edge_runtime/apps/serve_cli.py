@@ -29,7 +29,7 @@ DEFAULT_ADDRESS = "127.0.0.1:8080"
 @one_line_errors()
 def serve(listen, gallery, index, token_file, no_auth, **options):
     """Serve the page and HTTP API for photos (recognise, verify, enrol), no camera."""
-    host, port, token = plan_serving(listen, token_file, no_auth)
+    plan = plan_serving(listen, token_file, no_auth, "--listen")
     _, app, service_module = serve_package()
     embedder = _embedder(options)
     finder = _regions(embedder, options)
@@ -37,6 +37,6 @@ def serve(listen, gallery, index, token_file, no_auth, **options):
     choice = _threshold(embedder, options, known)
     recognizer = Recognizer(embedder, known, finder, choice.threshold, choice.by_size)
     service = service_module.Service(recognizer, gallery, index=index)
-    log.info("serving the page and API on http://%s:%d/%s; %d people; threshold %.4f (%s)", host, port,
-             "" if token else " (no token)", len(known), choice.threshold, choice.why)  # fmt: skip
-    app.make_server(service, token, host, port).run()
+    log.info("serving the page and API on %s; %d people; threshold %.4f (%s)", plan.url, len(known),
+             choice.threshold, choice.why)  # fmt: skip
+    app.make_server(service, plan.token, plan.host, plan.port).run(sockets=[plan.socket])

@@ -4,7 +4,9 @@ extra when it is missing), and a server beside the recognition loop over its mod
 from __future__ import annotations
 
 import logging
+import socket
 import threading
+from typing import NamedTuple
 
 import click
 
@@ -37,24 +39,39 @@ def serve_package():
     return access, app, service
 
 
-def plan_serving(address: str, token_file: str | None, no_auth: bool) -> tuple[str, int, str | None]:
-    """(host, port, token) for `--serve ADDRESS`, checked before anything else starts: the [serve]
-    extra is installed, the address is one, and it is loopback or has a token (or `no_auth`)."""
+class Plan(NamedTuple):
+    """Where a server will serve (its socket bound already), and the token it asks for."""
+
+    host: str
+    port: int
+    token: str | None
+    socket: socket.socket
+
+    @property
+    def url(self) -> str:
+        """What the log announces: the page's address, and whether it is open without a token."""
+        return f"http://{self.host}:{self.port}/" + ("" if self.token else " (no token)")
+
+
+def plan_serving(address: str, token_file: str | None, no_auth: bool, option: str = "--serve") -> Plan:
+    """Where and how `option ADDRESS` serves, checked before anything else starts: the [serve] extra
+    is installed, the address is one, it is loopback or has a token (or `no_auth`), and it is bound."""
     access, app, _ = serve_package()
-    host, port = app.split_address(address)
-    return host, port, access.access_token(host, access.read_token(token_file), no_auth)
+    host, port = app.split_address(address, option)
+    token = access.access_token(host, access.read_token(token_file), no_auth)
+    listening = app.bind(host, port)
+    return Plan(host, listening.getsockname()[1], token, listening)
 
 
-def start_beside_loop(plan: tuple[str, int, str | None], recognizer: Recognizer, gallery: str | None, index: str,
+def start_beside_loop(plan: Plan, recognizer: Recognizer, gallery: str | None, index: str,
                       streams: list[str]):  # fmt: skip
     """Start the server `plan_serving` planned in a thread, for `edge-recognize --serve`: returns (the
     running server, its Service, whose `hub` the loop feeds and whose `lock` it matches under)."""
     _, app, service_module = serve_package()
-    host, port, token = plan
     service = service_module.Service(recognizer, gallery, threading.Lock(), index=index)
     for name in streams:
         service.hub.add_stream(name)
-    server = app.BackgroundServer(app.make_server(service, token, host, port))
+    server = app.BackgroundServer(app.make_server(service, plan.token, plan.host, plan.port), plan.socket)
     server.start()
-    log.info("serving the page and API on http://%s:%d/%s", host, port, "" if token else " (no token)")
+    log.info("serving the page and API on %s", plan.url)
     return server, service

@@ -9,7 +9,7 @@ import json
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
@@ -23,6 +23,7 @@ Photo = Annotated[UploadFile, File(description="an image file: JPEG, PNG, BMP, W
 Name = Annotated[str, Form()]
 BOUNDARY = "frame"
 SSE_POLL, SSE_KEEPALIVE = 0.5, 15.0
+Count = Annotated[int, Query(ge=1, le=200, description="how many, 1-200")]
 
 
 class Rename(BaseModel):
@@ -115,9 +116,9 @@ def api_router(service: Service, registry, requests) -> APIRouter:
         return StreamingResponse(_mjpeg(hub, stream), media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}")
 
     @router.get("/api/events", tags=["events"])
-    def events(count: int = 50) -> list[dict]:
+    def events(count: Count = 50) -> list[dict]:
         """The latest events (appearances), newest first."""
-        return [event.to_dict() for event in hub.events.latest(max(1, min(count, 200)))]
+        return [event.to_dict() for event in hub.events.latest(count)]
 
     @router.get("/api/events/stream", tags=["events"])
     async def event_stream(request: Request, after: int | None = None) -> StreamingResponse:

@@ -3,7 +3,9 @@ foreground (`edge-serve`) or in a thread beside the recognition loop (`edge-reco
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 import threading
 import time
 
@@ -32,13 +34,43 @@ def make_app(service: Service, token: str | None) -> FastAPI:
     return app
 
 
-def split_address(address: str) -> tuple[str, int]:
-    """HOST:PORT (or PORT alone, on 127.0.0.1) as (host, port); a SiameseEdgeError when it is not one."""
+def split_address(address: str, option: str = "--serve") -> tuple[str, int]:
+    """HOST:PORT (or PORT alone, on 127.0.0.1) as (host, port); a SiameseEdgeError naming `option`
+    (the one the user gave it to) when it is not one."""
     host, _, port = address.rpartition(":")
     host = host.strip("[]") or "127.0.0.1"
     if not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise SiameseEdgeError(f"--serve {address!r}: give HOST:PORT, as 127.0.0.1:8080 (a port 0-65535)")
+        raise SiameseEdgeError(f"{option} {address!r}: give HOST:PORT, as 127.0.0.1:8080 (a port 0-65535)")
     return host, int(port)
+
+
+BIND_PROBLEMS = {
+    errno.EADDRINUSE: "address already in use",
+    errno.EADDRNOTAVAIL: "not an address of this machine",
+    errno.EACCES: "permission denied (ports below 1024 need root)",
+}
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port, for the server to listen on: bound before the server is
+    announced, so a port in use or an address not on this machine is one SiameseEdgeError."""
+    where = f"{host}:{port}"
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET  # as uvicorn: localhost is 127.0.0.1
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]  # fmt: skip
+    except socket.gaierror:
+        raise SiameseEdgeError(f"cannot listen on {where}: no such host or address") from None
+    listening = socket.socket(family, kind, proto)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: a restart reuses the port at once
+    try:
+        listening.bind(address)
+    except OSError as error:
+        listening.close()
+        why = BIND_PROBLEMS.get(error.errno, (error.strerror or str(error)).lower())
+        raise SiameseEdgeError(f"cannot listen on {where}: {why}") from None
+    listening.set_inheritable(True)
+    return listening
 
 
 def make_server(service: Service, token: str | None, host: str, port: int) -> uvicorn.Server:
@@ -49,11 +81,12 @@ def make_server(service: Service, token: str | None, host: str, port: int) -> uv
 
 
 class BackgroundServer:
-    """A uvicorn server in a thread of its own, beside the recognition loop in the main thread."""
+    """A uvicorn server in a thread of its own, beside the recognition loop in the main thread, on
+    the socket `bind` gave."""
 
-    def __init__(self, server: uvicorn.Server) -> None:
+    def __init__(self, server: uvicorn.Server, listening: socket.socket) -> None:
         self.server = server
-        self.thread = threading.Thread(target=server.run, name="serve", daemon=True)
+        self.thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, name="serve", daemon=True)
 
     def start(self, seconds: float = 10.0) -> None:
         """Start serving; a SiameseEdgeError when it has not started within `seconds` (a port in use)."""

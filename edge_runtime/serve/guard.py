@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException
 
 from edge_runtime.core.errors import SiameseEdgeError
 from edge_runtime.identity.names import InvalidName
@@ -24,9 +25,9 @@ class BodyTooLarge(Exception):
     """A request's body went past MAX_BODY while it was read."""
 
 
-def error(status: int, message: str) -> JSONResponse:
+def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     """The JSON error every refusal is: {"error": message}."""
-    return JSONResponse({"error": message}, status_code=status)
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 def given_token(request: Request) -> str | None:
@@ -51,7 +52,7 @@ def install_guard(app: FastAPI, token: str | None, login_page) -> None:
     for kind, status in ((UploadError, None), (PersonError, None), (InvalidName, 422), (SiameseEdgeError, 422)):
         app.add_exception_handler(kind, _handler(status))
     app.add_exception_handler(BodyTooLarge, lambda r, e: error(413, f"the request is over {MAX_BODY} bytes"))
-    app.add_exception_handler(HTTPException, lambda r, e: error(e.status_code, str(e.detail)))
+    app.add_exception_handler(HTTPException, _http_error)  # Starlette's own too: no route, wrong method
     app.add_exception_handler(RequestValidationError, lambda r, e: error(422, _validation(e)))
     app.add_exception_handler(Exception, _internal)
 
@@ -107,6 +108,12 @@ def _handler(status: int | None):
         return error(status or getattr(problem, "status", 422), str(problem))
 
     return handle
+
+
+def _http_error(request: Request, problem: HTTPException) -> JSONResponse:
+    said = {404: f"nothing at {request.url.path}: see /docs for the API",
+            405: f"{request.method} is not allowed on {request.url.path}"}  # fmt: skip
+    return error(problem.status_code, said.get(problem.status_code, str(problem.detail)), problem.headers)
 
 
 def _validation(problem: RequestValidationError) -> str:

@@ -140,9 +140,22 @@ def page_router(service: Service, expected: str | None) -> APIRouter:
         """Rename from the page."""
         return _do("/people", f"renamed {old} to {new}", people.rename, old, new)
 
+    @router.get("/people/remove", response_class=HTMLResponse, response_model=None)
+    def confirm_removal(name: str):
+        """The second step of Remove: say what goes, and ask again (no script needed)."""
+        images = next((p["images"] for p in people.list() if p["name"] == name), None)
+        if images is None:
+            return _back("/people", f"nobody called {name} is enrolled")
+        ask = (f"<p>Remove {escape(name)} and the {counted(images, 'image')} they were enrolled from? They are "
+               'called unknown from then on.</p><form method="post" action="/people/remove">'
+               f'<input type="hidden" name="name" value="{escape(name, quote=True)}">'
+               f'<button id="confirm-removal">Remove {escape(name)}</button></form> '
+               '<a href="/people">Keep them</a>')  # fmt: skip
+        return _page("Remove a person", "/people", ask, _facts(service))
+
     @router.post("/people/remove")
     def remove(name: Name):
-        """Remove from the page."""
+        """Remove from the page (the form of the confirmation step)."""
         return _do("/people", f"removed {name}", people.remove, name)
 
     @router.post("/events/{event_id}/enrol")
@@ -185,7 +198,7 @@ def _person_row(name: str, images: int) -> str:
             f"onerror=\"this.style.visibility='hidden'\"></td><td class=\"named\">{shown}</td><td>{images} image"
             f'{"s" if images != 1 else ""}</td><td><form method="post" action="/people/rename">'
             f'<input type="hidden" name="old" value="{field}"><input type="text" name="new" placeholder="new name" '
-            f'required><button>Rename</button></form> <form method="post" action="/people/remove">'
+            f'required><button>Rename</button></form> <form method="get" action="/people/remove">'
             f'<input type="hidden" name="name" value="{field}"><button>Remove</button></form></td></tr>')  # fmt: skip
 
 
