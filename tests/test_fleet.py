@@ -443,7 +443,7 @@ def test_events_over_tls_with_the_password_from_a_file(database, faces_root, tmp
         assert done.returncode == 0, done.stderr
         summary = next(line for line in done.stderr.splitlines() if "appearances to MQTT" in line)
         events = int(summary.split(" appearances")[0].split()[-1])
-        assert events >= 20 and f"{2 * events} messages acknowledged, 0 dropped" in summary, summary
+        assert events >= 20 and f"{2 * events} messages acknowledged, 0 dropped (queue bound 1000)" in summary, summary
         assert "mqtts://device@127.0.0.1" in summary and PASSWORD not in done.stderr
     finally:
         broker.close()
@@ -556,3 +556,53 @@ def test_edge_serve_follows_the_shared_gallery_and_enrols_into_it(database, face
         status, body = upload(f"{url}/api/people", {"file": ("cat.png", photo)}, {"name": "cat"})
         assert status == 201, body
         assert _people(database) == {"ann": 10, "bob": 10, "cat": 1}  # in the database, for every device
+
+
+@pytest.mark.parametrize(
+    "query, words",
+    [
+        ("?queue=0", "queue='0'"),
+        ("?queue=-1", "queue='-1'"),
+        ("?queue=abc", "queue='abc'"),
+        ("?snapshot=maybe", "snapshot='maybe'"),
+        ("?qeue=10", "unknown option 'qeue'"),
+        ("?ca=/nope.pem", "ca=/nope.pem"),
+        ("", "/PREFIX"),
+    ],
+)
+def test_bad_events_options_are_refused_before_the_run(broker, database, faces_root, tmp_path, query, words):
+    _enroll(database, "ann", faces_root / "s1")
+    scheme = "mqtts" if "ca=" in query else "mqtt"
+    prefix = "" if not query else "/site"
+    done = _run("edge-recognize", "--headless", "-m", MODEL, "-g", database.uri(), "--gallery-copy",
+                tmp_path / "copy.npz", "-i", faces_root / "s1",
+                "--events", f"{scheme}://device@127.0.0.1:{broker.port}{prefix}{query}")  # fmt: skip
+    assert done.returncode == 2 and words in done.stderr.splitlines()[-1], done.stderr
+    assert "Traceback" not in done.stderr and "appearances to MQTT" not in done.stderr
+
+
+def test_wrong_credentials_stop_the_run_and_an_absent_broker_does_not(broker, database, faces_root, tmp_path):
+    _enroll(database, "ann", faces_root / "s1")
+    copy = tmp_path / "copy.npz"
+    assert _sync(database, copy).returncode == 0
+    run = ["edge-recognize", "--headless", "-m", MODEL, "-g", database.uri(), "--gallery-copy", copy, "-i",
+           faces_root / "s1"]  # fmt: skip
+    site = f"127.0.0.1:{broker.port}/site"
+    for events, env in ((f"mqtt://device@{site}", _env(SIAMESE_EDGE_MQTT_PASSWORD="wrong")), (f"mqtt://{site}", None)):
+        done = _run(*run, "--events", events, env=env)
+        _one_line_error(done, "the broker refused the credentials")
+        assert "wrong" not in done.stderr
+    done = _run(*run, env=_env(PGPASSWORD="wrong"))  # the copy is there: this is no outage to wait out
+    _one_line_error(done, "password authentication failed")
+    broker.stop()  # merely away: the run goes on, queueing
+    done = _run(*run, "--events", f"mqtt://device@{site}")
+    assert done.returncode == 0 and "appearances to MQTT" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("device", ["#", "+", "door/1", "front door"])
+def test_a_device_name_that_would_change_in_topics_is_refused(database, faces_root, tmp_path, device):
+    _enroll(database, "ann", faces_root / "s1")
+    done = _run("edge-recognize", "--headless", "-m", MODEL, "-g", database.uri(), "--gallery-copy",
+                tmp_path / "copy.npz", "-i", faces_root / "s1", "--device", device, "--events",
+                "mqtt://device@127.0.0.1:1/site")  # fmt: skip
+    _one_line_error(done, "letters, digits, _ and - only")
