@@ -443,7 +443,7 @@ def test_events_over_tls_with_the_password_from_a_file(database, faces_root, tmp
         assert done.returncode == 0, done.stderr
         summary = next(line for line in done.stderr.splitlines() if "appearances to MQTT" in line)
         events = int(summary.split(" appearances")[0].split()[-1])
-        assert events >= 20 and f"{2 * events} messages acknowledged, 0 dropped" in summary, summary
+        assert events >= 20 and f"{2 * events} messages acknowledged, 0 dropped (queue bound 1000)" in summary, summary
         assert "mqtts://device@127.0.0.1" in summary and PASSWORD not in done.stderr
     finally:
         broker.close()
@@ -473,3 +473,136 @@ def test_the_web_page_enrols_renames_and_removes_in_the_shared_gallery(database,
         assert database.sql("SELECT count(*) FROM removals").strip() == "1"
         assert [p["name"] for p in call("GET", f"{url}/api/people")[1]] == ["rob"]
         assert call("DELETE", f"{url}/api/people/ann")[0] == 404  # refused as for a file, nothing sent
+
+
+def _one_line_error(done: subprocess.CompletedProcess, words: str) -> None:
+    assert done.returncode == 2, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert "error:" in last and words in last and "Traceback" not in done.stderr, done.stderr
+    assert sum("error" in line for line in done.stderr.splitlines()) == 1, done.stderr
+
+
+def test_a_gallery_copy_of_something_else_is_refused_and_left_as_it_is(database, faces_root, tmp_path):
+    _enroll(database, "ann", faces_root / "s1")
+    local = tmp_path / "local.npz"  # a local gallery of its own, named as a copy by mistake
+    for name, folder in (("zed", "s5"), ("yan", "s6")):
+        done = _run("edge-gallery", "enroll", "-m", MODEL, "-g", local, "--name", name, faces_root / folder)
+        assert done.returncode == 0, done.stderr
+    before = local.read_bytes()
+    _one_line_error(_sync(database, local), "no sync record")
+    assert local.read_bytes() == before
+    database.sql("DROP DATABASE IF EXISTS other")
+    database.sql("CREATE DATABASE other")
+    other = database.uri().rsplit("/", 1)[0] + "/other"
+    try:
+        done = _run("edge-gallery", "enroll", "-m", MODEL, "-g", other, "--name", "bob", faces_root / "s2")
+        assert done.returncode == 0, done.stderr
+        copy = tmp_path / "other.npz"
+        assert _run("edge-gallery", "sync", "-m", MODEL, "-g", other, "--gallery-copy", copy).returncode == 0
+        held = copy.read_bytes()
+        _one_line_error(_sync(database, copy), "the copy of another gallery database")
+        assert copy.read_bytes() == held and Gallery.load(copy).counts() == {"bob": 10}
+        database.stop()  # and with the database down, nothing is recognised from the other database's copy
+        try:
+            done = _run("edge-recognize", "--headless", "-m", MODEL, "-g", database.uri(), "--gallery-copy", copy,
+                        "-i", faces_root / "s2" / "1.png")  # fmt: skip
+            assert done.returncode == 2 and "the copy of another gallery database" in done.stderr, done.stderr
+            assert "Traceback" not in done.stderr
+        finally:
+            database.start()
+    finally:
+        database.sql("DROP DATABASE IF EXISTS other WITH (FORCE)")
+    assert _sync(database, tmp_path / "new.npz").returncode == 0  # a new file, or its own copy, is synced
+    assert _sync(database, tmp_path / "new.npz").returncode == 0
+
+
+def test_a_mistyped_scheme_is_refused_by_every_command_taking_g(faces_root, tmp_path):
+    wrong = "postgresq://siamese@127.0.0.1:1/gallery"
+    photo = faces_root / "s1"
+    for command in (
+        ["edge-gallery", "enroll", "-m", MODEL, "-g", wrong, "--name", "ann", str(photo / "1.png")],
+        ["edge-gallery", "list", "-g", wrong],
+        ["edge-gallery", "remove", "-g", wrong, "ann"],
+        ["edge-gallery", "rename", "-g", wrong, "ann", "bob"],
+        ["edge-gallery", "sync", "-m", MODEL, "-g", wrong],
+        ["edge-gallery", "reembed", "-m", MODEL, "-g", wrong],
+        ["edge-gallery", "calibrate", "-m", MODEL, "-g", wrong, "--people", str(photo), "--strangers", str(photo)],
+        ["edge-search", "-m", MODEL, "-g", wrong, str(photo / "1.png")],
+        ["edge-recognize", "--headless", "-m", MODEL, "-g", wrong, "-i", str(photo)],
+        ["edge-serve", "-m", MODEL, "-g", wrong],
+    ):
+        done = subprocess.run([str(SCRIPTS / command[0]), *command[1:]], capture_output=True, text=True, env=_env(),
+                              cwd=tmp_path, timeout=120)  # fmt: skip
+        assert done.returncode == 2, (command, done.stderr)
+        assert "not postgresq://" in done.stderr.splitlines()[-1] and "Traceback" not in done.stderr, done.stderr
+    assert list(tmp_path.iterdir()) == []  # no ./postgresq: folder, no gallery file
+
+
+def test_edge_serve_follows_the_shared_gallery_and_enrols_into_it(database, faces_root, tmp_path, monkeypatch):
+    needs_module("fastapi")
+    from tests.web_server import call, free_port, running, upload
+
+    _enroll(database, "ann", faces_root / "s1")
+    port = free_port()
+    command = [str(SCRIPTS / "edge-serve"), "-m", MODEL, "-g", database.uri(), "--gallery-copy",
+               str(tmp_path / "desk.npz"), "--device", "desk", "--listen", f"127.0.0.1:{port}"]  # fmt: skip
+    monkeypatch.setenv("PGPASSWORD", PASSWORD)
+    with running(command, port):
+        url = f"http://127.0.0.1:{port}"
+        assert [p["name"] for p in call("GET", f"{url}/api/people")[1]] == ["ann"]  # loaded at start
+        _enroll(database, "bob", faces_root / "s2")  # another device: reaches this one by NOTIFY
+        assert _wait_for(lambda: [p["name"] for p in call("GET", f"{url}/api/people")[1]] == ["ann", "bob"])
+        photo = (faces_root / "s3" / "1.png").read_bytes()
+        status, body = upload(f"{url}/api/people", {"file": ("cat.png", photo)}, {"name": "cat"})
+        assert status == 201, body
+        assert _people(database) == {"ann": 10, "bob": 10, "cat": 1}  # in the database, for every device
+
+
+@pytest.mark.parametrize(
+    "query, words",
+    [
+        ("?queue=0", "queue='0'"),
+        ("?queue=-1", "queue='-1'"),
+        ("?queue=abc", "queue='abc'"),
+        ("?snapshot=maybe", "snapshot='maybe'"),
+        ("?qeue=10", "unknown option 'qeue'"),
+        ("?ca=/nope.pem", "ca=/nope.pem"),
+        ("", "/PREFIX"),
+    ],
+)
+def test_bad_events_options_are_refused_before_the_run(broker, database, faces_root, tmp_path, query, words):
+    _enroll(database, "ann", faces_root / "s1")
+    scheme = "mqtts" if "ca=" in query else "mqtt"
+    prefix = "" if not query else "/site"
+    done = _run("edge-recognize", "--headless", "-m", MODEL, "-g", database.uri(), "--gallery-copy",
+                tmp_path / "copy.npz", "-i", faces_root / "s1",
+                "--events", f"{scheme}://device@127.0.0.1:{broker.port}{prefix}{query}")  # fmt: skip
+    assert done.returncode == 2 and words in done.stderr.splitlines()[-1], done.stderr
+    assert "Traceback" not in done.stderr and "appearances to MQTT" not in done.stderr
+
+
+def test_wrong_credentials_stop_the_run_and_an_absent_broker_does_not(broker, database, faces_root, tmp_path):
+    _enroll(database, "ann", faces_root / "s1")
+    copy = tmp_path / "copy.npz"
+    assert _sync(database, copy).returncode == 0
+    run = ["edge-recognize", "--headless", "-m", MODEL, "-g", database.uri(), "--gallery-copy", copy, "-i",
+           faces_root / "s1"]  # fmt: skip
+    site = f"127.0.0.1:{broker.port}/site"
+    for events, env in ((f"mqtt://device@{site}", _env(SIAMESE_EDGE_MQTT_PASSWORD="wrong")), (f"mqtt://{site}", None)):
+        done = _run(*run, "--events", events, env=env)
+        _one_line_error(done, "the broker refused the credentials")
+        assert "wrong" not in done.stderr
+    done = _run(*run, env=_env(PGPASSWORD="wrong"))  # the copy is there: this is no outage to wait out
+    _one_line_error(done, "password authentication failed")
+    broker.stop()  # merely away: the run goes on, queueing
+    done = _run(*run, "--events", f"mqtt://device@{site}")
+    assert done.returncode == 0 and "appearances to MQTT" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("device", ["#", "+", "door/1", "front door"])
+def test_a_device_name_that_would_change_in_topics_is_refused(database, faces_root, tmp_path, device):
+    _enroll(database, "ann", faces_root / "s1")
+    done = _run("edge-recognize", "--headless", "-m", MODEL, "-g", database.uri(), "--gallery-copy",
+                tmp_path / "copy.npz", "-i", faces_root / "s1", "--device", device, "--events",
+                "mqtt://device@127.0.0.1:1/site")  # fmt: skip
+    _one_line_error(done, "letters, digits, _ and - only")

@@ -6,9 +6,21 @@ import logging
 
 import click
 
-from edge_runtime.apps.cli import _embedder, _regions, _threshold, detector_options, model_options, threshold_options
+from edge_runtime.apps import shared_gallery
+from edge_runtime.apps.cli import (
+    GALLERY_HELP,
+    _embedder,
+    _regions,
+    _threshold,
+    copy_option,
+    detector_options,
+    device_option,
+    model_options,
+    threshold_options,
+)
 from edge_runtime.apps.serving import plan_serving, serve_package, token_options
 from edge_runtime.core.command_line import CONTEXT, one_line_errors, verbose_option
+from edge_runtime.fleet.database import is_database
 from edge_runtime.identity.enrollment import new_gallery, open_gallery
 from edge_runtime.identity.recognizer import Recognizer
 from edge_runtime.identity.search_index import BACKENDS
@@ -22,21 +34,38 @@ DEFAULT_ADDRESS = "127.0.0.1:8080"
 @model_options
 @detector_options
 @click.option("--listen", default=DEFAULT_ADDRESS, help="HOST:PORT to serve (loopback unless told otherwise).")
-@click.option("--gallery", "-g", type=click.Path(dir_okay=False), help="Gallery file (.npz); created on first enrol.")
+@click.option(
+    "--gallery", "-g", type=click.Path(dir_okay=False), help=f"{GALLERY_HELP} A file is created on first enrol."
+)
+@copy_option
+@device_option
 @threshold_options
 @click.option("--index", type=click.Choice(BACKENDS), default="numpy", help="Gallery search (faiss: millions).")
 @token_options
 @one_line_errors()
-def serve(listen, gallery, index, token_file, no_auth, **options):
+def serve(listen, gallery, gallery_copy, device, index, token_file, no_auth, **options):
     """Serve the page and HTTP API for photos (recognise, verify, enrol), no camera."""
     plan = plan_serving(listen, token_file, no_auth, "--listen")
     _, app, service_module = serve_package()
     embedder = _embedder(options)
     finder = _regions(embedder, options)
-    known = open_gallery(gallery, embedder, True, index, finder) if gallery else new_gallery(embedder, index, finder)
+    shared = None
+    if is_database(gallery):  # the device's copy of the shared gallery, followed while serving
+        known, shared = shared_gallery.open_copy(gallery, embedder, finder, index, gallery_copy, device)
+    elif gallery:
+        known = open_gallery(gallery, embedder, True, index, finder)
+    else:
+        known = new_gallery(embedder, index, finder)
     choice = _threshold(embedder, options, known)
     recognizer = Recognizer(embedder, known, finder, choice.threshold, choice.by_size)
     service = service_module.Service(recognizer, gallery, index=index)
     log.info("serving the page and API on %s; %d people; threshold %.4f (%s)", plan.url, len(known),
              choice.threshold, choice.why)  # fmt: skip
-    app.make_server(service, plan.token, plan.host, plan.port).run(sockets=[plan.socket])
+    if shared is not None:
+        shared.on_change = lambda new: setattr(recognizer, "gallery", new)  # swapped in whole
+        shared.start()
+    try:
+        app.make_server(service, plan.token, plan.host, plan.port).run(sockets=[plan.socket])
+    finally:
+        if shared is not None:
+            shared.stop()

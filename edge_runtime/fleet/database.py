@@ -34,9 +34,22 @@ MIGRATION_LOCK = 0x51A3E5E  # the advisory lock key migrations run under
 CONNECT_SECONDS = 3
 
 
+class FinalError(GalleryError):
+    """A gallery failure that no retry mends (wrong credentials, a copy of another database): the
+    command stops, rather than going on from the local copy."""
+
+
 def is_database(gallery: str | None) -> bool:
-    """Whether a `-g` value names a PostgreSQL gallery rather than a file."""
-    return bool(gallery) and str(gallery).startswith(SCHEMES)
+    """Whether a `-g` value names a PostgreSQL gallery rather than a file; a SiameseEdgeError for one that
+    looks like a URI of another scheme (a mistyped `postgresq://` would otherwise be a folder's name)."""
+    if not gallery or url_parts(str(gallery)) is None:
+        return False
+    if not str(gallery).startswith(SCHEMES):
+        raise SiameseEdgeError(
+            f"-g {hide_password(str(gallery))}: a gallery is a file or postgresql://USER@HOST/DB, not "
+            f"{str(gallery).split('://')[0]}://"
+        )
+    return True
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -71,9 +84,15 @@ def check_uri(uri: str) -> str:
     return uri
 
 
+AUTHENTICATION_FAILED = ("password authentication failed", "no password supplied", "authentication failed")
+
+
 def database_error(uri: str, error: Exception) -> GalleryError:
-    """One line for a database failure, naming the database with its password masked."""
-    return GalleryError(f"gallery database {hide_password(uri)}: {error_line(error)}")
+    """One line for a database failure, naming the database with its password masked (a FinalError when
+    the server refused the credentials: not an outage to wait out)."""
+    line = error_line(error)
+    kind = FinalError if any(words in line for words in AUTHENTICATION_FAILED) else GalleryError
+    return kind(f"gallery database {hide_password(uri)}: {line}")
 
 
 @dataclass
@@ -319,6 +338,11 @@ class GalleryDatabase:
                 (model_hash,),
             ).fetchall()
         return [(n, bytes(f), s, d) for n, f, s, d in faces], [n for (n,) in without]
+
+    def database_id(self) -> str:
+        """This database's identity (made once, with its schema): the same whatever address reaches it."""
+        with self._errors():
+            return str(self.connection.execute("SELECT database_id FROM siamese_edge_database").fetchone()[0])
 
     def head(self) -> int:
         """The newest change's number (0: none yet)."""

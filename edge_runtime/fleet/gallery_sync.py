@@ -28,7 +28,7 @@ from edge_runtime.core.words import counted
 from edge_runtime.identity.gallery import Gallery, GalleryError, changing
 from edge_runtime.io.sources import hide_password
 
-from .database import CHANNEL, GalleryDatabase, Snapshot, _psycopg
+from .database import CHANNEL, FinalError, GalleryDatabase, Snapshot, _psycopg
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 5.0  # a running device also looks for changes this often (a lost NOTIFY is caught)
@@ -111,6 +111,10 @@ class GallerySync:
         to `on_change` whole, then written to the copy, then the change it holds is recorded (a crash
         in between leaves an older copy, which the next catch-up brings up to date again)."""
         with changing(self.copy):
+            database_id = database.database_id()
+            self.refuse_foreign(database_id)
+            if not self.copy.exists():  # recorded first: a crash after the copy's first write leaves it this database's
+                self._record(database_id, 0)
             state = read_state(self.copy)
             seq, source = int(state.get("seq", 0)), str(state.get("database", ""))
             snapshot = database.snapshot(self.model_hash, seq, source)
@@ -125,13 +129,34 @@ class GallerySync:
             if self.on_change is not None:
                 self.on_change(gallery)
             gallery.save(self.copy)
-            state = {"database": snapshot.database_id, "seq": snapshot.head, "model": self.model_hash,
-                     "uri": self.shown}  # fmt: skip
-            atomic_write_bytes(state_path(self.copy), json.dumps(state).encode())
+            self._record(snapshot.database_id, snapshot.head)
             self.gallery, self.held = gallery, (snapshot.database_id, snapshot.head)
         shown = counted(len(gallery), "identity", "identities")
         log.info("gallery: %s from %s (change %d)", shown, self.shown, snapshot.head)
         return True
+
+    def _record(self, database_id: str, seq: int) -> None:
+        """Write the record of the database and change the copy holds."""
+        state = {"database": database_id, "seq": seq, "model": self.model_hash, "uri": self.shown}
+        atomic_write_bytes(state_path(self.copy), json.dumps(state).encode())
+
+    def refuse_foreign(self, database_id: str = "") -> None:
+        """Refuse (FinalError) a copy file that exists and is not this database's copy: one never synced
+        (a local gallery) or one recorded from another database (another database id, when known, and
+        another URI), so that neither is overwritten nor recognised from."""
+        if not self.copy.exists():
+            return
+        state = read_state(self.copy)
+        if not state:
+            raise FinalError(
+                f"{self.copy} exists and is no copy of a PostgreSQL gallery (no sync record): give "
+                "--gallery-copy a new file, so that this gallery is not overwritten"
+            )
+        if state.get("uri") != self.shown and (not database_id or state.get("database") != database_id):
+            raise FinalError(
+                f"{self.copy} is the copy of another gallery database ({state.get('uri', '?')}): give "
+                f"--gallery-copy a file of its own for {self.shown}"
+            )
 
     def _load(self) -> Gallery | None:
         return Gallery.load(self.copy, self.model_hash, self.index) if self.copy.is_file() else None
@@ -144,7 +169,10 @@ class GallerySync:
                 database.require_schema()
                 self.catch_up(database)
             self.online = True
+        except FinalError:
+            raise
         except SiameseEdgeError as error:
+            self.refuse_foreign()
             if not self.copy.is_file():
                 raise GalleryError(f"{error}; and this device has no copy of that gallery yet ({self.copy})") from None
             log.warning(

@@ -50,6 +50,10 @@ QUEUE_BOUND = 1000  # messages waiting for the broker; beyond it the oldest is d
 IN_FLIGHT = 50  # messages handed to the client and not yet acknowledged, at most
 PASSWORD_VARIABLE, PASSWORD_FILE_VARIABLE = "SIAMESE_EDGE_MQTT_PASSWORD", "SIAMESE_EDGE_MQTT_PASSWORD_FILE"
 FIRST_SEEN_KEPT = 10_000  # tracks whose first sighting is remembered
+OPTIONS = ("snapshot", "discovery", "ca", "queue")  # the URI's query options
+TRUE, FALSE = ("1", "true"), ("0", "false")
+CONNECT_SECONDS = 5.0  # how long start waits to learn whether the broker takes the credentials
+REFUSED = (134, 135)  # CONNACK: bad user name or password, not authorized (MQTT 3's 4 and 5)
 
 
 class EventsError(SiameseEdgeError):
@@ -59,6 +63,24 @@ class EventsError(SiameseEdgeError):
 def topic_part(text: str) -> str:
     """`text` as one MQTT topic level (and a Home Assistant object id): letters, digits, _ and - only."""
     return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_") or "_"
+
+
+def _options(shown: str, query: str) -> dict[str, str]:
+    """The URI's query options, each checked (an EventsError for an unknown one or a bad value)."""
+    try:
+        options = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True, strict_parsing=bool(query)).items()}
+    except ValueError:
+        raise EventsError(f"--events {shown}: cannot read the options after ?: give NAME=VALUE&…") from None
+    if unknown := sorted(set(options) - set(OPTIONS)):
+        raise EventsError(f"--events {shown}: unknown option {unknown[0]!r} (known: {', '.join(OPTIONS)})")
+    if options.get("snapshot", "0") not in (*TRUE, *FALSE):
+        raise EventsError(f"--events {shown}: snapshot={options['snapshot']!r}: give 1, 0, true or false")
+    queue = options.get("queue", str(QUEUE_BOUND))
+    if not queue.isdigit() or int(queue) < 1:
+        raise EventsError(f"--events {shown}: queue={queue!r}: give a whole number of messages, 1 or more")
+    if "ca" in options and not (os.path.isfile(options["ca"]) and os.access(options["ca"], os.R_OK)):
+        raise EventsError(f"--events {shown}: ca={options['ca']}: no readable CA file there")
+    return options
 
 
 def _password() -> str | None:
@@ -75,7 +97,12 @@ class EventPublisher:
 
     def __init__(self, uri: str, device: str = "") -> None:
         parts = url_parts(uri)
-        if parts is None or parts[0] not in ("mqtt://", "mqtts://") or not parts[2]:
+        if (
+            parts is None
+            or parts[0] not in ("mqtt://", "mqtts://")
+            or not parts[2]
+            or not parts[3].split("?")[0].strip("/")
+        ):
             raise EventsError(f"--events {hide_password(uri)}: give mqtt://HOST[:PORT]/PREFIX (mqtts:// for TLS)")
         scheme, credentials, address, rest = parts
         if ":" in credentials:
@@ -85,7 +112,12 @@ class EventPublisher:
                 f"{PASSWORD_FILE_VARIABLE}"
             )
         path, _, query = rest.partition("?")
-        options = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+        options = _options(hide_password(uri), query)
+        if device and topic_part(device) != device:
+            raise EventsError(
+                f"--device {device!r}: in MQTT topics it would be {topic_part(device)!r}, which another device "
+                "may have too; give letters, digits, _ and - only"
+            )
         self.tls = scheme == "mqtts://"
         host, _, port = address.rpartition(":") if ":" in address.lstrip("[").split("]")[-1] else (address, "", "")
         if port and not port.isdigit():
@@ -93,9 +125,9 @@ class EventPublisher:
         self.host, self.port = host.strip("[]"), int(port) if port else (8883 if self.tls else 1883)
         self.shown = hide_password(uri)
         self.device = topic_part(device or socket.gethostname())
-        self.prefix = "/".join(topic_part(p) for p in path.strip("/").split("/") if p) or "siamese-edge"
+        self.prefix = "/".join(topic_part(p) for p in path.strip("/").split("/") if p)
         self.base = f"{self.prefix}/{self.device}"
-        self.snapshots = options.get("snapshot", "0") not in ("0", "", "false", "no")
+        self.snapshots = options.get("snapshot", "0") in TRUE
         self.discovery = options.get("discovery", "homeassistant")
         self.bound = int(options.get("queue", QUEUE_BOUND))
         self.queue: collections.deque = collections.deque()
@@ -108,6 +140,8 @@ class EventPublisher:
         self.handing = 0  # messages taken off the queue and not yet handed to the client (not yet in `waiting`)
         self.early: set[int] = set()  # acknowledged before their sender noted them (and availability's own)
         self.closing = False
+        self.answered = threading.Event()  # the broker's first answer (or a failed first connection)
+        self.refusal = ""  # the broker's reason when it refused the credentials at start
         self.client = self._client(
             unquote(credentials) if credentials else os.environ.get("SIAMESE_EDGE_MQTT_USER"), options.get("ca")
         )
@@ -129,18 +163,31 @@ class EventPublisher:
         client.reconnect_delay_set(1, 10)
         client.max_inflight_messages_set(IN_FLIGHT)
         client.on_connect, client.on_disconnect, client.on_publish = self._connected, self._disconnected, self._acked
+        client.on_connect_fail = lambda client, userdata: self.answered.set()
         return client
 
     def start(self, streams: list[str]) -> None:
-        """Connect in the background (a broker that is down is retried) and announce `streams`."""
+        """Connect in the background (a broker that is down is retried) and announce `streams`; an
+        EventsError when the broker answers within CONNECT_SECONDS that it refuses the credentials."""
         self.streams = streams
         log.info("events: MQTT %s, topics %s/…", self.shown, self.base)
         self.client.connect_async(self.host, self.port, keepalive=30)
         self.client.loop_start()
+        self.answered.wait(CONNECT_SECONDS)
+        if self.refusal:
+            self.client.loop_stop()
+            raise EventsError(
+                f"--events {self.shown}: the broker refused the credentials ({self.refusal}); check the user "
+                f"name and {PASSWORD_VARIABLE} or {PASSWORD_FILE_VARIABLE}"
+            )
         self.thread.start()
 
     def _connected(self, client, userdata, flags, reason, properties=None) -> None:
         if reason.is_failure:
+            if reason.value in REFUSED and not self.answered.is_set():
+                self.refusal = str(reason)
+                self.answered.set()
+                return
             log.warning("events: MQTT %s refused the connection: %s", self.shown, reason)
             return
         client.publish(f"{self.base}/availability", "online", qos=1, retain=True)
@@ -148,6 +195,7 @@ class EventPublisher:
             for stream in self.streams:
                 config = self._discovery_config(stream)
                 client.publish(self._discovery_topic(stream), json.dumps(config), qos=1, retain=True)
+        self.answered.set()
         with self.condition:
             self.connected = True
             lost = self.dropped - self.dropped_said
@@ -156,7 +204,7 @@ class EventPublisher:
         log.info(
             "events: connected to MQTT %s%s",
             self.shown,
-            f"; {lost} events were dropped while it was away (queue of {self.bound} full)" if lost else "",
+            f"; {lost} events were dropped while it was away (queue bound {self.bound})" if lost else "",
         )
 
     def _disconnected(self, client, userdata, flags, reason, properties=None) -> None:
@@ -283,7 +331,7 @@ class EventPublisher:
         unsent = len(self.queue) + len(self.waiting) + self.handing
         return (
             f"events: {self.events} appearances to MQTT {self.shown}, {self.acked} messages acknowledged, "
-            f"{self.dropped} dropped (queue of {self.bound} full), {unsent} unsent"
+            f"{self.dropped} dropped (queue bound {self.bound}), {unsent} unsent"
         )
 
 
