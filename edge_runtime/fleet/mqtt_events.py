@@ -225,7 +225,8 @@ class EventPublisher:
                 self.acked += 1
             else:
                 self.early.add(mid)
-            self.condition.notify_all()
+            if self.closing or len(self.waiting) == IN_FLIGHT - 1:  # someone waits for it: close(), or a full window
+                self.condition.notify_all()
 
     def _discovery_topic(self, stream: str) -> str:
         return f"{self.discovery}/sensor/siamese_edge_{self.device}/{topic_part(stream)}/config"
@@ -253,7 +254,9 @@ class EventPublisher:
     def publish(
         self, stream: str, timestamp: float, results: list[TrackedRecognition], image: np.ndarray | None = None
     ) -> None:
-        """Queue one message per appearance among a frame's results (never waits)."""
+        """Queue one message per appearance among a frame's results (never waits; one wake-up of the
+        sender for the whole frame: each wake-up costs the camera loop a hand-over of Python's lock)."""
+        messages = []
         for result in results:
             key = (stream, result.track_id)
             if result.track_id is not None and key not in self.first_seen:
@@ -276,21 +279,24 @@ class EventPublisher:
                 "time": round(timestamp, 3),
             }
             topic = f"{self.base}/{topic_part(stream)}"
-            self._put(f"{topic}/last_person", json.dumps(message), retain=True)
+            messages.append((f"{topic}/last_person", json.dumps(message), True))
             if self.snapshots and image is not None:
                 message["snapshot"] = _jpeg(image, result.box)
-            self._put(f"{topic}/appearance", json.dumps(message), retain=False)
+            messages.append((f"{topic}/appearance", json.dumps(message), False))
+        if messages:
+            self._put(messages)
 
-    def _put(self, topic: str, payload: str, retain: bool) -> None:
+    def _put(self, messages: list[tuple[str, str, bool]]) -> None:
         with self.condition:
-            if len(self.queue) >= self.bound:
-                self.queue.popleft()
-                self.dropped += 1
-                if self.dropped - self.dropped_said == 1:
-                    log.warning(
-                        "events: MQTT %s is away and %d events wait; dropping the oldest", self.shown, self.bound
-                    )
-            self.queue.append((topic, payload, retain))
+            for message in messages:
+                if len(self.queue) >= self.bound:
+                    self.queue.popleft()
+                    self.dropped += 1
+                    if self.dropped - self.dropped_said == 1:
+                        log.warning(
+                            "events: MQTT %s is away and %d events wait; dropping the oldest", self.shown, self.bound
+                        )
+                self.queue.append(message)
             self.condition.notify_all()
 
     def _send(self) -> None:
@@ -301,17 +307,19 @@ class EventPublisher:
                     if self.closing and not self.queue:
                         return
                     self.condition.wait(0.5)
-                topic, payload, retain = self.queue.popleft()
-                self.handing += 1  # neither queued nor waiting meanwhile: close() must still wait for it
-            mid = self.client.publish(topic, payload, qos=1, retain=retain).mid
+                room = min(len(self.queue), IN_FLIGHT - len(self.waiting))
+                batch = [self.queue.popleft() for _ in range(room)]  # all that may go: one wake-up for them
+                self.handing += len(batch)  # neither queued nor waiting meanwhile: close() must still wait for them
+            mids = [self.client.publish(topic, payload, qos=1, retain=retain).mid for topic, payload, retain in batch]
             with self.condition:
-                self.handing -= 1
+                self.handing -= len(batch)
                 self.condition.notify_all()
-                if mid in self.early:
-                    self.early.discard(mid)
-                    self.acked += 1
-                else:
-                    self.waiting.add(mid)
+                for mid in mids:
+                    if mid in self.early:
+                        self.early.discard(mid)
+                        self.acked += 1
+                    else:
+                        self.waiting.add(mid)
 
     def close(self, seconds: float = 5.0) -> None:
         """Send what is queued (`seconds` at most), say `offline`, disconnect."""
