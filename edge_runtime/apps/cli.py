@@ -222,14 +222,15 @@ def threshold_options(command):
     return command
 
 
+THRESHOLD_OPTIONS = ("threshold", "far", "false_name_rate")  # the options of `threshold_options`
+
+
 def _threshold(embedder: Embedder, options: dict, known: Gallery | None = None) -> ThresholdChoice:
     """The threshold the options ask for with this gallery (they are removed from `options`)."""
     return choose_threshold(
         embedder.info.threshold,
         embedder.info.far_table,
-        threshold=options.pop("threshold"),
-        far=options.pop("far"),
-        false_name_rate=options.pop("false_name_rate"),
+        **{name: options.pop(name) for name in THRESHOLD_OPTIONS},
         people=max(1, len(known)) if known is not None else 1,
         stored=known.stored_threshold if known is not None else None,
         model_far=embedder.info.target_far,
@@ -342,7 +343,7 @@ def recognize(gallery, gallery_copy, device, events, enroll, uris, stream_list, 
         raise OutputError(f"{problem}; use --headless (no window), or fix the display (edge-doctor)")
     embedder = _embedder(options)
     finder = _regions(embedder, options)
-    check_request(embedder.info.far_table, **{k: options[k] for k in ("threshold", "far", "false_name_rate")})
+    check_request(embedder.info.far_table, **{name: options[name] for name in THRESHOLD_OPTIONS})
     if build_engine:
         warm_up(embedder)
         return
@@ -401,8 +402,7 @@ def recognize(gallery, gallery_copy, device, events, enroll, uris, stream_list, 
 
     grid, server, service = None, None, None
     if shared is not None:
-        shared.on_change = lambda new: setattr(recognizer, "gallery", new)  # swapped in whole
-        shared.start()
+        shared.start(recognizer)  # each new gallery swapped in whole
     if publisher is not None:
         publisher.start([s.name for s in streams])
     try:
@@ -564,10 +564,11 @@ def _calibration_photos(known: Gallery, people: Path, strangers: Path) -> list[t
         if name not in known.names:
             raise SiameseEdgeError(f"{people / name} is not enrolled in the gallery; put those photos in --strangers")
         photos += [(name, path) for path in paths]
-    enrolled = sorted({part for p in strangers.rglob("*") for part in (p.name, p.stem) if part in known.names})
-    if enrolled:
-        raise SiameseEdgeError(f"{strangers / enrolled[0]} is enrolled in the gallery; put those photos in --people")
-    found = [p for p in sorted(strangers.rglob("*")) if is_image_file(p)]
+    entries = sorted(strangers.rglob("*"))
+    enrolled = next((p for p in entries if p.name in known.names or p.stem in known.names), None)
+    if enrolled is not None:
+        raise SiameseEdgeError(f"{enrolled} is enrolled in the gallery; put those photos in --people")
+    found = [p for p in entries if is_image_file(p)]
     if not found:
         raise SiameseEdgeError(f"no photos of strangers in {strangers}")
     return photos + [(UNKNOWN, path) for path in found]

@@ -62,8 +62,7 @@ def serve(listen, gallery, gallery_copy, device, index, token_file, no_auth, **o
     log.info("serving the page and API on %s; %d people; threshold %.4f (%s)", plan.url, len(known),
              choice.threshold, choice.why)  # fmt: skip
     if shared is not None:
-        shared.on_change = lambda new: setattr(recognizer, "gallery", new)  # swapped in whole
-        shared.start()
+        shared.start(recognizer)  # each new gallery swapped in whole
     try:
         app.make_server(service, plan.token, plan.host, plan.port).run(sockets=[plan.socket])
     finally:

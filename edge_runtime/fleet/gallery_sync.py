@@ -19,6 +19,7 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +28,9 @@ from edge_runtime.core.errors import SiameseEdgeError, error_line
 from edge_runtime.core.words import counted
 from edge_runtime.identity.gallery import Gallery, GalleryError, changing
 from edge_runtime.io.sources import hide_password
+
+if TYPE_CHECKING:
+    from edge_runtime.identity.recognizer import Recognizer
 
 from .database import CHANNEL, FinalError, GalleryDatabase, Snapshot, _psycopg
 
@@ -186,8 +190,11 @@ class GallerySync:
             self.gallery, self.held = self._load(), (str(state.get("database", "")), int(state.get("seq", 0)))
         return self.gallery
 
-    def start(self) -> None:
-        """Follow the database in a background thread until `stop`."""
+    def start(self, recognizer: Recognizer | None = None) -> None:
+        """Follow the database in a background thread until `stop`; with `recognizer`, each new gallery
+        is swapped into it whole (its `gallery`), as `on_change`."""
+        if recognizer is not None:
+            self.on_change = lambda new: setattr(recognizer, "gallery", new)
         self.thread = threading.Thread(target=self._follow, name="gallery-sync", daemon=True)
         self.thread.start()
 
