@@ -4,7 +4,6 @@ model's metadata, for models exported before export-onnx wrote one (the bundled 
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from pathlib import Path
 
@@ -14,11 +13,10 @@ import onnx
 
 from edge_runtime.core.atomic import atomic_path
 from edge_runtime.core.command_line import CONTEXT, one_line_errors
-from edge_runtime.core.errors import ModelError
 from edge_runtime.identity.openset import pair_scores, verification_pairs
 from edge_runtime.identity.thresholds import FarRow, far_table
 from edge_runtime.inference.embedder import Embedder
-from export.graph import attach_metadata
+from export.graph import attach_metadata, read_onnx
 from export.tensorrt_variant import model_info
 from export.variant_gate import held_out_faces
 
@@ -40,13 +38,10 @@ def measure(model: Path, folder: Path) -> list[FarRow]:
 
 def store(model: Path, rows: list[FarRow]) -> None:
     """Write `rows` into the metadata of the model at `model` (atomically; the graph is untouched)."""
-    try:
-        proto = onnx.load(model)
-    except Exception as error:  # onnx raises protobuf's own errors for files that are not ONNX
-        raise ModelError(f"cannot read {model} as ONNX: {str(error).strip()[:200]}") from None
+    proto = read_onnx(model)
     info = dataclasses.replace(model_info(proto, str(model)), far_table=tuple(row.to_dict() for row in rows))
-    with contextlib.ExitStack() as files:
-        onnx.save(attach_metadata(proto, info), files.enter_context(atomic_path(model)))
+    with atomic_path(model) as temporary:
+        onnx.save(attach_metadata(proto, info), temporary)
 
 
 def render(rows: list[FarRow]) -> str:

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from edge_runtime.core.errors import ModelError
 from edge_runtime.core.version import package_version
 from edge_runtime.imaging.preprocessing import InputSpec
 from edge_runtime.inference.model_info import ModelInfo
@@ -122,6 +123,14 @@ def describe(
         flip_average=flip_average,
         far_table=tuple(payload.get("far_table", ())),
     )
+
+
+def read_onnx(path) -> onnx.ModelProto:
+    """The ONNX model at `path`, or a ModelError saying it is not one."""
+    try:
+        return onnx.load(path)
+    except Exception as error:  # onnx raises protobuf's own errors for files that are not ONNX
+        raise ModelError(f"cannot read {path} as ONNX: {str(error).strip()[:200]}") from None
 
 
 def attach_metadata(proto: onnx.ModelProto, info: ModelInfo) -> onnx.ModelProto:

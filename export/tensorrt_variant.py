@@ -39,7 +39,7 @@ from edge_runtime.core.errors import ModelError
 from edge_runtime.inference.int8_variants import CPU_QUANTIZATION, TENSORRT_QUANTIZATION, tensorrt_variant_name
 from edge_runtime.inference.model_info import ModelInfo
 from export.gate import as_change
-from export.graph import attach_metadata, drop_unused_domains, graph_hash
+from export.graph import attach_metadata, drop_unused_domains, graph_hash, read_onnx
 from export.variant_gate import GateData, gate_variant
 from export.verify import Losses
 
@@ -233,10 +233,7 @@ def write_tensorrt_variant(model: Path, data: GateData, reference: Path | None =
     """Write the TensorRT sibling of the U8S8 model at `model` and name it in `model`'s metadata
     (and the classes it was trained on, when given), once the export's gate has passed it against
     `reference` (default: `model` as it was) on `data`; nothing is written when it fails."""
-    try:
-        proto = onnx.load(model)
-    except Exception as error:  # onnx raises protobuf's own errors for files that are not ONNX
-        raise ModelError(f"cannot read {model} as ONNX: {str(error).strip()[:200]}") from None
+    proto = read_onnx(model)
     if training_classes:
         proto = with_training_classes(proto, training_classes)
     cpu, variant = pair_for_tensorrt(proto, model.name)
