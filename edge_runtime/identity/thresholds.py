@@ -60,8 +60,8 @@ class FarRow:
 
     def describe(self) -> str:
         """What the row rests on, in words."""
-        tar = f"TAR {100 * self.tar:.1f}% on {self.genuine_pairs:,} genuine pairs, " if self.tar is not None else ""
-        return f"FAR {self.far:g} on {self.impostor_pairs:,} impostor pairs of held-out people, {tar}"[:-2]
+        tar = f", TAR {100 * self.tar:.1f}% on {self.genuine_pairs:,} genuine pairs" if self.tar is not None else ""
+        return f"FAR {self.far:g} on {self.impostor_pairs:,} impostor pairs of held-out people{tar}"
 
 
 def far_table(scores: np.ndarray, same: np.ndarray, levels: tuple[float, ...] = FAR_LEVELS) -> list[FarRow]:

@@ -41,7 +41,7 @@ class People:
     def __init__(self, recognizer: Recognizer, finder: RegionFinder, gallery_path: str | Path | None,
                  lock: threading.Lock, index: str = "numpy") -> None:  # fmt: skip
         self.recognizer, self.finder, self.lock, self.index = recognizer, finder, lock, index
-        self.database = str(gallery_path) if is_database(str(gallery_path) if gallery_path else None) else None
+        self.database = str(gallery_path) if gallery_path and is_database(str(gallery_path)) else None
         self.path = Path(gallery_path) if gallery_path and self.database is None else None
         self.faces = FaceStore(self.path)
 
