@@ -28,13 +28,14 @@ from edge_runtime.inference.embedder import Embedder
 
 REPO = Path(__file__).resolve().parent.parent
 LFW = REPO / "edge_runtime" / "demo_data" / "lfw"
+SCRIPTS = Path(sys.executable).parent  # the installed commands, run as a user runs them
 SHOWN = re.compile(r"threshold (\d\.\d{4}) \((.*)\)")
 
 
 def _command(name: str, *args: str) -> subprocess.CompletedProcess:
+    """Run the installed command behind cli.py's function `name`, as a user runs it."""
     program = {"recognize": "edge-recognize", "gallery_command": "edge-gallery"}[name]
-    code = f"import sys; from edge_runtime.apps.cli import {name}; sys.argv[0] = {program!r}; {name}()"
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=600)
+    return subprocess.run([str(SCRIPTS / program), *args], capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture(scope="module")
@@ -199,7 +200,7 @@ def test_a_false_name_rate_threshold_follows_the_gallery_as_the_page_enrols(tabl
 
     by_far = {row.far: row.threshold for row in table}
     port = free_port()
-    command = [str(Path(sys.executable).parent / "edge-serve"), "--listen", f"127.0.0.1:{port}", "-g",
+    command = [str(SCRIPTS / "edge-serve"), "--listen", f"127.0.0.1:{port}", "-g",
                str(tmp_path / "g.npz"), "--false-name-rate", "1e-2"]  # fmt: skip
     with running(command, port) as server:
         url = f"http://127.0.0.1:{port}"
