@@ -103,13 +103,16 @@ def test_watch_enrol_see_named_remove_see_unknown_in_a_browser(door, tmp_path):
             driver.get(f"{url}/people")
             remove = "//form[@action='/people/remove']/button"
             driver.find_element(By.XPATH, remove).click()  # a second step asks first; nothing removed yet
+            _wait(lambda: driver.find_elements(By.ID, "confirm-removal"), 30, "the confirmation page")
             assert driver.find_element(By.TAG_NAME, "h1").text == "Remove a person"
             assert "Remove Ann and the 1 image" in driver.find_element(By.TAG_NAME, "main").text
             assert call("GET", f"{url}/api/people")[1] == [{"name": "Ann", "images": 1}]
             driver.find_element(By.LINK_TEXT, "Keep them").click()
+            _wait(lambda: driver.find_elements(By.ID, "people"), 30, "the people page again")
             assert [td.text for td in driver.find_elements(By.CSS_SELECTOR, "#people td.named")] == ["Ann"]
             driver.find_element(By.XPATH, remove).click()
             driver.find_element(By.ID, "confirm-removal").click()
+            _wait(lambda: driver.find_elements(By.ID, "said"), 30, "the people page after the removal")
             assert "removed Ann" in driver.find_element(By.ID, "said").text
             assert not driver.find_elements(By.CSS_SELECTOR, "#people td.named")
             removed_at = max(e["id"] for e in call("GET", f"{url}/api/events?count=200")[1])
